@@ -1,0 +1,296 @@
+"""An isolated Debian ejabberd 23.01 on loopback, for tests and the demo.
+
+`erl` is launched directly with the flags `ejabberdctl` would use, but with a private node name,
+cookie, Mnesia spool, config and log under one work directory, Erlang distribution on a loopback
+port and no epmd. Users and vCards are seeded through mod_http_api (a few ms per call), not
+`ejabberdctl`, which boots a VM per call. Stdlib only, so it runs before any venv exists.
+
+    python -m devenv.ejabberd --users test1:pw1,test2:pw2   # foreground until SIGTERM/SIGINT
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from string import Template
+from types import TracebackType
+from typing import Any
+
+from devenv.proc import LOOPBACK, free_ports, wait_for_ports, wait_for_signal
+
+TEMPLATE = Path(__file__).with_name("ejabberd.yml.tmpl")
+APP_GLOB = "/usr/lib/*/ejabberd-*/ebin/ejabberd.app"
+# Loopback only, and no DNS: the node name's "localhost" resolves from this file alone.
+INETRC = '{lookup,["file"]}.\n{host,{127,0,0,1},["localhost"]}.\n'
+STOP_GRACE = 15.0
+
+
+class EjabberdApiError(RuntimeError):
+    """mod_http_api answered with a non-200 status."""
+
+    def __init__(self, command: str, status: int, body: str) -> None:
+        super().__init__(f"ejabberd api {command}: HTTP {status}: {body}")
+        self.status, self.body = status, body
+
+
+def _erl_libs() -> str | None:
+    """The multiarch dir holding ejabberd-<version>/ (Debian: /usr/lib/<triplet>)."""
+    apps = sorted(glob.glob(APP_GLOB))
+    return str(Path(apps[-1]).parents[2]) if apps else None
+
+
+def installed() -> bool:
+    """True if `erl` and Debian's ejabberd application are both present."""
+    return shutil.which("erl") is not None and _erl_libs() is not None
+
+
+class EjabberdServer:
+    """One ejabberd node: `start()`, `stop()`, `kill()`, `restart()`, or use it as a context."""
+
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        host: str = "qtalk.test.org",
+        extra_hosts: Sequence[str] = (),
+        component_domain: str = "api.qtalk.test.org",
+        secret: str | None = None,
+        c2s_port: int = 0,
+        component_port: int = 0,
+        http_port: int = 0,
+        mam: bool = False,
+    ) -> None:
+        self._owns_workdir = workdir is None
+        self.workdir = Path(tempfile.mkdtemp(prefix="qtalk-ejabberd-")) if workdir is None \
+            else workdir.resolve()
+        self.host, self.extra_hosts = host, tuple(extra_hosts)
+        self.muc_domain = f"conference.{host}"
+        self.component_domain = component_domain
+        self.secret = secret or secrets.token_hex(16)
+        self.mam = mam
+        picked = iter(free_ports(4))
+        self.c2s_port = c2s_port or next(picked)
+        self.component_port = component_port or next(picked)
+        self.http_port = http_port or next(picked)
+        self.dist_port = next(picked)
+        self.startup_seconds = 0.0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self._proc
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return (self.host, *self.extra_hosts)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self.running:
+            raise RuntimeError("ejabberd is already running")
+        libs = _erl_libs()
+        if libs is None or shutil.which("erl") is None:
+            raise RuntimeError("ejabberd is not installed (run `make servers`)")
+        self._prepare_workdir()
+        began = time.monotonic()
+        with open(self.workdir / "erl.out", "ab") as out:
+            self._proc = subprocess.Popen(
+                self._argv(), env=self._env(libs), cwd=self.workdir, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for_ports((self.c2s_port, self.component_port, self.http_port), timeout,
+                           lambda: self.running, "ejabberd")
+        except (RuntimeError, TimeoutError) as exc:
+            self.kill()
+            raise RuntimeError(f"{exc}\n--- ejabberd log tail ---\n{self.log_tail()}") from exc
+        self.startup_seconds = time.monotonic() - began
+
+    def stop(self) -> None:
+        """SIGTERM the process group (Erlang runs init:stop), SIGKILL after STOP_GRACE s."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self._proc.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._reap()
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once, as a crash would (for fault tests)."""
+        if self._proc is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self._reap()
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """Stop if running, then start on the same spool and ports: users and rooms survive."""
+        self.stop()
+        self.start(timeout)
+
+    def close(self) -> None:
+        self.stop()
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> EjabberdServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- administration ----------------------------------------------------------------------
+
+    def api(self, command: str, **args: Any) -> Any:
+        """Call a mod_http_api command and return its decoded JSON result."""
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{self.http_port}/api/{command}",
+            data=json.dumps(args).encode(), headers={"Content-Type": "application/json"},
+            method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise EjabberdApiError(command, err.code, err.read().decode(errors="replace")) \
+                from None
+
+    def register(self, user: str, password: str, host: str | None = None) -> None:
+        self.api("register", user=user, host=host or self.host, password=password)
+
+    def set_vcard(self, user: str, field: str, value: str, host: str | None = None) -> None:
+        self.api("set_vcard", user=user, host=host or self.host, name=field, content=value)
+
+    def log_tail(self, n: int = 50) -> str:
+        """The last n lines of ejabberd's log, plus the VM's own output if it has any."""
+        parts = []
+        for name in ("logs/ejabberd.log", "erl.out"):
+            path = self.workdir / name
+            if path.exists():
+                lines = path.read_text(errors="replace").splitlines()[-n:]
+                if lines:
+                    parts.append(f"[{name}]\n" + "\n".join(lines))
+        return "\n".join(parts) or "(no log yet)"
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _prepare_workdir(self) -> None:
+        for sub in ("spool", "logs"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        (self.workdir / "inetrc").write_text(INETRC)
+        (self.workdir / "ejabberd.yml").write_text(self.render_config())
+
+    def render_config(self) -> str:
+        return Template(TEMPLATE.read_text()).substitute(
+            hosts_yaml="\n".join(f"  - {h}" for h in self.hosts),
+            c2s_port=self.c2s_port, component_port=self.component_port,
+            http_port=self.http_port, component_domain=self.component_domain,
+            secret=self.secret, mam_default="always" if self.mam else "never")
+
+    def _node(self) -> str:
+        """A random node name, kept in the workdir: Mnesia's schema is tied to it."""
+        path = self.workdir / "node"
+        if not path.exists():
+            path.write_text(f"ejt{secrets.token_hex(6)}@localhost")
+        return path.read_text().strip()
+
+    def _argv(self) -> list[str]:
+        return [
+            "erl", "-sname", self._node(), "-setcookie", secrets.token_hex(16),
+            "+K", "true", "+P", "250000", "-env", "ERL_CRASH_DUMP_BYTES", "0",
+            "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
+            "-erl_epmd_port", str(self.dist_port), "-start_epmd", "false",
+            "-mnesia", "dir", f'"{self.workdir / "spool"}"',
+            "-s", "ejabberd", "-noinput",
+        ]
+
+    def _env(self, erl_libs: str) -> dict[str, str]:
+        w = self.workdir
+        # HOME=workdir keeps erl away from ~/.erlang.cookie and ~/.ejabberd-modules.
+        return {
+            **os.environ, "HOME": str(w), "ERL_LIBS": erl_libs,
+            "EJABBERD_CONFIG_PATH": str(w / "ejabberd.yml"),
+            "EJABBERD_LOG_PATH": str(w / "logs" / "ejabberd.log"),
+            "EJABBERD_PID_PATH": str(w / "ejabberd.pid"),
+            "ERL_INETRC": str(w / "inetrc"), "ERL_CRASH_DUMP": str(w / "logs" / "erl_crash.dump"),
+            "CONTRIB_MODULES_PATH": str(w / "modules"),
+        }
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        assert self._proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, sig)
+
+    def _reap(self) -> None:
+        assert self._proc is not None
+        self._proc.wait()
+        self._proc = None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--workdir", type=Path)
+    for name in ("c2s", "component", "http"):
+        parser.add_argument(f"--{name}-port", type=int, default=0)
+    parser.add_argument("--secret")
+    parser.add_argument("--users", default="", help="user:password,user:password")
+    parser.add_argument("--extra-host", action="append", default=[])
+    parser.add_argument("--mam", action="store_true", help="archive users' messages")
+    args = parser.parse_args(argv)
+    server = EjabberdServer(
+        args.workdir, extra_hosts=args.extra_host, secret=args.secret, mam=args.mam,
+        c2s_port=args.c2s_port, component_port=args.component_port, http_port=args.http_port)
+    with server:
+        for pair in filter(None, args.users.split(",")):
+            user, _, password = pair.partition(":")
+            _register_again(server, user, password)
+        print(json.dumps({
+            "host": server.host, "muc_domain": server.muc_domain,
+            "component_domain": server.component_domain, "secret": server.secret,
+            "c2s_port": server.c2s_port, "component_port": server.component_port,
+            "http_port": server.http_port, "workdir": str(server.workdir), "pid": server.pid,
+        }), flush=True)
+        assert server.process is not None
+        reason = wait_for_signal({"ejabberd": server.process})
+        print(f"stopping ejabberd: {reason}", file=sys.stderr)
+    return 0
+
+
+def _register_again(server: EjabberdServer, user: str, password: str) -> None:
+    """Register, tolerating a user that a reused workdir already has."""
+    try:
+        server.register(user, password)
+    except EjabberdApiError as err:
+        if err.status != 409:
+            raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
