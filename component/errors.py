@@ -1,0 +1,175 @@
+"""The error hierarchy, with the wire mapping kept on the classes.
+
+Each error declares its errcode (the integer in the HTTP envelope), its HTTP status and its
+XMPP stanza error condition. The mapping is applied in exactly two places: the aiohttp error
+middleware and the XMPP stanza-error builder.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, ClassVar
+
+
+class ErrCode(IntEnum):
+    """Stable integer error codes of the HTTP envelope (documented in README)."""
+
+    SUCCESS = 0
+    FAILED = 1  # the original's generic failure; kept for "partially done" batch answers
+    BAD_JSON = 1001
+    BAD_FIELD = 1002
+    BAD_STANZA = 1003
+    DOMAIN_NOT_SERVED = 1004
+    TOO_LARGE = 1005
+    UNKNOWN_PATH = 1006
+    METHOD_NOT_ALLOWED = 1007
+    NOT_FOUND = 1008
+    CONFLICT = 1009
+    NOT_SUPPORTED = 1010
+    UNAUTHORIZED = 1401
+    FORBIDDEN = 1403
+    RATE_LIMITED = 1429
+    LINK_DOWN = 2001
+    XMPP_TIMEOUT = 2002
+    XMPP_ERROR = 2003
+    INTERNAL = 5000
+
+
+class ApiError(Exception):
+    """Base of every error that becomes an answer to a caller."""
+
+    errcode: ClassVar[ErrCode] = ErrCode.INTERNAL
+    http_status: ClassVar[int] = 500
+    xmpp_condition: ClassVar[str] = "internal-server-error"
+    xmpp_type: ClassVar[str] = "wait"
+
+    def __init__(self, message: str, *, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class BadRequest(ApiError):
+    errcode = ErrCode.BAD_FIELD
+    http_status = 400
+    xmpp_condition = "bad-request"
+    xmpp_type = "modify"
+
+
+class BadJson(BadRequest):
+    errcode = ErrCode.BAD_JSON
+
+
+class BadField(BadRequest):
+    """A field is missing, has the wrong type or an invalid value; the message names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+
+
+class BadStanza(BadRequest):
+    errcode = ErrCode.BAD_STANZA
+
+
+class DomainNotServed(BadRequest):
+    errcode = ErrCode.DOMAIN_NOT_SERVED
+    xmpp_condition = "not-allowed"
+    xmpp_type = "cancel"
+
+
+class TooLarge(ApiError):
+    errcode = ErrCode.TOO_LARGE
+    http_status = 413
+    xmpp_condition = "policy-violation"
+    xmpp_type = "modify"
+
+
+class UnknownPath(ApiError):
+    errcode = ErrCode.UNKNOWN_PATH
+    http_status = 404
+    xmpp_condition = "item-not-found"
+    xmpp_type = "cancel"
+
+
+class MethodNotAllowed(ApiError):
+    errcode = ErrCode.METHOD_NOT_ALLOWED
+    http_status = 405
+    xmpp_condition = "not-allowed"
+    xmpp_type = "cancel"
+
+
+class NotFound(ApiError):
+    errcode = ErrCode.NOT_FOUND
+    http_status = 404
+    xmpp_condition = "item-not-found"
+    xmpp_type = "cancel"
+
+
+class Conflict(ApiError):
+    errcode = ErrCode.CONFLICT
+    http_status = 409
+    xmpp_condition = "conflict"
+    xmpp_type = "cancel"
+
+
+class NotSupported(ApiError):
+    errcode = ErrCode.NOT_SUPPORTED
+    http_status = 501
+    xmpp_condition = "feature-not-implemented"
+    xmpp_type = "cancel"
+
+
+class Unauthorized(ApiError):
+    errcode = ErrCode.UNAUTHORIZED
+    http_status = 401
+    xmpp_condition = "not-authorized"
+    xmpp_type = "auth"
+
+
+class Forbidden(ApiError):
+    errcode = ErrCode.FORBIDDEN
+    http_status = 403
+    xmpp_condition = "forbidden"
+    xmpp_type = "auth"
+
+
+class RateLimited(ApiError):
+    errcode = ErrCode.RATE_LIMITED
+    http_status = 429
+    xmpp_condition = "policy-violation"
+    xmpp_type = "wait"
+
+
+class LinkDown(ApiError):
+    """The component link is down and the request could not be kept for later."""
+
+    errcode = ErrCode.LINK_DOWN
+    http_status = 503
+    xmpp_condition = "remote-server-timeout"
+    xmpp_type = "wait"
+
+
+class XmppTimeout(ApiError):
+    errcode = ErrCode.XMPP_TIMEOUT
+    http_status = 504
+    xmpp_condition = "remote-server-timeout"
+    xmpp_type = "wait"
+
+
+class XmppError(ApiError):
+    """The XMPP server answered an iq with an error; the condition is kept."""
+
+    errcode = ErrCode.XMPP_ERROR
+    http_status = 502
+    xmpp_condition = "undefined-condition"
+    xmpp_type = "cancel"
+
+    def __init__(self, message: str, *, condition: str, text: str = "") -> None:
+        super().__init__(f"{message}: {condition}" + (f" ({text})" if text else ""))
+        self.condition = condition
+        self.text = text
+
+
+class InternalError(ApiError):
+    """What every unexpected exception becomes on the wire, without internals."""

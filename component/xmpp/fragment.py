@@ -1,0 +1,90 @@
+"""Parsing a caller-supplied `<message>` (send_thirdmessage) into a stanza we can vouch for.
+
+The caller's XML is untrusted: it is parsed without entities, DTDs or network access, must be
+exactly one `<message>` element, and is re-addressed from the request's `from`/`to` (the
+original routed on those too). Startalk's body attributes are copied into the carrier.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from lxml import etree
+
+from component.errors import BadStanza, TooLarge
+from component.jid import Jid
+from component.xmpp.stanzas import QTALK_NS, Stanza, StartalkFields, split_type
+
+# Stanzas written in a client or server namespace are re-rooted into the component stream's.
+_STREAM_NAMESPACES = frozenset({"jabber:client", "jabber:server", "jabber:component:accept"})
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
+                           huge_tree=False, remove_blank_text=False, collect_ids=False)
+
+
+def new_message_id() -> str:
+    """An id in the shape of the original's server-made ids: prefix, random, epoch ms."""
+    return f"http{secrets.randbelow(10**16)}{int(time.time() * 1000)}"
+
+
+def parse_message(xml: str, max_bytes: int) -> etree._Element:
+    """Parse exactly one `<message>` element, refusing everything else with a clear reason."""
+    raw = xml.encode("utf-8", "surrogatepass")
+    if len(raw) > max_bytes:
+        raise TooLarge(f"message: {len(raw)} bytes, the limit is {max_bytes}")
+    try:
+        root = etree.fromstring(raw, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise BadStanza(f"message: not well-formed XML: {exc.msg}") from exc
+    except ValueError as exc:
+        raise BadStanza(f"message: {exc}") from exc
+    _refuse_foreign_nodes(root)
+    _strip_stream_namespace(root)
+    if root.tag != "message":
+        name = etree.QName(root).localname
+        raise BadStanza(f"message: expected a <message> element, got <{name}>")
+    return root
+
+
+def _refuse_foreign_nodes(root: etree._Element) -> None:
+    if root.getroottree().docinfo.doctype:
+        raise BadStanza("message: DOCTYPE not allowed")
+    for node in root.iter(etree.Entity, etree.Comment, etree.ProcessingInstruction):
+        raise BadStanza(f"message: {type(node).__name__.lstrip('_').lower()} not allowed")
+    if root.getprevious() is not None or root.getnext() is not None:
+        raise BadStanza("message: only one element is allowed")
+
+
+def _strip_stream_namespace(root: etree._Element) -> None:
+    for element in root.iter(etree.Element):
+        qname = etree.QName(element)
+        if qname.namespace in _STREAM_NAMESPACES:
+            element.tag = qname.localname
+    etree.cleanup_namespaces(root)
+
+
+def prepare_message(root: etree._Element, sender: Jid, recipient: Jid) -> Stanza:
+    """Address the caller's message, give it an id, add the carrier (DESIGN.md §5)."""
+    body = root.find("body")
+    msg_type, startalk_type = split_type(root.get("type", "normal"))
+    stanza_id = root.get("id") or (body.get("id") if body is not None else None) \
+        or new_message_id()
+    fields = StartalkFields(
+        msg_type=body.get("msgType") if body is not None else None,
+        ma_type=body.get("maType") if body is not None else None,
+        extend_info=body.get("extendInfo") if body is not None else None,
+        body_id=(body.get("id") or stanza_id) if body is not None else None,
+        startalk_type=startalk_type, msec_times=root.get("msec_times"))
+    if body is not None and body.get("id") is None:
+        body.set("id", stanza_id)
+    for old in root.findall(f"{{{QTALK_NS}}}qtalk"):
+        root.remove(old)
+    carrier = etree.SubElement(root, f"{{{QTALK_NS}}}qtalk", nsmap={None: QTALK_NS})
+    for name, value in fields.carrier_attributes():
+        carrier.set(name, value)
+    root.attrib.update({"type": msg_type, "id": stanza_id, "from": str(sender),
+                        "to": str(recipient)})
+    return Stanza("message", stanza_id, sender, recipient, etree.tostring(root))

@@ -1,0 +1,95 @@
+"""Hardened incremental parser for the inbound component stream (RFC 6120 §11.1).
+
+lxml's pull parser with entity resolution, DTD loading and network access off keeps libxml2's
+depth, text and amplification limits; on top of that the stream is refused on a DOCTYPE, any
+comment or processing instruction, and a stanza above a byte cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+STREAM_NS = "http://etherx.jabber.org/streams"
+
+
+class StreamViolation(Exception):
+    """The peer broke the stream rules; the stream must be closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOpened:
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamClosed:
+    pass
+
+
+StreamEvent = StreamOpened | StreamClosed | etree._Element
+
+
+def new_pull_parser() -> etree.XMLPullParser:
+    return etree.XMLPullParser(
+        events=("start", "end", "comment", "pi"), resolve_entities=False, load_dtd=False,
+        no_network=True, huge_tree=False, dtd_validation=False, attribute_defaults=False)
+
+
+class StreamParser:
+    """Feed bytes, get stream events: the header, complete top-level stanzas, the end."""
+
+    def __init__(self, max_stanza_bytes: int) -> None:
+        self._parser = new_pull_parser()
+        self._depth = 0
+        self._root: etree._Element | None = None
+        self._pending_bytes = 0
+        self._max = max_stanza_bytes
+
+    def feed(self, data: bytes) -> list[StreamEvent]:
+        self._pending_bytes += len(data)
+        try:
+            self._parser.feed(data)
+            events = [e for e in map(self._event, self._parser.read_events()) if e is not None]
+        except etree.XMLSyntaxError as exc:
+            if "Extra content at the end" in str(exc) and self._root is not None:
+                return [StreamClosed()]
+            raise StreamViolation(f"not well-formed: {exc}") from exc
+        if self._depth > 1 and self._pending_bytes > self._max:
+            raise StreamViolation(f"stanza larger than {self._max} bytes")
+        return events
+
+    def _event(self, item: tuple[str, object]) -> StreamEvent | None:
+        kind, node = item
+        if kind in ("comment", "pi"):
+            raise StreamViolation(f"{kind} not allowed in an XMPP stream")
+        assert isinstance(node, etree._Element)
+        if kind == "start":
+            self._depth += 1
+            if self._depth == 1:
+                return self._opened(node)
+            return None
+        self._depth -= 1
+        if self._depth == 0:
+            return StreamClosed()
+        if self._depth == 1:
+            return self._stanza(node)
+        return None
+
+    def _opened(self, root: etree._Element) -> StreamOpened:
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            raise StreamViolation("DOCTYPE not allowed in an XMPP stream")
+        if root.tag != f"{{{STREAM_NS}}}stream":
+            raise StreamViolation(f"unexpected stream root {root.tag!r}")
+        self._root = root
+        return StreamOpened({str(k): str(v) for k, v in root.attrib.items()})
+
+    def _stanza(self, element: etree._Element) -> etree._Element:
+        self._pending_bytes = 0
+        if any(True for _ in element.iter(etree.Entity)):
+            raise StreamViolation("entity reference not allowed")
+        if self._root is not None:
+            self._root.remove(element)
+        return element

@@ -1,0 +1,158 @@
+"""Pure builders for outbound stanzas: typed values in, a checked `Stanza` out.
+
+No I/O here. Hot-path messages are f-string templates over the strict escaper of `xml.py`;
+Startalk's fields travel twice (DESIGN.md §5): where Startalk put them, for servers that keep
+them, and in the `<qtalk xmlns="urn:qtalk:message"/>` carrier that stock servers keep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from component.jid import Jid
+from component.xmpp.xml import attr, text
+
+StanzaKind = Literal["message", "presence", "iq"]
+XMPP_MESSAGE_TYPES = frozenset({"chat", "groupchat", "headline", "normal", "error"})
+QTALK_NS = "urn:qtalk:message"
+NOTIFY_NS = "jabber:x:presence_notify"
+CARBONS_NS = "urn:xmpp:carbons:2"
+FORWARD_NS = "urn:xmpp:forward:0"
+PING_NS = "urn:xmpp:ping"
+
+
+@dataclass(frozen=True, slots=True)
+class Stanza:
+    """One serialised top-level stanza with the addresses it was built for.
+
+    The link checks `sender` and `recipient` before writing `data`: ejabberd closes the whole
+    stream over a stanza without them, so no other code path may write raw bytes.
+    """
+
+    kind: StanzaKind
+    id: str
+    sender: Jid
+    recipient: Jid
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StartalkFields:
+    """Startalk's message extensions, each None when the caller did not give it."""
+
+    msg_type: str | None = None
+    ma_type: str | None = None
+    extend_info: str | None = None
+    body_id: str | None = None
+    startalk_type: str | None = None  # a message type that XMPP lacks (revoke, readmark, ...)
+    msec_times: str | None = None
+    carbon: bool = False
+
+    def carrier_attributes(self) -> list[tuple[str, str]]:
+        pairs = [("msgType", self.msg_type), ("maType", self.ma_type),
+                 ("extendInfo", self.extend_info), ("id", self.body_id),
+                 ("type", self.startalk_type), ("msec_times", self.msec_times),
+                 ("carbon", "true" if self.carbon else None)]
+        return [(name, value) for name, value in pairs if value is not None]
+
+
+def _attrs(pairs: list[tuple[str, str]]) -> str:
+    return "".join(f" {name}='{attr(value, name)}'" for name, value in pairs)
+
+
+def carrier_xml(fields: StartalkFields) -> str:
+    return f"<qtalk xmlns='{QTALK_NS}'{_attrs(fields.carrier_attributes())}/>"
+
+
+def split_type(requested: str) -> tuple[str, str | None]:
+    """The XMPP type to send and the Startalk type for the carrier, if XMPP lacks it."""
+    if requested in XMPP_MESSAGE_TYPES:
+        return requested, None
+    return "chat", requested
+
+
+def _message_inner(body: str, fields: StartalkFields) -> str:
+    body_attrs = [(n, v) for n, v in (("id", fields.body_id), ("msgType", fields.msg_type),
+                                      ("maType", fields.ma_type),
+                                      ("extendInfo", fields.extend_info)) if v is not None]
+    return f"<body{_attrs(body_attrs)}>{text(body, 'Body')}</body>{carrier_xml(fields)}"
+
+
+def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str, body: str,
+                  fields: StartalkFields) -> Stanza:
+    """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5)."""
+    head = _attrs([("type", msg_type), ("id", stanza_id), ("from", str(sender)),
+                   ("to", str(recipient))]
+                  + ([("msec_times", fields.msec_times)] if fields.msec_times else []))
+    data = f"<message{head}>{_message_inner(body, fields)}</message>"
+    return Stanza("message", stanza_id, sender, recipient, data.encode())
+
+
+def build_sent_carbon(owner: Jid, forwarded: Stanza, *, stanza_id: str) -> Stanza:
+    """An XEP-0280 `sent` carbon telling the sender's own clients what was sent as them.
+
+    The original API routed a copy "from the recipient" marked carbon_message="true"; a stock
+    server strips that attribute, so the copy would read as a message *from* the recipient.
+    """
+    inner = forwarded.data.replace(b"<message", b"<message xmlns='jabber:client'", 1)
+    head = _attrs([("type", "chat"), ("id", stanza_id), ("from", str(owner.bare)),
+                   ("to", str(owner.bare))])
+    data = (f"<message{head}><sent xmlns='{CARBONS_NS}'><forwarded xmlns='{FORWARD_NS}'>"
+            .encode() + inner + b"</forwarded></sent><no-store xmlns='urn:xmpp:hints'/>"
+            b"</message>")
+    return Stanza("message", stanza_id, owner.bare, owner.bare, data)
+
+
+def build_notify(sender: Jid, recipient: Jid, *, stanza_id: str, category: str,
+                 data: str) -> Stanza:
+    """Startalk's event notification as a headline message (DESIGN.md §5).
+
+    The original's `<presence type="notify">` never reaches a client of a stock server; a
+    headline is, like that presence, delivered to online resources and never stored offline.
+    """
+    head = _attrs([("type", "headline"), ("id", stanza_id), ("from", str(sender)),
+                   ("to", str(recipient))])
+    notify = _attrs([("category", category), ("data", data)])
+    payload = f"<message{head}><notify xmlns='{NOTIFY_NS}'{notify}/></message>"
+    return Stanza("message", stanza_id, sender, recipient, payload.encode())
+
+
+def build_ping(sender: Jid, recipient: Jid, *, stanza_id: str) -> Stanza:
+    head = _attrs([("type", "get"), ("id", stanza_id), ("from", str(sender)),
+                   ("to", str(recipient))])
+    return Stanza("iq", stanza_id, sender, recipient,
+                  f"<iq{head}><ping xmlns='{PING_NS}'/></iq>".encode())
+
+
+def build_iq(sender: Jid, recipient: Jid, *, stanza_id: str, iq_type: str,
+             payload: bytes = b"") -> Stanza:
+    """An iq around an already serialised payload (built with lxml by the callers)."""
+    head = _attrs([("type", iq_type), ("id", stanza_id), ("from", str(sender)),
+                   ("to", str(recipient))])
+    return Stanza("iq", stanza_id, sender, recipient,
+                  f"<iq{head}>".encode() + payload + b"</iq>")
+
+
+def build_iq_error(sender: Jid, recipient: Jid, *, stanza_id: str, error_type: str,
+                   condition: str, message: str = "") -> Stanza:
+    text_el = (f"<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>{text(message)}</text>"
+               if message else "")
+    payload = (f"<error type='{attr(error_type)}'><{condition} "
+               f"xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>{text_el}</error>").encode()
+    return build_iq(sender, recipient, stanza_id=stanza_id, iq_type="error", payload=payload)
+
+
+def stream_header(domain: str) -> bytes:
+    return (f"<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' "
+            f"xmlns:stream='http://etherx.jabber.org/streams' to='{attr(domain)}'>").encode()
+
+
+def handshake(stream_id: str, secret: str) -> bytes:
+    """XEP-0114 §3: lowercase hex SHA-1 of the stream id followed by the secret."""
+    digest = hashlib.sha1((stream_id + secret).encode(), usedforsecurity=False).hexdigest()
+    return f"<handshake>{digest}</handshake>".encode()
+
+
+STREAM_END = b"</stream:stream>"

@@ -1,0 +1,40 @@
+"""Strict XML escaping for the f-string stanza templates of the hot path.
+
+Text that XML 1.0 forbids (most C0 controls, lone surrogates, U+FFFE/U+FFFF) is refused, not
+escaped: a single such character in a stanza makes ejabberd close the whole component stream.
+"""
+
+from __future__ import annotations
+
+import re
+
+from component.errors import BadRequest
+
+_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+# In attributes, tabs and newlines are escaped too, or attribute-value normalisation turns
+# them into spaces on the receiving side.
+_ATTR = str.maketrans({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
+    "\r": "&#13;", "\n": "&#10;", "\t": "&#9;",
+})
+
+
+class ForbiddenCharacter(BadRequest):
+    """The text holds a character that XML 1.0 does not allow."""
+
+
+def check_chars(text: str, what: str) -> str:
+    match = _FORBIDDEN.search(text)
+    if match:
+        raise ForbiddenCharacter(
+            f"{what}: character U+{ord(match.group()):04X} is not allowed in XML")
+    return text
+
+
+def text(value: str, what: str = "text") -> str:
+    return check_chars(value, what).translate(_TEXT)
+
+
+def attr(value: str, what: str = "attribute") -> str:
+    return check_chars(value, what).translate(_ATTR)
