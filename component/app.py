@@ -1,0 +1,111 @@
+"""Composition root and lifecycle: the only module that knows every other one.
+
+Start order: link, services, HTTP; stop in reverse: stop accepting requests, let those in
+flight finish, then close the stream with `</stream:stream>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from component.config import Config
+from component.http.routes import MessageRoutes
+from component.http.server import make_app
+from component.services.delivery import LinkDelivery
+from component.services.hosts import HostRegistry
+from component.services.messages import MessageService
+from component.systemd import notify, watchdog_interval
+from component.xmpp.dispatch import Dispatcher, Identity
+from component.xmpp.link import ComponentLink
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE = 10.0
+
+
+class Daemon:
+    """One running qtalk-component: the link, the services and the HTTP site."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.hosts = HostRegistry(config.xmpp.hosts, config.xmpp.muc_domain)
+        self.link = ComponentLink(config.xmpp, max_stanza_bytes=config.limits.max_stanza_bytes,
+                                  is_served_host=self.hosts.is_served,
+                                  on_stanza=lambda stanza: self.dispatcher(stanza))
+        self.dispatcher = Dispatcher(self.link.jid, self.link.send,
+                                     Identity("component", "generic", "QTalk integration API"))
+        self.messages = MessageService(LinkDelivery(self.link, config.xmpp.iq_timeout),
+                                       self.hosts,
+                                       max_stanza_bytes=config.limits.max_stanza_bytes)
+        self.app = make_app(config, MessageRoutes(self.messages, config.limits).routes())
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def http_port(self) -> int:
+        assert self._runner is not None
+        for site in self._runner.sites:
+            server = site._server  # aiohttp keeps the bound socket only here
+            if isinstance(server, asyncio.base_events.Server) and server.sockets:
+                return int(server.sockets[0].getsockname()[1])
+        return self.config.http.port
+
+    async def start(self) -> None:
+        self.link.start()
+        self.link.on_up(self._link_up)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=SHUTDOWN_GRACE)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.http.bind, self.config.http.port,
+                           reuse_address=True)
+        await site.start()
+        log.info("HTTP API on %s:%d", self.config.http.bind, self.http_port)
+        interval = watchdog_interval()
+        if interval:
+            self._spawn(self._watchdog(interval))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _link_up() -> None:
+        notify("READY=1\nSTATUS=component link up")
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        notify("STOPPING=1")
+        if self._runner is not None:
+            await self._runner.cleanup()  # stops accepting, waits for requests in flight
+        await self.dispatcher.drain()
+        await self.link.stop()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def serve(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    daemon = Daemon(config)
+    await daemon.start()
+    try:
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await daemon.stop()

@@ -1,0 +1,1 @@
+"""The HTTP surface (aiohttp): the only package that imports aiohttp."""

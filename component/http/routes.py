@@ -1,0 +1,120 @@
+"""Handlers for the original `/qtalk/` paths: parse the JSON, call a service, reply.
+
+Field names are the original API's (reference: original-behaviour.md §2), including the
+capitalised ones of send_message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from component.config import LimitsConfig
+from component.errors import ApiError, BadField
+from component.http import body as fields
+from component.http.replies import batch_reply, single_reply
+from component.services.messages import (
+    ChatRequest,
+    ItemOutcome,
+    MessageService,
+    NotifyRequest,
+    SendResult,
+    ThirdMessage,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    methods: frozenset[str]
+    handler: Handler
+
+
+class MessageRoutes:
+    def __init__(self, messages: MessageService, limits: LimitsConfig) -> None:
+        self.messages = messages
+        self.limits = limits
+
+    def routes(self) -> list[Route]:
+        post = frozenset({"POST"})
+        return [Route("send_thirdmessage", post, self.send_thirdmessage),
+                Route("send_xml", post, self.send_xml),
+                Route("send_message", post, self.send_message),
+                Route("send_notify", post, self.send_notify)]
+
+    async def _json(self, request: web.Request) -> Any:
+        return fields.decode_json(await request.read())
+
+    async def send_thirdmessage(self, request: web.Request) -> web.Response:
+        return await self._third(request, "success")
+
+    async def send_xml(self, request: web.Request) -> web.Response:
+        return await self._third(
+            request, "success; send_xml is deprecated, use /qtalk/send_thirdmessage")
+
+    async def _third(self, request: web.Request, errmsg: str) -> web.Response:
+        value = await self._json(request)
+        raw_items = fields.as_items(value, self.limits.max_items)
+        parsed = [self._third_item(item) for item in raw_items]
+        good = [item for item in parsed if isinstance(item, ThirdMessage)]
+        result = _merge(parsed, await self.messages.send_third(good))
+        if isinstance(value, dict):
+            return single_reply(result, errmsg)
+        return batch_reply(result, errmsg)
+
+    def _third_item(self, item: Any) -> ThirdMessage | ItemOutcome:
+        try:
+            obj = fields.as_object(item, "item")
+            return ThirdMessage(fields.req_str(obj, "from"), fields.req_str(obj, "to"),
+                                fields.req_str(obj, "message"))
+        except ApiError as exc:
+            target = item.get("to") if isinstance(item, dict) else None
+            return ItemOutcome(str(target or ""), error=exc)
+
+    async def send_message(self, request: web.Request) -> web.Response:
+        obj = fields.as_object(await self._json(request))
+        to = obj.get("To")
+        if not isinstance(to, list) or not to:
+            raise BadField("To", 'expected a non-empty array of {"User": name}')
+        if len(to) > self.limits.max_items:
+            raise BadField("To", f"{len(to)} recipients, the limit is {self.limits.max_items}")
+        parsed = [_user_of(entry) for entry in to]
+        chat = ChatRequest(
+            sender=fields.req_str(obj, "From"),
+            recipients=tuple(user for user in parsed if isinstance(user, str)),
+            body=fields.req_str(obj, "Body", max_chars=self.limits.max_body_chars,
+                                allow_empty=True),
+            msg_type=fields.opt_str(obj, "Type", "chat") or "chat",
+            startalk_msg_type=fields.opt_str(obj, "Msg_Type", "1") or "1",
+            host=fields.opt_str(obj, "Host"),
+            extend_info=fields.opt_str(obj, "Extend_Info", "",
+                                       max_chars=self.limits.max_body_chars) or "")
+        return batch_reply(_merge(parsed, await self.messages.send_chat(chat)))
+
+    async def send_notify(self, request: web.Request) -> web.Response:
+        obj = fields.as_object(await self._json(request))
+        notify = NotifyRequest(
+            sender=fields.req_str(obj, "from"),
+            recipients=fields.str_or_list(obj, "to", self.limits.max_items),
+            category=fields.req_str(obj, "category"),
+            data=fields.opt_str(obj, "data", "", max_chars=self.limits.max_body_chars) or "")
+        return batch_reply(await self.messages.send_notify(notify))
+
+
+def _user_of(entry: Any) -> str | ItemOutcome:
+    """`{"User": name}`; an entry of another shape becomes a refused item, not a 500."""
+    if isinstance(entry, dict) and isinstance(entry.get("User"), str) and entry["User"]:
+        return str(entry["User"])
+    return ItemOutcome("", error=BadField("To", 'each entry must be {"User": "<name>"}'))
+
+
+def _merge(parsed: Sequence[object], sent: SendResult) -> SendResult:
+    """Put the items refused while parsing back in their places among the service's."""
+    outcomes = iter(sent.items)
+    items = [item if isinstance(item, ItemOutcome) else next(outcomes) for item in parsed]
+    return SendResult(items, sent.status)

@@ -1,0 +1,184 @@
+"""Message injection: send_thirdmessage, send_message, send_notify (and send_xml).
+
+Every item is checked on its own before anything is sent: a refused item is reported and
+sends nothing, and never harms the other items or the link. Accepted stanzas go out as one
+batch, acknowledged by a barrier.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from component.errors import ApiError, BadField, DomainNotServed, NotSupported
+from component.jid import Jid, JidError
+from component.services.ports import DeliveryStatus, HostPolicy, StanzaSink
+from component.xmpp import fragment
+from component.xmpp.stanzas import (
+    Stanza,
+    StartalkFields,
+    build_message,
+    build_notify,
+    build_sent_carbon,
+    split_type,
+)
+
+log = logging.getLogger(__name__)
+# Startalk types whose senders' other clients got a copy in the original (carbons).
+CARBON_TYPES = frozenset({"normal", "chat", "revoke", "note", "consult", "encrypt", "webrtc"})
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdMessage:
+    sender: str
+    recipient: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """send_message, chat path: one message per recipient, as the original built it."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    body: str
+    msg_type: str = "chat"
+    startalk_msg_type: str = "1"
+    host: str | None = None
+    extend_info: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyRequest:
+    sender: str
+    recipients: tuple[str, ...]
+    category: str
+    data: str
+
+
+@dataclass(slots=True)
+class ItemOutcome:
+    """The report for one item of a request: the stanza id, or the reason it was refused."""
+
+    target: str
+    id: str | None = None
+    error: ApiError | None = None
+    stanzas: list[Stanza] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    items: list[ItemOutcome]
+    status: DeliveryStatus | None  # None when nothing was accepted
+
+    @property
+    def accepted(self) -> list[ItemOutcome]:
+        return [item for item in self.items if item.error is None]
+
+
+class MessageService:
+    def __init__(self, sink: StanzaSink, hosts: HostPolicy, *, max_stanza_bytes: int) -> None:
+        self._sink = sink
+        self._hosts = hosts
+        self._max_stanza_bytes = max_stanza_bytes
+
+    async def send_third(self, items: Sequence[ThirdMessage]) -> SendResult:
+        """Inject caller-built `<message>` stanzas (send_thirdmessage)."""
+        return await self._deliver([self._third(item) for item in items])
+
+    async def send_chat(self, request: ChatRequest) -> SendResult:
+        """Send a text message as a user to each recipient (send_message, chat path)."""
+        if request.msg_type == "groupchat":
+            raise NotSupported("Type groupchat: group messages need the rooms endpoints")
+        domain = (request.host or self._hosts.default_host).lower()
+        sender = self._local_user(request.sender, domain, "From")
+        return await self._deliver([self._chat(request, sender, to, domain)
+                                    for to in request.recipients])
+
+    async def send_notify(self, request: NotifyRequest) -> SendResult:
+        """Send Startalk's event notification to each recipient (send_notify)."""
+        sender = self._address(request.sender, "from")
+        outcomes = []
+        for target in request.recipients:
+            outcome = ItemOutcome(target)
+            try:
+                recipient = self._address(target, "to")
+                outcome.id = fragment.new_message_id()
+                outcome.stanzas.append(build_notify(
+                    sender, recipient, stanza_id=outcome.id, category=request.category,
+                    data=request.data))
+                self._check(outcome)
+            except ApiError as exc:
+                outcome.error = exc
+            outcomes.append(outcome)
+        return await self._deliver(outcomes)
+
+    def _third(self, item: ThirdMessage) -> ItemOutcome:
+        outcome = ItemOutcome(item.recipient)
+        try:
+            sender = self._address(item.sender, "from")
+            recipient = self._address(item.recipient, "to")
+            element = fragment.parse_message(item.message, self._max_stanza_bytes)
+            requested_type = element.get("type", "normal")
+            stanza = fragment.prepare_message(element, sender, recipient)
+            outcome.id = stanza.id
+            outcome.stanzas.append(stanza)
+            if requested_type in CARBON_TYPES:
+                outcome.stanzas.append(build_sent_carbon(
+                    sender, stanza, stanza_id=f"{stanza.id}-carbon"))
+            self._check(outcome)
+        except ApiError as exc:
+            outcome.error, outcome.stanzas = exc, []
+        return outcome
+
+    def _chat(self, request: ChatRequest, sender: Jid, target: str, domain: str) -> ItemOutcome:
+        outcome = ItemOutcome(target)
+        try:
+            recipient = self._local_user(target, domain, "To.User")
+            xmpp_type, startalk_type = split_type(request.msg_type)
+            outcome.id = fragment.new_message_id()
+            fields = StartalkFields(
+                msg_type=request.startalk_msg_type, extend_info=request.extend_info,
+                body_id=outcome.id, startalk_type=startalk_type,
+                msec_times=str(int(time.time() * 1000)))
+            message = build_message(sender, recipient, stanza_id=outcome.id,
+                                    msg_type=xmpp_type, body=request.body, fields=fields)
+            outcome.stanzas += [message, build_sent_carbon(
+                sender, message, stanza_id=f"{outcome.id}-carbon")]
+            self._check(outcome)
+        except ApiError as exc:
+            outcome.error, outcome.stanzas = exc, []
+        return outcome
+
+    def _check(self, outcome: ItemOutcome) -> None:
+        for stanza in outcome.stanzas:
+            self._sink.check_addresses(stanza)
+
+    def _address(self, text: str, what: str) -> Jid:
+        """A user JID of a served domain (rooms arrive with the rooms endpoints)."""
+        try:
+            jid = Jid.parse(text)
+        except JidError as exc:
+            raise BadField(what, f"{text!r} is not a valid JID: {exc}") from None
+        if not jid.local:
+            raise BadField(what, f"{text!r} is not a user JID")
+        if jid.domain == self._hosts.muc_domain:
+            raise NotSupported(f"{what}: rooms are addressed through the rooms endpoints")
+        if not self._hosts.is_served(jid.domain):
+            raise DomainNotServed(f"{what}: domain {jid.domain} is not served by this API")
+        return jid
+
+    def _local_user(self, name: str, domain: str, what: str) -> Jid:
+        """The original passes user names and a host apart; `user@domain` is taken too."""
+        text = name if "@" in name else f"{name}@{domain}"
+        return self._address(text, what)
+
+    async def _deliver(self, outcomes: list[ItemOutcome]) -> SendResult:
+        batch = [stanza for outcome in outcomes if outcome.error is None
+                 for stanza in outcome.stanzas]
+        if not batch:
+            return SendResult(outcomes, None)
+        report = await self._sink.deliver(batch)
+        return SendResult(outcomes, report.status)
