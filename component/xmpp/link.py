@@ -34,6 +34,22 @@ BACKOFF_BASE = 0.2
 STABLE_AFTER = 10.0  # a session that lived this long resets the backoff
 
 
+def check_outbound(stanza: Stanza, own: Jid, is_served_host: Callable[[str], bool]) -> None:
+    """Refuse a stanza the server would answer by closing the stream (DESIGN.md §2).
+
+    Addresses are typed `Jid`s, so both are present and well-formed; what is left is who may
+    be the sender: iqs only from our own JID (ejabberd routes replies to a spoofed sender to
+    that user), messages and presences also from the served user domains.
+    """
+    sender = stanza.sender.domain
+    if stanza.kind == "iq" and stanza.sender != own:
+        raise BadRequest("iqs are sent from the component's own JID only")
+    if sender != own.domain and not is_served_host(sender):
+        raise DomainNotServed(f"from: domain {sender} is not served by this API")
+    if not stanza.data.startswith(f"<{stanza.kind} ".encode()):
+        raise BadRequest(f"malformed {stanza.kind} stanza")
+
+
 class LinkState(enum.Enum):
     DOWN = "down"
     CONNECTING = "connecting"
@@ -280,14 +296,7 @@ class ComponentLink:
     # -- outbound ------------------------------------------------------------------------
 
     def check_addresses(self, stanza: Stanza) -> None:
-        """Refuse a stanza the server would answer by closing the stream (DESIGN.md §2)."""
-        sender = stanza.sender.domain
-        if stanza.kind == "iq" and stanza.sender != self.jid:
-            raise BadRequest("iqs are sent from the component's own JID only")
-        if sender != self.jid.domain and not self._is_served_host(sender):
-            raise DomainNotServed(f"from: domain {sender} is not served by this API")
-        if not stanza.data.startswith(f"<{stanza.kind} ".encode()):
-            raise BadRequest(f"malformed {stanza.kind} stanza")
+        check_outbound(stanza, self.jid, self._is_served_host)
 
     def send(self, stanza: Stanza) -> None:
         """Queue a checked stanza for the next coalesced write; raises LinkDown when down."""

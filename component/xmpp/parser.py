@@ -1,6 +1,6 @@
 """Hardened incremental parser for the inbound component stream (RFC 6120 §11.1).
 
-lxml's pull parser with entity resolution, DTD loading and network access off keeps libxml2's
+lxml's pull parser with external entities, DTD loading and network access off keeps libxml2's
 depth, text and amplification limits; on top of that the stream is refused on a DOCTYPE, any
 comment or processing instruction, and a stanza above a byte cap.
 """
@@ -32,8 +32,11 @@ StreamEvent = StreamOpened | StreamClosed | etree._Element
 
 
 def new_pull_parser() -> etree.XMLPullParser:
+    # resolve_entities="internal", not False: with False, libxml2's push parser silently stops
+    # reporting events after an undefined entity instead of failing. Internal entities need a
+    # DTD, and a DOCTYPE is refused at the stream's first event, before any is referenced.
     return etree.XMLPullParser(
-        events=("start", "end", "comment", "pi"), resolve_entities=False, load_dtd=False,
+        events=("start", "end", "comment", "pi"), resolve_entities="internal", load_dtd=False,
         no_network=True, huge_tree=False, dtd_validation=False, attribute_defaults=False)
 
 

@@ -1,0 +1,38 @@
+"""Fakes at the ports: a recording stanza sink and a fixed host policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from component.errors import ApiError
+from component.services.hosts import HostRegistry
+from component.services.ports import DeliveryReport
+from component.jid import Jid
+from component.xmpp.link import check_outbound
+from component.xmpp.stanzas import Stanza
+
+HOST = "qtalk.test.org"
+MUC = "conference.qtalk.test.org"
+COMPONENT = "api.qtalk.test.org"
+
+
+def hosts() -> HostRegistry:
+    return HostRegistry((HOST, "other.test.org"), MUC)
+
+
+class RecordingSink:
+    """Records what would be written; checks addresses with the real link's rules."""
+
+    def __init__(self, failure: ApiError | None = None) -> None:
+        self.sent: list[Stanza] = []
+        self.failure = failure
+        self._registry = hosts()
+
+    def check_addresses(self, stanza: Stanza) -> None:
+        check_outbound(stanza, Jid.parse(COMPONENT), self._registry.is_served)
+
+    async def deliver(self, stanzas: Sequence[Stanza]) -> DeliveryReport:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.extend(stanzas)
+        return DeliveryReport("routed")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from component.jid import Jid, JidError
+
+
+@pytest.mark.parametrize(("text", "parts"), [
+    ("alice@QTalk.Test.org", ("alice", "qtalk.test.org", "")),
+    ("alice@qtalk.test.org/pc 1", ("alice", "qtalk.test.org", "pc 1")),
+    ("qtalk.test.org", ("", "qtalk.test.org", "")),
+    ("张三@qtalk.test.org", ("张三", "qtalk.test.org", "")),
+])
+def test_parse(text: str, parts: tuple[str, str, str]) -> None:
+    jid = Jid.parse(text)
+    assert (jid.local, jid.domain, jid.resource) == parts
+
+
+@pytest.mark.parametrize("text", [
+    "", "@qtalk.test.org", "a b@qtalk.test.org", "a@", "a@-bad.org", "a@x..org",
+    "a@qtalk.test.org/", "a\x00@x.org", "a'b@x.org", "a@x_y.org", "a@" + "x" * 300,
+    "a<b@x.org", "x" * 1100 + "@x.org",
+])
+def test_invalid(text: str) -> None:
+    with pytest.raises(JidError):
+        Jid.parse(text)
+
+
+def test_user_and_bare() -> None:
+    jid = Jid.user("bob", "qtalk.test.org")
+    assert str(jid) == "bob@qtalk.test.org"
+    assert Jid.parse("bob@qtalk.test.org/r").bare == jid
+    with pytest.raises(JidError):
+        Jid.user("bob@evil.org", "qtalk.test.org")
