@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from component.errors import ApiError
+from component.jid import Jid
 from component.services.hosts import HostRegistry
 from component.services.ports import DeliveryReport
-from component.jid import Jid
 from component.xmpp.link import check_outbound
 from component.xmpp.stanzas import Stanza
 

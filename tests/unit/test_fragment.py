@@ -46,7 +46,8 @@ def test_startalk_type_travels_in_the_carrier() -> None:
 def test_gives_an_id_when_there_is_none() -> None:
     message = prepared("<message><body>x</body></message>")
     stanza_id = message.get("id")
-    assert stanza_id and stanza_id.startswith("http")
+    assert stanza_id
+    assert stanza_id.startswith("http")
     body = message.find("body")
     assert body is not None
     assert body.get("id") == stanza_id

@@ -47,4 +47,5 @@ def test_tree_stays_empty_between_stanzas() -> None:
     parser.feed(HEADER)
     for _ in range(100):
         (stanza,) = parser.feed(b"<iq type='result' id='1'/>")
+        assert isinstance(stanza, etree._Element)
         assert stanza.getparent() is None
