@@ -17,7 +17,8 @@ def test_header_stanzas_and_end_split_anywhere() -> None:
     events = [e for i in range(len(data)) for e in parser.feed(data[i:i + 1])]
     assert isinstance(events[0], StreamOpened)
     assert events[0].attributes["id"] == "abc"
-    assert [etree.QName(e).localname for e in events[1:3]] == ["handshake", "iq"]
+    assert [etree.QName(e).localname for e in events[1:3]  # type: ignore[arg-type]
+            ] == ["handshake", "iq"]
     assert isinstance(events[3], StreamClosed)
 
 
