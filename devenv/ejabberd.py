@@ -30,7 +30,7 @@ from string import Template
 from types import TracebackType
 from typing import Any
 
-from devenv.proc import LOOPBACK, free_ports, wait_for_ports, wait_for_signal
+from devenv.proc import LOOPBACK, POLL_INTERVAL, free_ports, wait_for_ports, wait_for_signal
 
 TEMPLATE = Path(__file__).with_name("ejabberd.yml.tmpl")
 APP_GLOB = "/usr/lib/*/ejabberd-*/ebin/ejabberd.app"
@@ -123,10 +123,30 @@ class EjabberdServer:
         try:
             wait_for_ports((self.c2s_port, self.component_port, self.http_port), timeout,
                            lambda: self.running, "ejabberd")
+            self._wait_started(began + timeout)
         except (RuntimeError, TimeoutError) as exc:
             self.kill()
             raise RuntimeError(f"{exc}\n--- ejabberd log tail ---\n{self.log_tail()}") from exc
         self.startup_seconds = time.monotonic() - began
+
+    def _wait_started(self, deadline: float) -> None:
+        """Poll `status` until the ejabberd application reports itself started.
+
+        Open ports are not enough: ejabberd 23.01 binds its listeners while still creating its
+        Mnesia tables (the kernel then queues our probe connections), and a SIGTERM in that
+        window crashes Mnesia and makes shutdown take ~13 s.
+        """
+        while True:
+            try:
+                if "is running" in str(self._post("status", {}, timeout=2.0)):
+                    return
+            except (OSError, EjabberdApiError):
+                pass  # HTTP handler or command table not up yet
+            if not self.running:
+                raise RuntimeError("ejabberd exited while starting")
+            if time.monotonic() > deadline:
+                raise TimeoutError("ejabberd did not report itself started in time")
+            time.sleep(POLL_INTERVAL)
 
     def stop(self) -> None:
         """SIGTERM the process group (Erlang runs init:stop), SIGKILL after STOP_GRACE s."""
@@ -171,19 +191,29 @@ class EjabberdServer:
 
     def api(self, command: str, **args: Any) -> Any:
         """Call a mod_http_api command and return its decoded JSON result."""
+        return self._post(command, args, timeout=30.0)
+
+    def _post(self, command: str, args: dict[str, Any], timeout: float) -> Any:
         request = urllib.request.Request(
             f"http://{LOOPBACK}:{self.http_port}/api/{command}",
             data=json.dumps(args).encode(), headers={"Content-Type": "application/json"},
             method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
             raise EjabberdApiError(command, err.code, err.read().decode(errors="replace")) \
                 from None
 
-    def register(self, user: str, password: str, host: str | None = None) -> None:
-        self.api("register", user=user, host=host or self.host, password=password)
+    def register(
+        self, user: str, password: str, host: str | None = None, *, exist_ok: bool = False
+    ) -> None:
+        """Register a user; `exist_ok` tolerates one that a reused workdir already has."""
+        try:
+            self.api("register", user=user, host=host or self.host, password=password)
+        except EjabberdApiError as err:
+            if not (exist_ok and err.status == 409):
+                raise
 
     def set_vcard(self, user: str, field: str, value: str, host: str | None = None) -> None:
         self.api("set_vcard", user=user, host=host or self.host, name=field, content=value)
@@ -270,26 +300,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with server:
         for pair in filter(None, args.users.split(",")):
             user, _, password = pair.partition(":")
-            _register_again(server, user, password)
-        print(json.dumps({
-            "host": server.host, "muc_domain": server.muc_domain,
-            "component_domain": server.component_domain, "secret": server.secret,
-            "c2s_port": server.c2s_port, "component_port": server.component_port,
-            "http_port": server.http_port, "workdir": str(server.workdir), "pid": server.pid,
-        }), flush=True)
+            server.register(user, password, exist_ok=True)
+        keys = ("host", "muc_domain", "component_domain", "secret", "c2s_port",
+                "component_port", "http_port", "workdir", "pid")
+        print(json.dumps({key: getattr(server, key) for key in keys}, default=str), flush=True)
         assert server.process is not None
         reason = wait_for_signal({"ejabberd": server.process})
         print(f"stopping ejabberd: {reason}", file=sys.stderr)
     return 0
-
-
-def _register_again(server: EjabberdServer, user: str, password: str) -> None:
-    """Register, tolerating a user that a reused workdir already has."""
-    try:
-        server.register(user, password)
-    except EjabberdApiError as err:
-        if err.status != 409:
-            raise
 
 
 if __name__ == "__main__":
