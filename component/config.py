@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from component.jid import is_valid_domain
 
 EX_CONFIG = 78
+SERVER_KINDS = frozenset({"ejabberd", "prosody"})
 PLACEHOLDER_SECRETS = frozenset({"", "...", "secret", "change-me", "changeme", "password"})
 
 T = TypeVar("T")
@@ -40,6 +41,7 @@ class XmppConfig:
     ping_interval: float = 30.0
     iq_timeout: float = 10.0
     reconnect_max_delay: float = 30.0
+    server_kind: str = "ejabberd"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,42 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """The outbox (DESIGN.md §3): its bound and the window of unacknowledged stanzas."""
+
+    outbox_max: int = 100_000
+    window: int = 5000
+    ack_timeout: float = 10.0
+    durable: bool = True
+
+
+@dataclass(frozen=True)
+class Integrator:
+    """One caller of the API, authenticated by a bearer token of which only a hash is kept."""
+
+    name: str
+    token_sha256: str
+    endpoints: frozenset[str]  # paths after /qtalk/, or "*"
+    hosts: frozenset[str]      # user domains it may act for, or "*"
+    allow_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    rate: float | None = None  # requests per second
+
+
+@dataclass(frozen=True)
+class AdhocConfig:
+    admins: frozenset[str] = frozenset()  # bare JIDs allowed to run the admin commands
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    """Where auth_uk looks keys up: our own store, or Startalk's Redis (db 2, HGET)."""
+
+    backend: str = "store"
+    redis_url: str = "redis://127.0.0.1:6379/2"
+    key_ttl: float = 30 * 86400.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "INFO"
     json: bool = False
@@ -75,6 +113,10 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    adhoc: AdhocConfig = field(default_factory=AdhocConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    integrators: tuple[Integrator, ...] = ()
 
 
 class _Reader:
@@ -137,15 +179,18 @@ def _xmpp(doc: dict[str, Any], problems: list[str]) -> XmppConfig:
     r.check("secret", fields["secret"] not in PLACEHOLDER_SECRETS, "set a real shared secret")
     hosts = _domains(r, "hosts")
     r.check("domain", fields["domain"] not in hosts, "must differ from the user domains")
+    server_kind = r.get("server_kind", str, "ejabberd")
+    r.check("server_kind", server_kind in SERVER_KINDS, f"one of {sorted(SERVER_KINDS)}")
     timings = {k: r.get(k, float, d) for k, d in
                (("ping_interval", 30.0), ("iq_timeout", 10.0), ("reconnect_max_delay", 30.0))}
     for key, value in timings.items():
         r.check(key, value > 0, "must be positive")
-    r.unknown_keys({*fields, "port", "hosts", *timings})
+    r.unknown_keys({*fields, "port", "hosts", "server_kind", *timings})
     return XmppConfig(server=fields["server"], port=port, domain=fields["domain"],
                       secret=fields["secret"], hosts=hosts, muc_domain=fields["muc_domain"],
                       ping_interval=timings["ping_interval"], iq_timeout=timings["iq_timeout"],
-                      reconnect_max_delay=timings["reconnect_max_delay"])
+                      reconnect_max_delay=timings["reconnect_max_delay"],
+                      server_kind=server_kind)
 
 
 def _http(doc: dict[str, Any], problems: list[str]) -> HttpConfig:
@@ -154,9 +199,6 @@ def _http(doc: dict[str, Any], problems: list[str]) -> HttpConfig:
     port = r.get("port", int, 10050)
     r.check("port", _is_port(port), "not a TCP port")
     r.check("bind", _is_ip(bind), "must be an IP address")
-    r.check("bind", not _is_ip(bind) or is_loopback(bind),
-            "the API has no integrator credentials configured, so it may only listen on a "
-            "loopback address")
     r.unknown_keys({"bind", "port", "always_200"})
     return HttpConfig(bind=bind, port=port, always_200=r.get("always_200", bool, False))
 
@@ -197,8 +239,96 @@ def is_loopback(address: str) -> bool:
     return ipaddress.ip_address(address).is_loopback
 
 
+def _delivery(doc: dict[str, Any], problems: list[str]) -> DeliveryConfig:
+    r = _Reader(_table(doc, "delivery", problems), "delivery", problems)
+    config = DeliveryConfig(outbox_max=r.get("outbox_max", int, 100_000),
+                            window=r.get("window", int, 5000),
+                            ack_timeout=r.get("ack_timeout", float, 10.0),
+                            durable=r.get("durable", bool, True))
+    r.check("outbox_max", config.outbox_max > 0, "must be positive")
+    r.check("window", 0 < config.window < 10_000,
+            "must be between 1 and 9999 (ejabberd's max_fsm_queue is 10000)")
+    r.check("ack_timeout", config.ack_timeout > 0, "must be positive")
+    r.unknown_keys({"outbox_max", "window", "ack_timeout", "durable"})
+    return config
+
+
+def _adhoc(doc: dict[str, Any], problems: list[str]) -> AdhocConfig:
+    r = _Reader(_table(doc, "adhoc", problems), "adhoc", problems)
+    admins = r.table.get("admins", [])
+    if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
+        r.check("admins", False, "expected a list of bare JIDs")
+        admins = []
+    for admin in admins:
+        local, at, domain = admin.partition("@")
+        r.check("admins", bool(at and local and is_valid_domain(domain) and "/" not in admin),
+                f"{admin!r} is not a bare user JID")
+    r.unknown_keys({"admins"})
+    return AdhocConfig(admins=frozenset(a.lower() for a in admins))
+
+
+def _keys(doc: dict[str, Any], problems: list[str]) -> KeysConfig:
+    r = _Reader(_table(doc, "keys", problems), "keys", problems)
+    config = KeysConfig(backend=r.get("backend", str, "store"),
+                        redis_url=r.get("redis_url", str, "redis://127.0.0.1:6379/2"),
+                        key_ttl=r.get("key_ttl", float, 30 * 86400.0))
+    r.check("backend", config.backend in ("store", "redis"), "one of 'store', 'redis'")
+    r.check("redis_url", config.redis_url.startswith(("redis://", "unix://")),
+            "expected redis://host:port/db or unix:///path?db=N")
+    r.check("key_ttl", config.key_ttl > 0, "must be positive")
+    r.unknown_keys({"backend", "redis_url", "key_ttl"})
+    return config
+
+
+def _integrators(doc: dict[str, Any], problems: list[str]) -> tuple[Integrator, ...]:
+    raw = doc.get("integrators", [])
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        problems.append("integrators: expected [[integrators]] tables")
+        return ()
+    found = tuple(_integrator(t, f"integrators[{i}]", problems) for i, t in enumerate(raw))
+    names = [i.name for i in found]
+    if len(set(names)) != len(names):
+        problems.append("integrators: names must be unique")
+    return found
+
+
+def _integrator(table: dict[str, Any], prefix: str, problems: list[str]) -> Integrator:
+    r = _Reader(table, prefix, problems)
+    name = r.get("name", str)
+    token = r.get("token_sha256", str).lower()
+    r.check("token_sha256", len(token) == 64 and all(c in "0123456789abcdef" for c in token),
+            "expected the hex SHA-256 of the bearer token (64 hex digits)")
+    lists = {key: _str_list(r, key) for key in ("endpoints", "hosts")}
+    nets = []
+    for text in _str_list(r, "allow_ips", required=False):
+        try:
+            nets.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            r.check("allow_ips", False, f"{text!r} is not an IP network")
+    rate = r.table.get("rate")
+    r.check("rate", rate is None or (isinstance(rate, int | float) and not isinstance(rate, bool)
+                                     and rate > 0), "must be a positive number")
+    r.unknown_keys({"name", "token_sha256", "endpoints", "hosts", "allow_ips", "rate"})
+    return Integrator(name=name, token_sha256=token, endpoints=frozenset(lists["endpoints"]),
+                      hosts=frozenset(h.lower() for h in lists["hosts"]),
+                      allow_ips=tuple(nets),
+                      rate=float(rate) if isinstance(rate, int | float) else None)
+
+
+def _str_list(r: _Reader, key: str, *, required: bool = True) -> list[str]:
+    value = r.table.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) \
+            or (required and not value):
+        r.check(key, False, "expected a non-empty list of strings")
+        return []
+    return value
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any], list[str]], Any]] = {
     "xmpp": _xmpp, "http": _http, "store": _store, "limits": _limits, "log": _log,
+    "delivery": _delivery, "adhoc": _adhoc, "keys": _keys, "integrators": _integrators,
 }
 
 
@@ -207,6 +337,10 @@ def parse_config(doc: dict[str, Any]) -> Config:
     problems: list[str] = []
     sections = {name: read(doc, problems) for name, read in SECTIONS.items()}
     problems += [f"{key}: unknown section" for key in sorted(set(doc) - set(SECTIONS))]
+    http: HttpConfig = sections["http"]
+    if _is_ip(http.bind) and not is_loopback(http.bind) and not sections["integrators"]:
+        problems.append("http.bind: no [[integrators]] credentials are configured, so the API "
+                        "is open and may only listen on a loopback address")
     if problems:
         raise ConfigError(problems)
     return Config(**sections)

@@ -1,0 +1,69 @@
+"""Opening the SQLite file: WAL, foreign keys, numbered migrations by PRAGMA user_version.
+
+One connection for the whole process (aiosqlite runs it on its own thread); writers that
+arrive together share one transaction where a module asks for it (group commit).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import aiosqlite
+
+from component.store.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    """Owns the connection; concern-specific stores take it in their constructors."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+        self.conn = connection
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
+                       "busy_timeout = 5000"):
+            await conn.execute(f"PRAGMA {pragma}")
+        db = cls(conn, path)
+        await db.migrate()
+        return db
+
+    async def migrate(self) -> None:
+        async with self.conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"{self.path}: schema version {version} is newer than this "
+                               f"daemon ({len(MIGRATIONS)}); refusing to touch it")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            log.info("migrating %s to schema version %d", self.path, number)
+            await self.conn.executescript(
+                f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    async def writable(self) -> bool:
+        """Readiness probe: can a write transaction be taken right now?"""
+        try:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            await self.conn.execute("ROLLBACK")
+        except aiosqlite.Error:
+            return False
+        return True
+
+    def size_bytes(self) -> int:
+        """The file and its WAL, in bytes (two stat calls: cheap enough for /metrics)."""
+        total = 0
+        for suffix in ("", "-wal"):
+            file = Path(f"{self.path}{suffix}")
+            if file.exists():
+                total += file.stat().st_size
+        return total
+
+    async def close(self) -> None:
+        await self.conn.close()
