@@ -16,9 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from component.config import Config
-from component.http.routes import MessageRoutes
+from component.http.messages import MessageRoutes
 from component.http.server import make_app
 from component.services.delivery import LinkDelivery
+from component.store.db import Database
 from component.services.hosts import HostRegistry
 from component.services.messages import MessageService
 from component.systemd import notify, watchdog_interval
@@ -32,8 +33,9 @@ SHUTDOWN_GRACE = 10.0
 class Daemon:
     """One running qtalk-component: the link, the services and the HTTP site."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, db: Database) -> None:
         self.config = config
+        self.db = db
         self.hosts = HostRegistry(config.xmpp.hosts, config.xmpp.muc_domain)
         self.link = ComponentLink(config.xmpp, max_stanza_bytes=config.limits.max_stanza_bytes,
                                   is_served_host=self.hosts.is_served,
@@ -46,6 +48,11 @@ class Daemon:
         self.app = make_app(config, MessageRoutes(self.messages, config.limits).routes())
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def open(cls, config: Config) -> Daemon:
+        """Open the store first: nothing is accepted before it is there."""
+        return cls(config, await Database.open(config.store.path))
 
     @property
     def http_port(self) -> int:
@@ -90,6 +97,7 @@ class Daemon:
             await self._runner.cleanup()  # stops accepting, waits for requests in flight
         await self.dispatcher.drain()
         await self.link.stop()
+        await self.db.close()
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -102,7 +110,7 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    daemon = Daemon(config)
+    daemon = await Daemon.open(config)
     await daemon.start()
     try:
         await stop.wait()

@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler, Middleware
 from component.config import Config
 from component.errors import ApiError, InternalError, MethodNotAllowed, TooLarge, UnknownPath
 from component.http.envelope import failure
-from component.http.routes import Route
+from component.http.route import Route
 
 log = logging.getLogger(__name__)
 PREFIX = "/qtalk/"

@@ -12,7 +12,7 @@ from lxml import etree
 
 from component.config import parse_config
 from component.errors import LinkDown
-from component.http.routes import MessageRoutes
+from component.http.messages import MessageRoutes
 from component.http.server import make_app
 from component.services.messages import MessageService
 from tests.unit.fakes import COMPONENT, HOST, MUC, RecordingSink, hosts

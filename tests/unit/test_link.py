@@ -25,8 +25,8 @@ def make_link(port: int, secret: str = "s3cret", **timing: float) -> ComponentLi
     config = XmppConfig(server="127.0.0.1", port=port, domain="api.qtalk.test.org",
                         secret=secret, hosts=("qtalk.test.org",),
                         muc_domain="conference.qtalk.test.org",
-                        **{"ping_interval": 30.0, "iq_timeout": 1.0,
-                           "reconnect_max_delay": 0.3, **timing})
+                        ping_interval=timing.get("ping_interval", 30.0),
+                        iq_timeout=timing.get("iq_timeout", 1.0), reconnect_max_delay=0.3)
     holder: list[Dispatcher] = []
     link = ComponentLink(config, max_stanza_bytes=65536,
                          is_served_host=lambda d: d == "qtalk.test.org",

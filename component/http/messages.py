@@ -6,8 +6,7 @@ capitalised ones of send_message.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +15,7 @@ from component.config import LimitsConfig
 from component.errors import ApiError, BadField
 from component.http import body as fields
 from component.http.replies import batch_reply, single_reply
+from component.http.route import POST, Route
 from component.services.messages import (
     ChatRequest,
     ItemOutcome,
@@ -25,15 +25,6 @@ from component.services.messages import (
     ThirdMessage,
 )
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class Route:
-    path: str
-    methods: frozenset[str]
-    handler: Handler
-
 
 class MessageRoutes:
     def __init__(self, messages: MessageService, limits: LimitsConfig) -> None:
@@ -41,11 +32,10 @@ class MessageRoutes:
         self.limits = limits
 
     def routes(self) -> list[Route]:
-        post = frozenset({"POST"})
-        return [Route("send_thirdmessage", post, self.send_thirdmessage),
-                Route("send_xml", post, self.send_xml),
-                Route("send_message", post, self.send_message),
-                Route("send_notify", post, self.send_notify)]
+        return [Route("send_thirdmessage", POST, self.send_thirdmessage),
+                Route("send_xml", POST, self.send_xml),
+                Route("send_message", POST, self.send_message),
+                Route("send_notify", POST, self.send_notify)]
 
     async def _json(self, request: web.Request) -> Any:
         return fields.decode_json(await request.read())
