@@ -19,9 +19,9 @@ from component.config import Config
 from component.http.messages import MessageRoutes
 from component.http.server import make_app
 from component.services.delivery import LinkDelivery
-from component.store.db import Database
 from component.services.hosts import HostRegistry
 from component.services.messages import MessageService
+from component.store.db import Database
 from component.systemd import notify, watchdog_interval
 from component.xmpp.dispatch import Dispatcher, Identity
 from component.xmpp.link import ComponentLink
