@@ -7,16 +7,23 @@ in CI (CI=true), where a missing server must fail the run rather than hide the t
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterator
-from typing import NamedTuple, Protocol
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
+import aiohttp
+import orjson
 import pytest
 import pytest_asyncio
 
+from component.app import Daemon
+from component.config import Config, parse_config
 from devenv.ejabberd import EjabberdServer, installed
+from devenv.proc import free_ports
 from tests.integration.xmpp_client import XmppClient
 
 
@@ -84,7 +91,61 @@ async def client_factory(ejabberd: EjabberdServer) -> AsyncIterator[ClientFactor
         await client.close()
 
 
-# The `daemon` fixture (qtalk-component started against `ejabberd`) goes here.
+def daemon_config(server: EjabberdServer, store: Path, **extra: Any) -> Config:
+    """A daemon config pointing at `server`, with short timeouts for tests."""
+    (http_port,) = free_ports(1)
+    doc: dict[str, Any] = {
+        "xmpp": {"server": "127.0.0.1", "port": server.component_port,
+                 "domain": server.component_domain, "secret": server.secret,
+                 "hosts": [server.host], "muc_domain": server.muc_domain,
+                 "ping_interval": 5, "iq_timeout": 5, "reconnect_max_delay": 1},
+        "http": {"bind": "127.0.0.1", "port": http_port},
+        "store": {"path": str(store)},
+    }
+    for section, values in extra.items():
+        doc.setdefault(section, {}).update(values)
+    return parse_config(doc)
+
+
+class RunningDaemon(NamedTuple):
+    daemon: Daemon
+    url: str  # http://127.0.0.1:PORT/qtalk/
+
+    async def ready(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self.daemon.link.up.wait(), timeout)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def daemon(ejabberd: EjabberdServer, tmp_path_factory: pytest.TempPathFactory
+                 ) -> AsyncIterator[RunningDaemon]:
+    """qtalk-component, in this process and event loop, linked to the session's ejabberd."""
+    config = daemon_config(ejabberd, tmp_path_factory.mktemp("daemon") / "store.db")
+    running = await Daemon.open(config)
+    await running.start()
+    handle = RunningDaemon(running, f"http://127.0.0.1:{config.http.port}/qtalk/")
+    await handle.ready()
+    yield handle
+    await running.stop()
+
+
+class Api(Protocol):
+    def __call__(self, path: str, body: Any = None, *, method: str = "POST",
+                 headers: dict[str, str] | None = None) -> Awaitable[tuple[int, Any]]: ...
+
+
+@pytest_asyncio.fixture
+async def api(daemon: RunningDaemon) -> AsyncIterator[Api]:
+    """POST JSON to the daemon; returns (HTTP status, decoded envelope). Waits for the link."""
+    await daemon.ready()
+    async with aiohttp.ClientSession() as session:
+        async def call(path: str, body: Any = None, *, method: str = "POST",
+                       headers: dict[str, str] | None = None) -> tuple[int, Any]:
+            data = body if isinstance(body, bytes) else orjson.dumps(body)
+            async with session.request(method, daemon.url + path, data=data,
+                                       headers=headers) as response:
+                return response.status, orjson.loads(await response.read())
+
+        yield call
 
 
 @pytest.hookimpl(wrapper=True)
