@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +22,10 @@ def carrier(message: etree._Element) -> dict[str, str]:
     element = message.find(QTALK)
     assert element is not None, etree.tostring(message)
     return dict(element.attrib)
+
+
+def has_id(stanza_id: str) -> Callable[[etree._Element], bool]:
+    return lambda element: element.get("id") == stanza_id
 
 
 def body_of(message: etree._Element) -> str | None:
@@ -92,14 +97,14 @@ async def test_arrays_and_several_recipients(api: Api, make_user: UserFactory,
     status, reply = await api("send_thirdmessage", items)
     assert (status, [i["ok"] for i in reply["data"]["items"]]) == (200, [True] * 3)
     for item in reply["data"]["items"]:
-        got = await clients[item["to"]].wait_message(lambda m, i=item: m.get("id") == i["id"])
+        got = await clients[item["to"]].wait_message(has_id(item["id"]))
         assert body_of(got) == f"n{item['index']}"
     status, reply = await api("send_message", {
         "From": alice.user, "To": [{"User": bob.user}, {"User": carol.user}], "Body": "all"})
     assert status == 200
     for item in reply["data"]["items"]:
         got = await clients[f"{item['to']}@{alice.jid.split('@')[1]}"].wait_message(
-            lambda m, i=item: m.get("id") == i["id"])
+            has_id(item["id"]))
         assert body_of(got) == "all"
 
 
