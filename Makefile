@@ -1,0 +1,37 @@
+# Entry points for developers and CI. From a bare Debian 12 (python3, pip, make, root),
+# `make test` installs what it needs: the venv from pyproject.toml, the XMPP servers from Debian.
+
+PYTHON ?= python3
+VENV := .venv
+# Reinstall only when pyproject.toml changes.
+STAMP := $(VENV)/.installed
+
+.PHONY: venv servers test lint demo clean distclean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	bash devenv/install-deps.sh venv
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[test,dev]'
+	touch $@
+
+servers:
+	bash devenv/install-deps.sh servers
+
+test: venv servers
+	$(VENV)/bin/python -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+demo: venv servers
+	$(VENV)/bin/python -m devenv.demo
+
+clean:
+	rm -rf run build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

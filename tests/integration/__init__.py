@@ -1,0 +1,1 @@
+"""Tests against a real ejabberd (started once per session by `conftest.ejabberd`)."""
