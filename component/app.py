@@ -18,10 +18,11 @@ from aiohttp import web
 from component.config import Config
 from component.http.messages import MessageRoutes
 from component.http.server import make_app
-from component.services.delivery import LinkDelivery
+from component.services.delivery import OutboxDelivery
 from component.services.hosts import HostRegistry
 from component.services.messages import MessageService
 from component.store.db import Database
+from component.store.outbox import SqliteOutbox
 from component.systemd import notify, watchdog_interval
 from component.xmpp.dispatch import Dispatcher, Identity
 from component.xmpp.link import ComponentLink
@@ -42,8 +43,9 @@ class Daemon:
                                   on_stanza=lambda stanza: self.dispatcher(stanza))
         self.dispatcher = Dispatcher(self.link.jid, self.link.send,
                                      Identity("component", "generic", "QTalk integration API"))
-        self.messages = MessageService(LinkDelivery(self.link, config.xmpp.iq_timeout),
-                                       self.hosts,
+        outbox = SqliteOutbox(db) if config.delivery.durable else None
+        self.delivery = OutboxDelivery(self.link, outbox, config.delivery)
+        self.messages = MessageService(self.delivery, self.hosts,
                                        max_stanza_bytes=config.limits.max_stanza_bytes)
         self.app = make_app(config, MessageRoutes(self.messages, config.limits).routes())
         self._runner: web.AppRunner | None = None
@@ -64,6 +66,7 @@ class Daemon:
         return self.config.http.port
 
     async def start(self) -> None:
+        await self.delivery.start()
         self.link.start()
         self.link.on_up(self._link_up)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
@@ -96,6 +99,7 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()  # stops accepting, waits for requests in flight
         await self.dispatcher.drain()
+        await self.delivery.drain(SHUTDOWN_GRACE)
         await self.link.stop()
         await self.db.close()
         for task in list(self._tasks):

@@ -32,6 +32,7 @@ class ErrCode(IntEnum):
     LINK_DOWN = 2001
     XMPP_TIMEOUT = 2002
     XMPP_ERROR = 2003
+    OUTBOX_FULL = 2004
     INTERNAL = 5000
 
 
@@ -43,10 +44,12 @@ class ApiError(Exception):
     xmpp_condition: ClassVar[str] = "internal-server-error"
     xmpp_type: ClassVar[str] = "wait"
 
-    def __init__(self, message: str, *, data: Any = None) -> None:
+    def __init__(self, message: str, *, data: Any = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.data = data
+        self.retry_after = retry_after  # seconds, sent as Retry-After (503, 429)
 
 
 class BadRequest(ApiError):
@@ -147,6 +150,15 @@ class LinkDown(ApiError):
     errcode = ErrCode.LINK_DOWN
     http_status = 503
     xmpp_condition = "remote-server-timeout"
+    xmpp_type = "wait"
+
+
+class OutboxFull(ApiError):
+    """The outbox holds as many messages as it may; the caller should retry later."""
+
+    errcode = ErrCode.OUTBOX_FULL
+    http_status = 503
+    xmpp_condition = "resource-constraint"
     xmpp_type = "wait"
 
 

@@ -26,5 +26,6 @@ def success(data: Any = "", errmsg: str = "success", *, status: int = 200,
 
 def failure(error: ApiError, *, always_200: bool = False) -> web.Response:
     data = error.data if error.data is not None else ""
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return envelope(False, error.errcode, error.message, data, status=error.http_status,
-                    always_200=always_200)
+                    always_200=always_200, headers=headers)

@@ -52,7 +52,7 @@ class MessageRoutes:
         raw_items = fields.as_items(value, self.limits.max_items)
         parsed = [self._third_item(item) for item in raw_items]
         good = [item for item in parsed if isinstance(item, ThirdMessage)]
-        result = _merge(parsed, await self.messages.send_third(good))
+        result = _merge(parsed, await self.messages.send_third(good, wait=_wait(request)))
         if isinstance(value, dict):
             return single_reply(result, errmsg)
         return batch_reply(result, errmsg)
@@ -84,7 +84,8 @@ class MessageRoutes:
             host=fields.opt_str(obj, "Host"),
             extend_info=fields.opt_str(obj, "Extend_Info", "",
                                        max_chars=self.limits.max_body_chars) or "")
-        return batch_reply(_merge(parsed, await self.messages.send_chat(chat)))
+        return batch_reply(_merge(parsed, await self.messages.send_chat(
+            chat, wait=_wait(request))))
 
     async def send_notify(self, request: web.Request) -> web.Response:
         obj = fields.as_object(await self._json(request))
@@ -93,7 +94,24 @@ class MessageRoutes:
             recipients=fields.str_or_list(obj, "to", self.limits.max_items),
             category=fields.req_str(obj, "category"),
             data=fields.opt_str(obj, "data", "", max_chars=self.limits.max_body_chars) or "")
-        return batch_reply(await self.messages.send_notify(notify))
+        return batch_reply(await self.messages.send_notify(notify, wait=_wait(request)))
+
+
+MAX_WAIT_SECONDS = 60.0
+
+
+def _wait(request: web.Request) -> float | None:
+    """`?wait=N`: wait up to N seconds for the server's acknowledgement (0: do not wait)."""
+    text = request.query.get("wait")
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise BadField("wait", "expected a number of seconds") from None
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise BadField("wait", f"must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
+    return seconds
 
 
 def _user_of(entry: Any) -> str | ItemOutcome:

@@ -15,7 +15,10 @@ def item_report(index: int, item: ItemOutcome) -> dict[str, Any]:
     if item.error is not None:
         return {"index": index, "to": item.target, "ok": False,
                 "errcode": int(item.error.errcode), "errmsg": item.error.message}
-    return {"index": index, "to": item.target, "ok": True, "id": item.id}
+    report: dict[str, Any] = {"index": index, "to": item.target, "ok": True, "id": item.id}
+    if item.duplicate_of:
+        report |= {"duplicate": True, "status": item.duplicate_of}
+    return report
 
 
 def single_reply(result: SendResult, errmsg: str = "success") -> web.Response:
@@ -23,6 +26,9 @@ def single_reply(result: SendResult, errmsg: str = "success") -> web.Response:
     item = result.items[0]
     if item.error is not None:
         return failure(item.error)
+    if item.duplicate_of:
+        return success({"id": item.id, "status": item.duplicate_of, "duplicate": True},
+                       "success; already accepted before, not sent again")
     return success({"id": item.id, "status": result.status}, errmsg)
 
 

@@ -1,32 +1,260 @@
-"""Direct delivery over the link, acknowledged by a ping barrier (DESIGN.md §3)."""
+"""Durable delivery: the outbox, the window and the barrier (DESIGN.md §3).
+
+XEP-0114 has no acknowledgements, so the daemon makes its own. A message is first committed
+to the outbox (one transaction for every request that arrived meanwhile), then written to the
+stream, then acknowledged by a ping barrier: ejabberd handles a stream in order, so the pong
+proves everything before it was routed. Acknowledged rows stay `settle` seconds more, so
+stanzas the server routed but had not yet handed to a client when it crashed are replayed
+(at-least-once; the same ids let clients drop duplicates). The number of stanzas written but
+not acknowledged is bounded by a window, halved when a link drops with stanzas in flight and
+grown back as barriers return: ejabberd kills a component whose queue passes max_fsm_queue.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from component.services.ports import DeliveryReport
-from component.xmpp.link import ComponentLink
+from lxml import etree
+
+from component.config import DeliveryConfig
+from component.errors import ApiError, InternalError, LinkDown, OutboxFull
+from component.services.ports import DeliveryReport, LinkPort
+from component.store.outbox import OutboxRow, SqliteOutbox
 from component.xmpp.stanzas import Stanza
 
+log = logging.getLogger(__name__)
+MIN_WINDOW = 64
+SETTLE_SECONDS = 2.0
+REMEMBER_IDS_SECONDS = 24 * 3600.0
 
-class LinkDelivery:
-    """Writes a batch, then waits for the barrier that proves the server routed it."""
 
-    def __init__(self, link: ComponentLink, ack_timeout: float) -> None:
+@dataclass(eq=False, slots=True)
+class Entry:
+    seq: int
+    stanza: Stanza
+    acked: asyncio.Future[None] | None = None  # None for rows replayed from a previous run
+    acked_at: float = 0.0
+
+
+@dataclass(slots=True)
+class _Group:
+    """What the next transaction writes: new rows, their callers, remembered ids."""
+
+    entries: list[Entry] = field(default_factory=list)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+class OutboxDelivery:
+    """Implements StanzaSink on top of the link, with the SQLite outbox (or without it)."""
+
+    def __init__(self, link: LinkPort, outbox: SqliteOutbox | None,
+                 config: DeliveryConfig) -> None:
         self._link = link
-        self._ack_timeout = ack_timeout
+        self._outbox = outbox
+        self._config = config
+        self.window = config.window
+        self._seq = 0
+        self._unsent: deque[Entry] = deque()
+        self._inflight: deque[Entry] = deque()
+        self._settling: deque[Entry] = deque()
+        self._group = _Group()
+        self._settled_upto: int | None = None
+        self._accepted: dict[str, int] = {}  # caller-supplied ids → seq
+        self._commit_wakeup = asyncio.Event()
+        self._pump_wakeup = asyncio.Event()
+        self._down: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.replays = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._outbox is not None:
+            self._seq = await self._outbox.last_seq()
+            await self._outbox.prune_accepted(time.time() - REMEMBER_IDS_SECONDS)
+            self._accepted = dict.fromkeys(await self._outbox.accepted_keys(), 0)
+            rows = await self._outbox.load()
+            self._unsent.extend(Entry(r.seq, r.stanza) for r in rows)
+            if rows:
+                log.info("replaying %d unacknowledged stanzas from the outbox", len(rows))
+        self._link.on_up(self._pump_wakeup.set)
+        self._link.on_down(self._link_lost)
+        self._tasks = [asyncio.create_task(self._committer(), name="outbox-commit"),
+                       asyncio.create_task(self._pump(), name="outbox-pump")]
+        self._pump_wakeup.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Graceful stop: wait until everything accepted has been acknowledged."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        # Polling is fine here: it runs once, at shutdown, over several queues at once.
+        while self.depth and self._link.up.is_set() \
+                and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if self._link.up.is_set() and self._settling:
+            # The server is still running, so what it routed needs no more settling.
+            self._settled_upto = self._settling[-1].seq
+            self._settling.clear()
+        await self._commit_now()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.depth:
+            log.warning("stopping with %d stanzas not acknowledged: kept for the next start",
+                        self.depth)
+
+    @property
+    def depth(self) -> int:
+        """Accepted stanzas not yet acknowledged by the server."""
+        return len(self._group.entries) + len(self._unsent) + len(self._inflight)
+
+    # -- accepting -----------------------------------------------------------------------
 
     def check_addresses(self, stanza: Stanza) -> None:
         self._link.check_addresses(stanza)
 
-    async def deliver(self, stanzas: Sequence[Stanza]) -> DeliveryReport:
-        await self._link.writable()
-        for stanza in stanzas:
-            self._link.send(stanza)
-        barrier = self._link.barrier()
+    def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
+        """Caller-supplied ids seen before, with their state now: routed or queued."""
+        pending_from = self._lowest_pending_seq()
+        return {key: "queued" if seq >= pending_from else "routed"
+                for key in keys if (seq := self._accepted.get(key)) is not None}
+
+    async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
+                      remember: Sequence[str] = ()) -> DeliveryReport:
+        if self.depth + len(stanzas) > self._config.outbox_max:
+            raise OutboxFull(f"the outbox holds {self.depth} messages, its limit is "
+                             f"{self._config.outbox_max}", retry_after=5)
+        loop = asyncio.get_running_loop()
+        entries = [Entry(self._next_seq(), s, loop.create_future()) for s in stanzas]
+        for key in remember:
+            self._accepted[key] = entries[-1].seq
+        await self._commit(entries, remember)
+        timeout = self._config.ack_timeout if wait is None else wait
+        if not self._link.up.is_set() and wait is None:
+            return DeliveryReport("queued")
+        last = entries[-1].acked
+        assert last is not None
+        done, _ = await asyncio.wait({last, self._down}, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        return DeliveryReport("routed" if last in done else "queued")
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def _commit(self, entries: list[Entry], keys: Sequence[str]) -> None:
+        if self._outbox is None:
+            self._unsent.extend(entries)
+            self._pump_wakeup.set()
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._group.entries += entries
+        self._group.waiters.append(waiter)
+        self._group.keys += keys
+        self._commit_wakeup.set()
+        await waiter
+
+    # -- the committer: one transaction per group ----------------------------------------
+
+    async def _committer(self) -> None:
+        while True:
+            await self._commit_wakeup.wait()
+            self._commit_wakeup.clear()
+            await self._commit_now()
+
+    async def _commit_now(self) -> None:
+        group, self._group = self._group, _Group()
+        upto, self._settled_upto = self._settled_upto, None
+        if not (group.entries or group.keys or upto is not None) or self._outbox is None:
+            return
+        rows = [OutboxRow(e.seq, e.stanza) for e in group.entries]
         try:
-            await asyncio.wait_for(asyncio.shield(barrier), self._ack_timeout)
-        except TimeoutError:
-            return DeliveryReport("sent")
-        return DeliveryReport("routed")
+            await self._outbox.commit(rows, upto, group.keys)
+        except Exception:
+            log.exception("outbox write failed: %d requests refused", len(group.waiters))
+            for waiter in group.waiters:
+                waiter.set_exception(InternalError("the outbox could not be written"))
+            return
+        self._unsent.extend(group.entries)
+        for waiter in group.waiters:
+            waiter.set_result(None)
+        self._pump_wakeup.set()
+
+    # -- the pump: outbox → stream, within the window ------------------------------------
+
+    async def _pump(self) -> None:
+        while True:
+            await self._pump_wakeup.wait()
+            self._pump_wakeup.clear()
+            if self._link.up.is_set():
+                await self._link.writable()
+                self._pump_once()
+
+    def _pump_once(self) -> None:
+        moved = False
+        while self._unsent and len(self._inflight) < self.window:
+            entry = self._unsent.popleft()
+            try:
+                self._link.send(entry.stanza)
+            except LinkDown:
+                self._unsent.appendleft(entry)
+                return
+            except ApiError as exc:
+                # Only a row from an earlier run can fail here (say its host was removed
+                # from the config): report it and let it leave with the next barrier.
+                log.error("outbox row %d (%s to %s) refused, dropped: %s", entry.seq,
+                          entry.stanza.id, entry.stanza.recipient, exc.message)
+            self._inflight.append(entry)
+            moved = True
+        if moved:
+            last = self._inflight[-1].seq
+            self._link.barrier().add_done_callback(lambda f: self._barrier_done(last, f))
+
+    def _barrier_done(self, last_seq: int, barrier: asyncio.Future[etree._Element]) -> None:
+        if barrier.cancelled() or barrier.exception() is not None:
+            return  # the link dropped: _link_lost put the stanzas back for replay
+        now = time.monotonic()
+        while self._inflight and self._inflight[0].seq <= last_seq:
+            entry = self._inflight.popleft()
+            entry.acked_at = now
+            if entry.acked is not None and not entry.acked.done():
+                entry.acked.set_result(None)
+            self._settling.append(entry)
+        self.window = min(self._config.window, self.window * 2)
+        asyncio.get_running_loop().call_later(SETTLE_SECONDS, self._settle)
+        self._pump_wakeup.set()
+
+    def _settle(self) -> None:
+        cutoff = time.monotonic() - SETTLE_SECONDS
+        while self._settling and self._settling[0].acked_at <= cutoff:
+            self._settled_upto = self._settling.popleft().seq
+        if self._settled_upto is not None:
+            self._commit_wakeup.set()
+
+    def _link_lost(self) -> None:
+        """Everything written but not settled goes back to the front, in order."""
+        replay = list(self._settling) + list(self._inflight)
+        if self._inflight:
+            self.window = max(MIN_WINDOW, self.window // 2)
+        self._settling.clear()
+        self._inflight.clear()
+        self._unsent.extendleft(reversed(replay))
+        self.replays += len(replay)
+        if replay:
+            log.warning("link lost: %d stanzas will be sent again (window now %d)",
+                        len(replay), self.window)
+        self._down.set_result(None)
+        self._down = asyncio.get_running_loop().create_future()
+
+    def _lowest_pending_seq(self) -> int:
+        for queue in (self._inflight, self._unsent, self._group.entries):
+            if queue:
+                return queue[0].seq
+        return self._seq + 1

@@ -66,6 +66,8 @@ class ItemOutcome:
     id: str | None = None
     error: ApiError | None = None
     stanzas: list[Stanza] = field(default_factory=list)
+    key: str | None = None        # sender + caller-supplied id: a retry is not sent again
+    duplicate_of: str | None = None  # "routed"/"queued": accepted before, not sent again
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,20 +86,23 @@ class MessageService:
         self._hosts = hosts
         self._max_stanza_bytes = max_stanza_bytes
 
-    async def send_third(self, items: Sequence[ThirdMessage]) -> SendResult:
+    async def send_third(self, items: Sequence[ThirdMessage], *,
+                         wait: float | None = None) -> SendResult:
         """Inject caller-built `<message>` stanzas (send_thirdmessage)."""
-        return await self._deliver([self._third(item) for item in items])
+        return await self._deliver([self._third(item) for item in items], wait)
 
-    async def send_chat(self, request: ChatRequest) -> SendResult:
+    async def send_chat(self, request: ChatRequest, *,
+                        wait: float | None = None) -> SendResult:
         """Send a text message as a user to each recipient (send_message, chat path)."""
         if request.msg_type == "groupchat":
             raise NotSupported("Type groupchat: group messages need the rooms endpoints")
         domain = (request.host or self._hosts.default_host).lower()
         sender = self._local_user(request.sender, domain, "From")
         return await self._deliver([self._chat(request, sender, to, domain)
-                                    for to in request.recipients])
+                                    for to in request.recipients], wait)
 
-    async def send_notify(self, request: NotifyRequest) -> SendResult:
+    async def send_notify(self, request: NotifyRequest, *,
+                          wait: float | None = None) -> SendResult:
         """Send Startalk's event notification to each recipient (send_notify)."""
         sender = self._address(request.sender, "from")
         outcomes = []
@@ -113,7 +118,7 @@ class MessageService:
             except ApiError as exc:
                 outcome.error = exc
             outcomes.append(outcome)
-        return await self._deliver(outcomes)
+        return await self._deliver(outcomes, wait)
 
     def _third(self, item: ThirdMessage) -> ItemOutcome:
         outcome = ItemOutcome(item.recipient)
@@ -122,7 +127,9 @@ class MessageService:
             recipient = self._address(item.recipient, "to")
             element = fragment.parse_message(item.message, self._max_stanza_bytes)
             requested_type = element.get("type", "normal")
+            caller_id = fragment.caller_id(element)
             stanza = fragment.prepare_message(element, sender, recipient)
+            outcome.key = f"{sender.bare} {caller_id}" if caller_id else None
             outcome.id = stanza.id
             outcome.stanzas.append(stanza)
             if requested_type in CARBON_TYPES:
@@ -175,10 +182,25 @@ class MessageService:
         text = name if "@" in name else f"{name}@{domain}"
         return self._address(text, what)
 
-    async def _deliver(self, outcomes: list[ItemOutcome]) -> SendResult:
+    async def _deliver(self, outcomes: list[ItemOutcome],
+                       wait: float | None = None) -> SendResult:
+        self._drop_duplicates(outcomes)
         batch = [stanza for outcome in outcomes if outcome.error is None
                  for stanza in outcome.stanzas]
         if not batch:
             return SendResult(outcomes, None)
-        report = await self._sink.deliver(batch)
+        keys = [o.key for o in outcomes if o.key and o.error is None and o.stanzas]
+        report = await self._sink.deliver(batch, wait=wait, remember=keys)
         return SendResult(outcomes, report.status)
+
+    def _drop_duplicates(self, outcomes: list[ItemOutcome]) -> None:
+        """A message whose caller-supplied id was accepted before is reported, not resent."""
+        keys = [o.key for o in outcomes if o.key and o.error is None]
+        seen = self._sink.accepted_before(keys)
+        for outcome in outcomes:
+            if outcome.key is None or outcome.error is not None:
+                continue
+            if outcome.key in seen:
+                outcome.duplicate_of, outcome.stanzas = seen[outcome.key], []
+            else:
+                seen[outcome.key] = "queued"  # a repeat inside this very request

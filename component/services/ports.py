@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from lxml import etree
+
 from component.xmpp.stanzas import Stanza
 
-DeliveryStatus = Literal["routed", "sent"]
+DeliveryStatus = Literal["routed", "queued"]
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
     """What happened to a batch: `routed` once the server acknowledged it by a barrier,
-    `sent` when it was written but the acknowledgement did not come in time."""
+    `queued` when it is kept durably and will be sent (link down, or no ack in time)."""
 
     status: DeliveryStatus
 
@@ -23,8 +26,25 @@ class StanzaSink(Protocol):
     def check_addresses(self, stanza: Stanza) -> None:
         """Raise an ApiError for a stanza the link would refuse."""
 
-    async def deliver(self, stanzas: Sequence[Stanza]) -> DeliveryReport:
-        """Write the stanzas in order and report; raise LinkDown when nothing could go."""
+    def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
+        """Of these caller-supplied message keys, those already accepted, with their state."""
+
+    async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
+                      remember: Sequence[str] = ()) -> DeliveryReport:
+        """Keep the stanzas, send them in order, report; `remember` caller-supplied keys."""
+
+
+class LinkPort(Protocol):
+    """What delivery needs of the component link."""
+
+    up: asyncio.Event
+
+    def check_addresses(self, stanza: Stanza) -> None: ...
+    def send(self, stanza: Stanza) -> None: ...
+    def barrier(self) -> asyncio.Future[etree._Element]: ...
+    async def writable(self) -> None: ...
+    def on_up(self, listener: Callable[[], None]) -> None: ...
+    def on_down(self, listener: Callable[[], None]) -> None: ...
 
 
 class HostPolicy(Protocol):

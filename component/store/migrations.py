@@ -65,4 +65,12 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     """,
+    # 2: caller-supplied message ids already accepted (a retried message is not sent twice).
+    """
+    CREATE TABLE accepted_ids (
+        key TEXT PRIMARY KEY,                -- sender bare JID + " " + stanza id
+        accepted_at REAL NOT NULL
+    );
+    CREATE INDEX accepted_ids_by_time ON accepted_ids(accepted_at);
+    """,
 ]

@@ -66,6 +66,12 @@ def _strip_stream_namespace(root: etree._Element) -> None:
     etree.cleanup_namespaces(root)
 
 
+def caller_id(root: etree._Element) -> str | None:
+    """The id the caller gave the message (its own, else its body's), if any."""
+    body = root.find("body")
+    return root.get("id") or (body.get("id") if body is not None else None)
+
+
 def prepare_message(root: etree._Element, sender: Jid, recipient: Jid) -> Stanza:
     """Address the caller's message, give it an id, add the carrier (DESIGN.md §5)."""
     body = root.find("body")

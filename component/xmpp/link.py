@@ -109,6 +109,7 @@ class ComponentLink:
         self._id_prefix = f"qc{random.getrandbits(32):08x}-"
         self._task: asyncio.Task[None] | None = None
         self._up_listeners: list[Callable[[], None]] = []
+        self._down_listeners: list[Callable[[], None]] = []
         self.reconnects = 0
         self.stanzas_sent = 0
 
@@ -139,6 +140,10 @@ class ComponentLink:
     def on_up(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every successful handshake (a drop may have lost state)."""
         self._up_listeners.append(listener)
+
+    def on_down(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever an established stream is lost."""
+        self._down_listeners.append(listener)
 
     def new_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids)}"
@@ -176,8 +181,7 @@ class ComponentLink:
         transport, protocol = await asyncio.wait_for(loop.create_connection(
             lambda: _Protocol(self), self.config.server, self.config.port),
             self.config.iq_timeout)
-        assert isinstance(transport, asyncio.Transport)
-        assert isinstance(protocol, _Protocol)
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance check here.
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self._transport = transport
         try:
@@ -218,6 +222,7 @@ class ComponentLink:
         transport.abort()
         self._transport = None
         self._buffer.clear()
+        was_up = self.up.is_set()
         self.up.clear()
         if self.state is not LinkState.STOPPED:
             self.state = LinkState.DOWN
@@ -229,6 +234,9 @@ class ComponentLink:
             if not future.done():
                 future.set_exception(failure)
                 future.exception()  # a barrier nobody awaits must not log "never retrieved"
+        if was_up:
+            for listener in self._down_listeners:
+                listener()
 
     async def _keepalive(self, transport: asyncio.Transport) -> None:
         """XEP-0199 ping to the server; no pong in time means a dead link."""

@@ -25,14 +25,20 @@ class RecordingSink:
 
     def __init__(self, failure: ApiError | None = None) -> None:
         self.sent: list[Stanza] = []
+        self.remembered: set[str] = set()
         self.failure = failure
         self._registry = hosts()
 
     def check_addresses(self, stanza: Stanza) -> None:
         check_outbound(stanza, Jid.parse(COMPONENT), self._registry.is_served)
 
-    async def deliver(self, stanzas: Sequence[Stanza]) -> DeliveryReport:
+    def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
+        return {key: "routed" for key in keys if key in self.remembered}
+
+    async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
+                      remember: Sequence[str] = ()) -> DeliveryReport:
         if self.failure is not None:
             raise self.failure
         self.sent.extend(stanzas)
+        self.remembered.update(remember)
         return DeliveryReport("routed")

@@ -1,0 +1,223 @@
+"""The outbox delivery: a fake link at the port, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from component.config import DeliveryConfig
+from component.errors import LinkDown, OutboxFull
+from component.jid import Jid
+from component.services import delivery as delivery_module
+from component.services.delivery import OutboxDelivery
+from component.store.db import Database
+from component.store.outbox import SqliteOutbox
+from component.xmpp.stanzas import Stanza, StartalkFields, build_message
+
+ALICE = Jid.parse("alice@qtalk.test.org")
+BOB = Jid.parse("bob@qtalk.test.org")
+
+
+class FakeLink:
+    """The link at the port: records writes; barriers are answered when the test says."""
+
+    def __init__(self, *, auto_ack: bool = True) -> None:
+        self.up = asyncio.Event()
+        self.written: list[Stanza] = []
+        self.barriers: list[asyncio.Future[etree._Element]] = []
+        self.auto_ack = auto_ack
+        self._on_up: list[Callable[[], None]] = []
+        self._on_down: list[Callable[[], None]] = []
+
+    def check_addresses(self, stanza: Stanza) -> None:
+        pass
+
+    def send(self, stanza: Stanza) -> None:
+        if not self.up.is_set():
+            raise LinkDown("down")
+        self.written.append(stanza)
+
+    def barrier(self) -> asyncio.Future[etree._Element]:
+        future: asyncio.Future[etree._Element] = asyncio.get_running_loop().create_future()
+        if self.auto_ack:
+            future.set_result(etree.Element("iq"))
+        self.barriers.append(future)
+        return future
+
+    async def writable(self) -> None:
+        return None
+
+    def on_up(self, listener: Callable[[], None]) -> None:
+        self._on_up.append(listener)
+
+    def on_down(self, listener: Callable[[], None]) -> None:
+        self._on_down.append(listener)
+
+    def go_up(self) -> None:
+        self.up.set()
+        for listener in self._on_up:
+            listener()
+
+    def go_down(self) -> None:
+        self.up.clear()
+        for future in self.barriers:
+            if not future.done():
+                future.set_exception(LinkDown("dropped"))
+                future.exception()
+        for listener in self._on_down:
+            listener()
+
+
+def message(n: int) -> Stanza:
+    return build_message(ALICE, BOB, stanza_id=f"m{n}", msg_type="chat", body=str(n),
+                         fields=StartalkFields())
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "store.db")
+    yield database
+    await database.close()
+
+
+async def started(link: FakeLink, db: Database | None, **config: float) -> OutboxDelivery:
+    settings = DeliveryConfig(**{"outbox_max": 100, "window": 5000, "ack_timeout": 1.0,
+                                 **config})  # type: ignore[arg-type]
+    delivery = OutboxDelivery(link, SqliteOutbox(db) if db else None, settings)
+    await delivery.start()
+    return delivery
+
+
+async def rows(db: Database) -> list[str]:
+    async with db.conn.execute("SELECT stanza_id FROM outbox ORDER BY seq") as cursor:
+        return [str(r[0]) for r in await cursor.fetchall()]
+
+
+@pytest.fixture(autouse=True)
+def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "SETTLE_SECONDS", 0.05)
+
+
+async def test_routed_after_the_barrier_and_rows_leave_after_settling(db: Database) -> None:
+    link = FakeLink()
+    link.go_up()
+    delivery = await started(link, db)
+    report = await delivery.deliver([message(1), message(2)])
+    assert report.status == "routed"
+    assert [s.id for s in link.written] == ["m1", "m2"]
+    await asyncio.sleep(0.2)
+    assert await rows(db) == []
+    await delivery.drain(1)
+
+
+async def test_queued_while_down_then_sent_in_order_when_up(db: Database) -> None:
+    link = FakeLink()
+    delivery = await started(link, db)
+    reports = [await delivery.deliver([message(n)]) for n in range(3)]
+    assert {r.status for r in reports} == {"queued"}
+    assert await rows(db) == ["m0", "m1", "m2"]
+    link.go_up()
+    await asyncio.sleep(0.05)
+    assert [s.id for s in link.written] == ["m0", "m1", "m2"]
+    await delivery.drain(1)
+    assert await rows(db) == []
+
+
+async def test_a_drop_replays_unacknowledged_and_recently_acked(db: Database) -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, db, window=4096)
+    waiter = asyncio.create_task(delivery.deliver([message(1), message(2)]))
+    await asyncio.sleep(0.02)
+    link.go_down()
+    assert (await waiter).status == "queued"
+    assert delivery.window == 2048
+    link.written.clear()
+    link.auto_ack = True
+    link.go_up()
+    await asyncio.sleep(0.05)
+    assert [s.id for s in link.written] == ["m1", "m2"]  # same ids, same order
+    await delivery.drain(1)
+
+
+async def test_a_restart_replays_what_the_outbox_kept(db: Database) -> None:
+    link = FakeLink()
+    first = await started(link, db)
+    await first.deliver([message(1), message(2)])  # link down: kept, not sent
+    await first.drain(0.1)
+    second_link = FakeLink()
+    second = await started(second_link, db)
+    assert second.depth == 2
+    second_link.go_up()
+    await asyncio.sleep(0.05)
+    assert [s.id for s in second_link.written] == ["m1", "m2"]
+    report = await second.deliver([message(3)])
+    assert report.status == "routed"
+    await second.drain(1)
+
+
+async def test_full_outbox_is_refused_with_retry_after(db: Database) -> None:
+    link = FakeLink()
+    delivery = await started(link, db, outbox_max=3)
+    await delivery.deliver([message(1), message(2)])
+    with pytest.raises(OutboxFull) as info:
+        await delivery.deliver([message(3), message(4)])
+    assert info.value.http_status == 503
+    assert info.value.retry_after
+    await delivery.drain(0.1)
+
+
+async def test_concurrent_requests_share_transactions(db: Database,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    link = FakeLink()
+    link.go_up()
+    delivery = await started(link, db, outbox_max=1000)
+    commits = 0
+    original = SqliteOutbox.commit
+
+    async def counting(self: SqliteOutbox, *args: object, **kwargs: object) -> None:
+        nonlocal commits
+        commits += 1
+        await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteOutbox, "commit", counting)
+    reports = await asyncio.gather(*(delivery.deliver([message(n)]) for n in range(200)))
+    assert {r.status for r in reports} == {"routed"}
+    assert commits < 50
+    assert [s.id for s in link.written] == [f"m{n}" for n in range(200)]
+    await delivery.drain(1)
+
+
+async def test_window_bounds_stanzas_in_flight() -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, None, window=10, outbox_max=1000)
+    tasks = [asyncio.create_task(delivery.deliver([message(n)], wait=5)) for n in range(25)]
+    await asyncio.sleep(0.05)
+    assert len(link.written) == 10
+    for _ in range(3):
+        for barrier in list(link.barriers):
+            if not barrier.done():
+                barrier.set_result(etree.Element("iq"))
+        await asyncio.sleep(0.02)
+    assert len(link.written) == 25
+    assert {(await t).status for t in tasks} == {"routed"}
+    await delivery.drain(1)
+
+
+async def test_caller_ids_are_remembered(db: Database) -> None:
+    link = FakeLink()
+    link.go_up()
+    delivery = await started(link, db)
+    await delivery.deliver([message(1)], remember=["alice@qtalk.test.org m1"])
+    assert delivery.accepted_before(["alice@qtalk.test.org m1", "x"]) == {
+        "alice@qtalk.test.org m1": "routed"}
+    await delivery.drain(1)
+    restarted = await started(FakeLink(), db)
+    assert restarted.accepted_before(["alice@qtalk.test.org m1"]) == {
+        "alice@qtalk.test.org m1": "routed"}
+    await restarted.drain(0.1)
