@@ -1,0 +1,253 @@
+"""Nothing accepted is lost: kill -9 ejabberd or the daemon mid-burst, cut the link for 30 s.
+
+Each test gets its own ejabberd (these tests kill it) and counts, at a real client, every
+message the daemon answered `routed` or `queued` for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from component.app import Daemon
+from component.config import Config
+from devenv.ejabberd import EjabberdServer, installed
+from tests.integration.conftest import daemon_config
+from tests.integration.tcp_proxy import CuttableProxy
+from tests.integration.xmpp_client import XmppClient, tag
+
+BURST = 2000
+CONCURRENCY = 32
+
+
+@pytest.fixture
+def own_ejabberd() -> Iterator[EjabberdServer]:
+    if not installed():
+        pytest.skip("ejabberd not installed: `make servers` installs Debian's ejabberd")
+    with EjabberdServer() as server:
+        server.register("bob", "pw-bob")
+        yield server
+
+
+def third(n: int, host: str, tag_: str) -> dict[str, str]:
+    return {"from": f"alice@{host}", "to": f"bob@{host}",
+            "message": f"<message type='chat'><body id='{tag_}-{n}'>n{n}</body></message>"}
+
+
+class Burst:
+    """Sends BURST messages, CONCURRENCY at a time; records what the daemon answered."""
+
+    def __init__(self, url: str, host: str, tag_: str) -> None:
+        self.url, self.host, self.tag = url, host, tag_
+        self.answers: dict[str, str] = {}  # id → routed | queued
+        self.failed = 0
+        self.done = 0
+
+    async def run(self, on_progress: Callable[[int], Awaitable[None]] | None = None) -> None:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for n in range(BURST):
+            queue.put_nowait(n)
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            await asyncio.gather(*(self._worker(session, queue, on_progress)
+                                   for _ in range(CONCURRENCY)))
+
+    async def _worker(self, session: aiohttp.ClientSession, queue: asyncio.Queue[int],
+                      on_progress: Callable[[int], Awaitable[None]] | None) -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            try:
+                async with session.post(self.url + "send_thirdmessage",
+                                        data=orjson.dumps(third(n, self.host, self.tag))) as r:
+                    reply = orjson.loads(await r.read())
+                if reply["ret"]:
+                    self.answers[reply["data"]["id"]] = reply["data"]["status"]
+                else:
+                    self.failed += 1
+            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError):
+                self.failed += 1
+            self.done += 1
+            if on_progress is not None:
+                await on_progress(self.done)
+
+
+async def received_ids(clients: list[XmppClient], want: set[str], timeout: float) -> Counter[str]:
+    """Message ids seen by the clients, waiting until every wanted id arrived or time is up.
+
+    (A stock ejabberd strips the body's id; the message's own id is the same one.)
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = Counter(message.get("id") for client in clients for message in client.messages()
+                       if message.find(tag("body")) is not None)
+        if want <= set(seen) or time.monotonic() > deadline:
+            return seen  # type: ignore[return-value]
+        await asyncio.sleep(0.2)
+
+
+async def started_daemon(config: Config) -> Daemon:
+    daemon = await Daemon.open(config)
+    await daemon.start()
+    await asyncio.wait_for(daemon.link.up.wait(), 30)
+    return daemon
+
+
+def report(name: str, burst: Burst, seen: Counter[str]) -> None:
+    answered = set(burst.answers)
+    print(f"\n{name}: {BURST} requests, {len(answered)} answered "
+          f"({Counter(burst.answers.values())}), {burst.failed} refused or cut; "
+          f"{len(answered & set(seen))} of the answered received, "
+          f"{sum(seen.values())} copies in all ({sum(c - 1 for c in seen.values())} duplicates)")
+
+
+async def test_kill_9_ejabberd_during_a_burst(own_ejabberd: EjabberdServer,
+                                              tmp_path: Path) -> None:
+    ej = own_ejabberd
+    daemon = await started_daemon(daemon_config(ej, tmp_path / "store.db"))
+    url = f"http://127.0.0.1:{daemon.config.http.port}/qtalk/"
+    bob = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
+    burst = Burst(url, ej.host, "kej")
+    killed = asyncio.Event()
+
+    async def kill_at_a_quarter(done: int) -> None:
+        if done == BURST // 4 and not killed.is_set():
+            killed.set()
+            ej.kill()
+            asyncio.get_running_loop().run_in_executor(None, ej.start)
+
+    try:
+        await burst.run(kill_at_a_quarter)
+        await asyncio.wait_for(daemon.link.up.wait(), 60)
+        bob_again = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
+        seen = await received_ids([bob, bob_again], set(burst.answers), timeout=60)
+        report("kill -9 ejabberd", burst, seen)
+        assert killed.is_set()
+        assert len(burst.answers) > BURST // 2
+        assert set(burst.answers) - set(seen) == set()
+        await bob_again.close()
+    finally:
+        await bob.close()
+        await daemon.stop()
+
+
+async def test_link_cut_for_30_seconds(own_ejabberd: EjabberdServer, tmp_path: Path) -> None:
+    ej = own_ejabberd
+    proxy = CuttableProxy(ej.component_port)
+    await proxy.start()
+    config = daemon_config(ej, tmp_path / "store.db", xmpp={"port": proxy.port})
+    daemon = await started_daemon(config)
+    url = f"http://127.0.0.1:{config.http.port}/qtalk/"
+    bob = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
+    try:
+        await proxy.cut()
+        cut_at = time.monotonic()
+        answers: dict[str, str] = {}
+        async with aiohttp.ClientSession() as session:
+            n = 0
+            while time.monotonic() - cut_at < 30:
+                async with session.post(url + "send_thirdmessage",
+                                        data=orjson.dumps(third(n, ej.host, "cut"))) as r:
+                    reply = orjson.loads(await r.read())
+                answers[reply["data"]["id"]] = reply["data"]["status"]
+                n += 1
+                await asyncio.sleep(0.1)
+        assert set(answers.values()) == {"queued"}
+        await proxy.restore()
+        seen = await received_ids([bob], set(answers), timeout=60)
+        print(f"\nlink cut 30 s: {len(answers)} requests answered queued, "
+              f"{len(set(answers) & set(seen))} received after the link came back")
+        assert set(answers) <= set(seen)
+    finally:
+        await bob.close()
+        await daemon.stop()
+        await proxy.close()
+
+
+@contextlib.contextmanager
+def daemon_process(config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "component", "--config",
+                                    str(config_path)], stdout=log, stderr=log,
+                                   start_new_session=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def wait_ready(base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(base + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.05)
+    raise TimeoutError("the daemon did not become ready")
+
+
+def write_config(config: Config, path: Path) -> None:
+    x = config.xmpp
+    path.write_text(f"""[xmpp]
+server = "{x.server}"
+port = {x.port}
+domain = "{x.domain}"
+secret = "{x.secret}"
+hosts = {list(x.hosts)!r}
+muc_domain = "{x.muc_domain}"
+reconnect_max_delay = 1
+[http]
+bind = "127.0.0.1"
+port = {config.http.port}
+[store]
+path = "{config.store.path}"
+""".replace("'", '"'))
+
+
+async def test_kill_9_the_daemon_during_a_burst(own_ejabberd: EjabberdServer,
+                                                tmp_path: Path) -> None:
+    ej = own_ejabberd
+    config = daemon_config(ej, tmp_path / "store.db")
+    write_config(config, tmp_path / "config.toml")
+    base = f"http://127.0.0.1:{config.http.port}"
+    bob = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
+    burst = Burst(base + "/qtalk/", ej.host, "kd")
+    try:
+        with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log") as first:
+            await wait_ready(base)
+
+            async def kill_at_half(done: int) -> None:
+                if done == BURST // 2 and first.poll() is None:
+                    os.killpg(first.pid, signal.SIGKILL)
+
+            await burst.run(kill_at_half)
+            first.wait(10)
+        with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log"):
+            await wait_ready(base)
+            seen = await received_ids([bob], set(burst.answers), timeout=60)
+        report("kill -9 daemon", burst, seen)
+        assert BURST // 2 <= len(burst.answers) < BURST
+        assert set(burst.answers) - set(seen) == set()
+    finally:
+        await bob.close()
+
+
