@@ -47,7 +47,8 @@ class Daemon:
         self.delivery = OutboxDelivery(self.link, outbox, config.delivery)
         self.messages = MessageService(self.delivery, self.hosts,
                                        max_stanza_bytes=config.limits.max_stanza_bytes)
-        self.app = make_app(config, MessageRoutes(self.messages, config.limits).routes())
+        self.app = make_app(config, MessageRoutes(self.messages, config.limits).routes(),
+                            db=db)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 

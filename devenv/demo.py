@@ -12,6 +12,9 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from devenv.ejabberd import EjabberdServer, installed
@@ -72,6 +75,18 @@ def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
             start_new_session=True)
 
 
+def wait_ready(timeout: float) -> None:
+    """Poll /readyz until the daemon's component link is up (HTTP comes up before it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{API_PORT}/readyz", timeout=2):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+    raise TimeoutError("qtalk-component's component link did not come up; see its log")
+
+
 def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) \
         if path.exists() else "(no output)"
@@ -103,6 +118,7 @@ def run_daemon(server: EjabberdServer, workdir: Path) -> int:
     daemon = start_daemon(WORKDIR / "config.toml", log)
     try:
         wait_for_ports([API_PORT], 30, lambda: daemon.poll() is None, "qtalk-component")
+        wait_ready(30)
     except (RuntimeError, TimeoutError) as exc:
         terminate(daemon, 10)
         print(f"{exc}\n--- {log} ---\n{tail(log)}", file=sys.stderr)

@@ -10,13 +10,16 @@ from aiohttp import web
 from component.errors import ApiError, ErrCode
 
 JSON_TYPE = "application/json"
+ERRCODE_KEY = web.ResponseKey("qtalk_errcode", int)  # kept on the response, for the audit
 
 
 def envelope(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200,
              always_200: bool = False, headers: dict[str, str] | None = None) -> web.Response:
     body = orjson.dumps({"ret": ret, "errcode": int(errcode), "errmsg": errmsg, "data": data})
-    return web.Response(body=body, status=200 if always_200 else status,
-                        content_type=JSON_TYPE, charset="utf-8", headers=headers)
+    response = web.Response(body=body, status=200 if always_200 else status,
+                            content_type=JSON_TYPE, charset="utf-8", headers=headers)
+    response[ERRCODE_KEY] = int(errcode)
+    return response
 
 
 def success(data: Any = "", errmsg: str = "success", *, status: int = 200,

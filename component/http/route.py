@@ -19,3 +19,12 @@ class Route:
 
 
 POST = frozenset({"POST"})
+
+# aiohttp's route object (one per registered path) → our Route, so that middlewares know
+# whether a request is mutating (audit, idempotency) and which endpoint it names (scopes).
+ROUTES = web.AppKey("qtalk_routes", dict[web.AbstractRoute, Route])
+
+
+def route_of(request: web.Request) -> Route | None:
+    """The Route a request matched; None for an unknown path or one outside /qtalk/."""
+    return request.app[ROUTES].get(request.match_info.route) if ROUTES in request.app else None

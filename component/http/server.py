@@ -10,8 +10,13 @@ from aiohttp.typedefs import Handler, Middleware
 
 from component.config import Config
 from component.errors import ApiError, InternalError, MethodNotAllowed, TooLarge, UnknownPath
+from component.http import audit
+from component.http.auth import Gate, auth_middleware
 from component.http.envelope import failure
-from component.http.route import Route
+from component.http.idempotency import Idempotency
+from component.http.route import ROUTES, Route
+from component.store.db import Database
+from component.store.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
 PREFIX = "/qtalk/"
@@ -63,11 +68,27 @@ def _guard(route: Route) -> Handler:
     return handle
 
 
-def make_app(config: Config, routes: Iterable[Route]) -> web.Application:
+def make_app(config: Config, routes: Iterable[Route], *,
+             db: Database | None = None) -> web.Application:
+    """The app; without `db` (some unit tests) Idempotency-Key headers are not honoured."""
+    # Outermost first. The request id wraps everything so every answer names its request;
+    # the error middleware turns exceptions into envelopes and applies the 200 switch last;
+    # the audit sees each mutating call's real outcome, auth refusals included; idempotency
+    # needs the integrator (its keys are per integrator) and must not replay to strangers.
+    middlewares = [audit.request_ids, _error_middleware(config.http.always_200),
+                   audit.audit_trail]
+    if config.integrators:
+        middlewares.append(auth_middleware(Gate(config.integrators)))
+    idempotency = Idempotency(IdempotencyStore(db)) if db is not None else None
+    if idempotency is not None:
+        middlewares.append(idempotency.middleware)
     app = web.Application(client_max_size=config.limits.max_request_bytes,
-                          middlewares=[_error_middleware(config.http.always_200)])
+                          middlewares=middlewares)
+    if idempotency is not None:
+        app.cleanup_ctx.append(idempotency.pruning)
+    app[ROUTES] = {}
     for route in routes:
         handler = _guard(route)
         for path in (PREFIX + route.path, PREFIX + route.path + "/"):
-            app.router.add_route("*", path, handler)
+            app[ROUTES][app.router.add_route("*", path, handler)] = route
     return app

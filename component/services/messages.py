@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from component.errors import ApiError, BadField, DomainNotServed, NotSupported
+from component.errors import ApiError, BadField, DomainNotServed, NotSupported, TooLarge
 from component.jid import Jid, JidError
 from component.services.ports import DeliveryStatus, HostPolicy, StanzaSink
 from component.xmpp import fragment
@@ -85,6 +85,11 @@ class MessageService:
         self._sink = sink
         self._hosts = hosts
         self._max_stanza_bytes = max_stanza_bytes
+
+    @property
+    def default_host(self) -> str:
+        """The domain of a bare user name (send_message without Host)."""
+        return self._hosts.default_host
 
     async def send_third(self, items: Sequence[ThirdMessage], *,
                          wait: float | None = None) -> SendResult:
@@ -161,6 +166,12 @@ class MessageService:
 
     def _check(self, outcome: ItemOutcome) -> None:
         for stanza in outcome.stanzas:
+            # Escaping can make a stanza several times longer than the text it was built
+            # from (`<` is `&lt;`), and a carbon wraps a whole message: the limit is checked
+            # on what would actually go on the wire.
+            if len(stanza.data) > self._max_stanza_bytes:
+                raise TooLarge(f"the {stanza.kind} stanza would be {len(stanza.data)} bytes, "
+                               f"the limit is {self._max_stanza_bytes}")
             self._sink.check_addresses(stanza)
 
     def _address(self, text: str, what: str) -> Jid:

@@ -73,4 +73,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX accepted_ids_by_time ON accepted_ids(accepted_at);
     """,
+    # 3: Idempotency-Key answers remember the request they answered (a key reused for another
+    # body is refused), and expire by time.
+    """
+    ALTER TABLE idempotency ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
+    CREATE INDEX idempotency_by_time ON idempotency(created_at);
+    """,
 ]

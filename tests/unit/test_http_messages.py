@@ -7,29 +7,18 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from lxml import etree
 
-from component.config import parse_config
 from component.errors import LinkDown
-from component.http.messages import MessageRoutes
-from component.http.server import make_app
-from component.services.messages import MessageService
-from tests.unit.fakes import COMPONENT, HOST, MUC, RecordingSink, hosts
-from tests.unit.test_config import good
+from tests.unit.fakes import HOST, RecordingSink
+from tests.unit.http_apps import client_for, make_config, message_app
 
 Client = Callable[..., Any]
 
 
 def build_client(sink: RecordingSink, **http: Any) -> TestClient[Any, Any]:
-    doc = good()
-    doc["xmpp"].update(hosts=[HOST, "other.test.org"], muc_domain=MUC, domain=COMPONENT)
-    doc["http"].update(http)
-    doc["limits"] = {"max_items": 5, "max_request_bytes": 20000, "max_stanza_bytes": 4000}
-    config = parse_config(doc)
-    service = MessageService(sink, hosts(), max_stanza_bytes=config.limits.max_stanza_bytes)
-    app = make_app(config, MessageRoutes(service, config.limits).routes())
-    return TestClient(TestServer(app))
+    return client_for(message_app(make_config(http=http), sink))
 
 
 @pytest.fixture

@@ -1,0 +1,150 @@
+"""Integrator credentials: bearer tokens (RFC 6750), scopes, IP allowlists and rates.
+
+Only the SHA-256 of each token is configured. A presented token is hashed and compared with
+every integrator's hash in constant time, all of them every time, so neither the timing nor
+the position of a match tells a caller anything. Once any integrator is configured, every
+`/qtalk/` call needs a token; the probes (/healthz, /readyz, /metrics, /openapi.json) never
+do, so monitoring needs no secret (openfire-restAPI #96).
+
+Refusals, in order: no or unknown token 401 (with `WWW-Authenticate: Bearer`), a source
+address outside the integrator's list 403, over its rate 429 (with `Retry-After`), an
+endpoint it may not call 403. Which user domain a call acts for is known only once a handler
+has read the body, so handlers call `require_host`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from component.config import Integrator
+from component.errors import ApiError, Forbidden, RateLimited, Unauthorized
+from component.http.envelope import failure
+from component.http.route import route_of
+
+log = logging.getLogger(__name__)
+PREFIX = "/qtalk/"
+_INTEGRATOR = web.RequestKey("qtalk_integrator", Integrator)  # the authenticated caller
+Clock = Callable[[], float]
+
+
+class TokenBucket:
+    """`rate` requests per second on average, bursts of up to one second's worth."""
+
+    def __init__(self, rate: float, clock: Clock = time.monotonic) -> None:
+        self.rate = rate
+        self.capacity = max(rate, 1.0)
+        self.tokens = self.capacity
+        self._clock = clock
+        self._last = clock()
+
+    def take(self) -> float:
+        """Take one token: 0.0 when granted, else the seconds until one is there."""
+        now = self._clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class Gate:
+    """Decides who a request comes from and whether that integrator may make it."""
+
+    def __init__(self, integrators: Sequence[Integrator], clock: Clock = time.monotonic) -> None:
+        self.integrators = tuple(integrators)
+        self._buckets = {i.name: TokenBucket(i.rate, clock) for i in integrators
+                         if i.rate is not None}
+
+    def identify(self, authorization: str | None) -> Integrator:
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing credentials: send Authorization: Bearer <token>")
+        digest = hashlib.sha256(token.strip().encode("utf-8", "surrogateescape")).hexdigest()
+        found: Integrator | None = None
+        for integrator in self.integrators:  # no early exit: every hash is compared
+            if hmac.compare_digest(digest, integrator.token_sha256):
+                found = integrator
+        if found is None:
+            raise Unauthorized("invalid bearer token")
+        return found
+
+    def admit(self, integrator: Integrator, remote: str | None, endpoint: str | None) -> None:
+        """Raise Forbidden or RateLimited; `endpoint` is None for a path that does not exist."""
+        if integrator.allow_ips and not _address_in(remote, integrator.allow_ips):
+            raise Forbidden(f"integrator {integrator.name!r} may not call from {remote}")
+        bucket = self._buckets.get(integrator.name)
+        wait = bucket.take() if bucket is not None else 0.0
+        if wait:
+            raise RateLimited(f"integrator {integrator.name!r} is over its rate of "
+                              f"{integrator.rate:g} requests per second",
+                              retry_after=max(1, math.ceil(wait)))
+        if endpoint is not None and not allowed(integrator.endpoints, endpoint):
+            raise Forbidden(f"integrator {integrator.name!r} may not call {endpoint}")
+
+
+def allowed(scope: frozenset[str], value: str) -> bool:
+    return "*" in scope or value in scope
+
+
+def _address_in(remote: str | None,
+                networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False  # a Unix socket or an unparsable peer is outside every list
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d
+    return any(address in network for network in networks)
+
+
+def auth_middleware(gate: Gate) -> Middleware:
+    """Authenticate every /qtalk/ request; answer refusals here, with their headers."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(PREFIX):
+            return await handler(request)
+        authorization = request.headers.get("Authorization")
+        try:
+            integrator = gate.identify(authorization)
+            request[_INTEGRATOR] = integrator
+            route = route_of(request)
+            gate.admit(integrator, request.remote, route.path if route else None)
+        except ApiError as exc:
+            log.info("%s %s from %s refused: %s", request.method, request.path,
+                     request.remote, exc.message)
+            return _refusal(exc, presented=authorization is not None)
+        return await handler(request)
+
+    return authenticate
+
+
+def _refusal(error: ApiError, *, presented: bool) -> web.Response:
+    response = failure(error)
+    if isinstance(error, Unauthorized):
+        # RFC 6750 §3: no error code when no credentials came at all.
+        invalid = ', error="invalid_token"' if presented else ""
+        response.headers["WWW-Authenticate"] = f'Bearer realm="qtalk"{invalid}'
+    return response
+
+
+def integrator_of(request: web.Request) -> Integrator | None:
+    """The authenticated caller; None when no credentials are configured (loopback only)."""
+    return request.get(_INTEGRATOR)
+
+
+def require_host(request: web.Request, domain: str) -> None:
+    """Refuse (403) a call acting for a user of `domain` unless the integrator may."""
+    integrator = integrator_of(request)
+    if integrator is not None and not allowed(integrator.hosts, domain.lower()):
+        raise Forbidden(f"integrator {integrator.name!r} may not act for users of {domain}")

@@ -1,0 +1,148 @@
+"""The audit line of every mutating call, and the request id on every answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+
+from component.logs import JsonFormatter
+from component.store.db import Database
+from tests.unit.fakes import HOST, RecordingSink
+from tests.unit.http_apps import bearer, client_for, integrator, make_config, message_app
+
+TOKEN = "audit-token-123456"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
+    db = await Database.open(tmp_path / "store.db")
+    config = make_config(integrators=[integrator("hr", TOKEN, hosts=[HOST])],
+                         http={"always_200": True})
+    async with client_for(message_app(config, RecordingSink(), db)) as test_client:
+        yield test_client
+    await db.close()
+
+
+class Lines:
+    """The audit records of the test so far."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self.caplog = caplog
+
+    @property
+    def records(self) -> list[logging.LogRecord]:
+        return [r for r in self.caplog.records if r.name == "component.audit"]
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        return [record.fields for record in self.records]  # type: ignore[attr-defined]
+
+    def last_text(self) -> str:
+        return self.records[-1].getMessage()
+
+
+@pytest.fixture
+def lines(caplog: pytest.LogCaptureFixture) -> Lines:
+    caplog.set_level(logging.INFO, logger="component.audit")
+    return Lines(caplog)
+
+
+async def call(client: TestClient[Any, Any], path: str, body: Any,
+               **headers: str) -> tuple[Any, Any]:
+    response = await client.post(f"/qtalk/{path}", data=orjson.dumps(body), headers=headers)
+    return orjson.loads(await response.read()), response.headers
+
+
+async def test_one_line_with_who_for_whom_what_and_outcome(
+        client: TestClient[Any, Any], lines: Lines) -> None:
+    reply, headers = await call(client, "send_message", {
+        "From": "alice", "To": [{"User": "bob"}, {"User": "carol"}], "Body": "hi"},
+        **bearer(TOKEN))
+    (line,) = lines.fields
+    assert line["integrator"] == "hr"
+    assert line["endpoint"] == "send_message"
+    assert line["acting_as"] == [f"alice@{HOST}"]
+    assert line["targets"] == ["bob", "carol"]
+    assert line["stanza_ids"] == [item["id"] for item in reply["data"]["items"]]
+    assert (line["status"], line["errcode"]) == (200, 0)
+    assert line["request_id"] == headers["X-Request-Id"]
+    assert line["remote"] == "127.0.0.1"
+    text = lines.last_text()
+    assert text.startswith(f"request_id={headers['X-Request-Id']} integrator=hr ")
+    assert "status=200 errcode=0" in text
+
+
+async def test_refusals_are_audited_with_their_real_status(
+        client: TestClient[Any, Any], lines: Lines) -> None:
+    await call(client, "send_message", {"From": "alice"})  # no token
+    await call(client, "send_message", {"From": "alice", "To": [{"User": "bob"}], "Body": "x",
+                                        "Host": "other.test.org"}, **bearer(TOKEN))
+    await call(client, "send_notify", {"from": 5}, **bearer(TOKEN))
+    first, second, third = lines.fields
+    assert (first["integrator"], first["status"], first["errcode"]) == ("-", 401, 1401)
+    assert (second["status"], second["errcode"]) == (403, 1403)  # not the 200 of the switch
+    assert second["acting_as"] == ["alice@other.test.org"]
+    assert (third["status"], third["errcode"]) == (400, 1002)
+
+
+async def test_replays_and_batches(client: TestClient[Any, Any],
+                                   lines: Lines) -> None:
+    items = [{"from": f"alice@{HOST}", "to": f"bob@{HOST}",
+              "message": "<message><body>1</body></message>"},
+             {"from": f"carol@{HOST}", "to": "nobody@evil.org", "message": "<message/>"}]
+    for _ in range(2):
+        await call(client, "send_thirdmessage", items, **bearer(TOKEN),
+                   **{"Idempotency-Key": "k1"})
+    first, replay = lines.fields
+    assert first["acting_as"] == [f"alice@{HOST}", f"carol@{HOST}"]
+    assert first["targets"] == [f"bob@{HOST}", "nobody@evil.org"]
+    assert len(first["stanza_ids"]) == 1
+    assert (first["status"], first["errcode"]) == (207, 1)
+    assert (replay["replayed"], replay["status"], replay["errcode"]) == (True, 207, 1)
+    assert "stanza_ids" not in replay or replay["stanza_ids"] == []
+
+
+async def test_probes_and_unknown_paths_are_not_audited(
+        client: TestClient[Any, Any], lines: Lines) -> None:
+    await client.get("/healthz")
+    await client.post("/qtalk/nothing", headers=bearer(TOKEN))
+    assert lines.fields == []
+
+
+async def test_request_ids_are_echoed_or_made(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert response.headers["X-Request-Id"] == "abc-123"
+    for insane in ("a b", "x" * 129, "<script>"):
+        response = await client.post("/qtalk/send_message", headers={"X-Request-Id": insane})
+        made = response.headers["X-Request-Id"]
+        assert made != insane
+        assert len(made) == 16
+    response = await client.post("/qtalk/nothing")
+    assert response.headers["X-Request-Id"]
+
+
+async def test_caller_text_cannot_forge_a_line(client: TestClient[Any, Any],
+                                               lines: Lines) -> None:
+    await call(client, "send_thirdmessage", {
+        "from": f"alice@{HOST}", "to": "x\nstatus=200 integrator=root",
+        "message": "<message/>"}, **bearer(TOKEN))
+    text = lines.last_text()
+    assert "\n" not in text
+    assert 'targets=["x\\nstatus=200 integrator=root"]' in text
+
+
+async def test_json_log_lines_carry_the_fields(client: TestClient[Any, Any],
+                                               lines: Lines) -> None:
+    await call(client, "send_notify", {"from": f"alice@{HOST}", "to": f"bob@{HOST}",
+                                       "category": "1"}, **bearer(TOKEN))
+    entry = orjson.loads(JsonFormatter().format(lines.records[-1]))
+    assert entry["logger"] == "component.audit"
+    assert (entry["integrator"], entry["endpoint"], entry["status"]) == \
+        ("hr", "send_notify", 200)
+    assert entry["targets"] == [f"bob@{HOST}"]
