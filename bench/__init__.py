@@ -1,0 +1,1 @@
+"""Benchmarks: run by README commands, not by the test suite."""
