@@ -1,0 +1,78 @@
+"""Prometheus metrics: counters and histograms updated on the way, gauges read at scrape time.
+
+State that already lives in the link, the outbox and the store (link state, reconnects,
+stanzas written, outbox depth, window, store size) is read by a collector when /metrics is
+scraped, so the hot path pays nothing for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the daemon reports about itself when scraped."""
+
+    link_up: bool
+    reconnects: int
+    stanzas_sent: int
+    outbox_depth: int
+    window: int
+    replays: int
+    store_bytes: int
+    rooms: int = 0
+    uptime_seconds: float = 0.0
+
+
+class _StateCollector(Collector):
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._snapshot()
+        yield GaugeMetricFamily("qtalk_link_up", "1 while the component link is up",
+                                value=int(s.link_up))
+        yield CounterMetricFamily("qtalk_link_reconnects", "Reconnect attempts of the link",
+                                  value=s.reconnects)
+        yield CounterMetricFamily("qtalk_stanzas_sent", "Stanzas written to the link",
+                                  value=s.stanzas_sent)
+        yield CounterMetricFamily("qtalk_outbox_replays",
+                                  "Stanzas sent again after a link drop", value=s.replays)
+        yield GaugeMetricFamily("qtalk_outbox_depth", "Accepted stanzas not yet acknowledged",
+                                value=s.outbox_depth)
+        yield GaugeMetricFamily("qtalk_delivery_window",
+                                "Stanzas that may be written but unacknowledged", value=s.window)
+        yield GaugeMetricFamily("qtalk_store_bytes", "SQLite file and WAL size",
+                                value=s.store_bytes)
+        yield GaugeMetricFamily("qtalk_rooms", "Rooms in the store", value=s.rooms)
+        yield GaugeMetricFamily("qtalk_uptime_seconds", "Seconds since start",
+                                value=s.uptime_seconds)
+
+
+class Metrics:
+    """One registry per daemon (not the global one: tests run several daemons at once)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter("qtalk_http_requests", "HTTP requests by endpoint and status",
+                                ["endpoint", "status"], registry=self.registry)
+        self.latency = Histogram("qtalk_http_request_duration_seconds",
+                                 "HTTP request handling time", ["endpoint"],
+                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.iq_rtt = Histogram("qtalk_xmpp_iq_duration_seconds",
+                                "Round trip of iq requests to the XMPP server",
+                                buckets=LATENCY_BUCKETS, registry=self.registry)
+
+    def watch(self, snapshot: Callable[[], Snapshot]) -> None:
+        self.registry.register(_StateCollector(snapshot))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
