@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,13 +19,11 @@ TOKEN = "audit-token-123456"
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    db = await Database.open(tmp_path / "store.db")
+async def client(db: Database) -> AsyncIterator[TestClient[Any, Any]]:
     config = make_config(integrators=[integrator("hr", TOKEN, hosts=[HOST])],
                          http={"always_200": True})
     async with client_for(message_app(config, RecordingSink(), db)) as test_client:
         yield test_client
-    await db.close()
 
 
 class Lines:

@@ -38,13 +38,6 @@ class GatedSink(RecordingSink):
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "store.db")
-    yield database
-    await database.close()
-
-
-@pytest.fixture
 def sink() -> RecordingSink:
     return RecordingSink()
 
