@@ -17,18 +17,30 @@ from aiohttp import web
 
 from component.config import Config
 from component.http.messages import MessageRoutes
+from component.http.rooms import RoomRoutes
+from component.http.route import Route
 from component.http.server import make_app
 from component.services.delivery import OutboxDelivery
+from component.services.ejabberd_muc import EjabberdMuc
 from component.services.hosts import HostRegistry
 from component.services.messages import MessageService
+from component.services.nicks import NickDirectory
+from component.services.resync import RoomResync
+from component.services.room_admin import RoomAdmin
+from component.services.room_directory import RoomDirectory
+from component.services.room_ports import BoundedIq
+from component.services.rooms import RoomService
 from component.store.db import Database
 from component.store.outbox import SqliteOutbox
+from component.store.rooms import SqliteRoomStore
+from component.store.vcards import VcardCache
 from component.systemd import notify, watchdog_interval
 from component.xmpp.dispatch import Dispatcher, Identity
 from component.xmpp.link import ComponentLink
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 10.0
+RESYNC_IQS = 16  # iqs the room resync keeps in flight
 
 
 class Daemon:
@@ -45,12 +57,26 @@ class Daemon:
                                      Identity("component", "generic", "QTalk integration API"))
         outbox = SqliteOutbox(db) if config.delivery.durable else None
         self.delivery = OutboxDelivery(self.link, outbox, config.delivery)
+        room_routes = self._wire_rooms(config, db)
         self.messages = MessageService(self.delivery, self.hosts,
-                                       max_stanza_bytes=config.limits.max_stanza_bytes)
-        self.app = make_app(config, MessageRoutes(self.messages, config.limits).routes(),
-                            db=db)
+                                       max_stanza_bytes=config.limits.max_stanza_bytes,
+                                       groups=self.rooms)
+        self.app = make_app(config, [*MessageRoutes(self.messages, config.limits).routes(),
+                                     *room_routes], db=db)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _wire_rooms(self, config: Config, db: Database) -> list[Route]:
+        """Groups (issue 3): ejabberd rooms, their store and resync; returns their routes."""
+        nicks = NickDirectory(self.link, VcardCache(db))
+        directory = RoomDirectory(EjabberdMuc(self.link, config.xmpp.muc_domain),
+                                  SqliteRoomStore(db), self.hosts)
+        self.resync = RoomResync(directory, EjabberdMuc(BoundedIq(self.link, RESYNC_IQS),
+                                                        config.xmpp.muc_domain))
+        self.rooms = RoomService(directory, self.delivery, nicks)
+        self.room_admin = RoomAdmin(directory, self.resync, self.delivery, nicks)
+        return RoomRoutes(self.rooms, self.room_admin, config.limits,
+                          self.hosts.default_host).routes()
 
     @classmethod
     async def open(cls, config: Config) -> Daemon:
@@ -70,6 +96,7 @@ class Daemon:
         await self.delivery.start()
         self.link.start()
         self.link.on_up(self._link_up)
+        self.link.on_up(self.resync.trigger)  # a drop may have lost state: rebuild the rooms
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=SHUTDOWN_GRACE)
         await self._runner.setup()
@@ -100,6 +127,7 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()  # stops accepting, waits for requests in flight
         await self.dispatcher.drain()
+        await self.resync.close()
         await self.delivery.drain(SHUTDOWN_GRACE)
         await self.link.stop()
         await self.db.close()

@@ -88,6 +88,7 @@ class MessageRoutes:
             msg_type=fields.opt_str(obj, "Type", "chat") or "chat",
             startalk_msg_type=fields.opt_str(obj, "Msg_Type", "1") or "1",
             host=fields.opt_str(obj, "Host"),
+            domain=fields.opt_str(obj, "Domain"),
             extend_info=fields.opt_str(obj, "Extend_Info", "",
                                        max_chars=self.limits.max_body_chars) or "")
         sender = chat.sender if "@" in chat.sender \

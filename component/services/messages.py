@@ -12,9 +12,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from component.errors import ApiError, BadField, DomainNotServed, NotSupported, TooLarge
+from component.errors import (
+    ApiError,
+    BadField,
+    BadStanza,
+    DomainNotServed,
+    NotSupported,
+    TooLarge,
+)
 from component.jid import Jid, JidError
 from component.services.ports import DeliveryStatus, HostPolicy, StanzaSink
+from component.services.room_ports import GroupGate
 from component.xmpp import fragment
 from component.xmpp.stanzas import (
     Stanza,
@@ -48,6 +56,7 @@ class ChatRequest:
     startalk_msg_type: str = "1"
     host: str | None = None
     extend_info: str = ""
+    domain: str | None = None  # the MUC service of the room (groupchat only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +90,12 @@ class SendResult:
 
 
 class MessageService:
-    def __init__(self, sink: StanzaSink, hosts: HostPolicy, *, max_stanza_bytes: int) -> None:
+    def __init__(self, sink: StanzaSink, hosts: HostPolicy, *, max_stanza_bytes: int,
+                 groups: GroupGate | None = None) -> None:
         self._sink = sink
         self._hosts = hosts
         self._max_stanza_bytes = max_stanza_bytes
+        self._groups = groups
 
     @property
     def default_host(self) -> str:
@@ -94,13 +105,13 @@ class MessageService:
     async def send_third(self, items: Sequence[ThirdMessage], *,
                          wait: float | None = None) -> SendResult:
         """Inject caller-built `<message>` stanzas (send_thirdmessage)."""
-        return await self._deliver([self._third(item) for item in items], wait)
+        return await self._deliver([await self._third(item) for item in items], wait)
 
     async def send_chat(self, request: ChatRequest, *,
                         wait: float | None = None) -> SendResult:
         """Send a text message as a user to each recipient (send_message, chat path)."""
         if request.msg_type == "groupchat":
-            raise NotSupported("Type groupchat: group messages need the rooms endpoints")
+            return await self._deliver([await self._group_chat(request)], wait)
         domain = (request.host or self._hosts.default_host).lower()
         sender = self._local_user(request.sender, domain, "From")
         return await self._deliver([self._chat(request, sender, to, domain)
@@ -125,13 +136,14 @@ class MessageService:
             outcomes.append(outcome)
         return await self._deliver(outcomes, wait)
 
-    def _third(self, item: ThirdMessage) -> ItemOutcome:
+    async def _third(self, item: ThirdMessage) -> ItemOutcome:
         outcome = ItemOutcome(item.recipient)
         try:
             sender = self._address(item.sender, "from")
-            recipient = self._address(item.recipient, "to")
             element = fragment.parse_message(item.message, self._max_stanza_bytes)
             requested_type = element.get("type", "normal")
+            recipient, sender = await self._third_route(item.recipient, sender,
+                                                        requested_type)
             caller_id = fragment.caller_id(element)
             stanza = fragment.prepare_message(element, sender, recipient)
             outcome.key = f"{sender.bare} {caller_id}" if caller_id else None
@@ -144,6 +156,53 @@ class MessageService:
         except ApiError as exc:
             outcome.error, outcome.stanzas = exc, []
         return outcome
+
+    async def _third_route(self, target: str, sender: Jid, msg_type: str) -> tuple[Jid, Jid]:
+        """The recipient, and who sends: to a room, the member's groupchat goes as the JID
+        the rooms name (ejabberd: the member's bare JID, a MucSub subscriber)."""
+        groups = self._groups
+        if groups is None or not _in_domain(target, groups.muc_domain):
+            return self._address(target, "to"), sender
+        room = self._room(target, groups.muc_domain, "to")
+        if msg_type != "groupchat":
+            raise BadStanza(f"to: a message to the room {room} must be of type groupchat")
+        return room, await groups.group_sender(room, sender)
+
+    async def _group_chat(self, request: ChatRequest) -> ItemOutcome:
+        """send_message Type groupchat: To [{"User": room}], Host = the sender's domain,
+        Domain = the MUC service; a non-member is refused before anything is sent."""
+        if self._groups is None:
+            raise NotSupported("Type groupchat: this daemon serves no rooms")
+        if len(request.recipients) != 1:
+            raise BadField("To", 'To not suit: a groupchat goes to one room, [{"User": room}]')
+        user = self._local_user(request.sender, (request.host or self._hosts.default_host)
+                                .lower(), "From")
+        room = self._room(request.recipients[0], request.domain or self._groups.muc_domain,
+                          "To.User")
+        sender = await self._groups.group_sender(room, user)
+        message_id = fragment.new_message_id()
+        outcome = ItemOutcome(str(room), id=message_id)
+        fields = StartalkFields(msg_type=request.startalk_msg_type,
+                                extend_info=request.extend_info, body_id=message_id,
+                                msec_times=str(int(time.time() * 1000)))
+        outcome.stanzas.append(build_message(sender, room, stanza_id=message_id,
+                                             msg_type="groupchat", body=request.body,
+                                             fields=fields))
+        self._check(outcome)
+        return outcome
+
+    def _room(self, name: str, domain: str, what: str) -> Jid:
+        """A room of the served MUC service, from a room name or a room JID."""
+        assert self._groups is not None
+        try:
+            jid = Jid.parse(name if "@" in name else f"{name}@{domain}")
+        except JidError as exc:
+            raise BadField(what, f"{name!r} is not a valid room: {exc}") from None
+        if jid.domain != self._groups.muc_domain:
+            raise DomainNotServed(f"{what}: the MUC service here is {self._groups.muc_domain}")
+        if not jid.local or jid.resource:
+            raise BadField(what, f"{name!r} is not a room address")
+        return Jid(jid.local.lower(), jid.domain)
 
     def _chat(self, request: ChatRequest, sender: Jid, target: str, domain: str) -> ItemOutcome:
         outcome = ItemOutcome(target)
@@ -215,3 +274,10 @@ class MessageService:
                 outcome.duplicate_of, outcome.stanzas = seen[outcome.key], []
             else:
                 seen[outcome.key] = "queued"  # a repeat inside this very request
+
+
+def _in_domain(text: str, domain: str) -> bool:
+    try:
+        return Jid.parse(text).domain == domain
+    except JidError:
+        return False

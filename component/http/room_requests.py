@@ -1,0 +1,119 @@
+"""Typed requests of the room endpoints, parsed from the original API's JSON field names.
+
+Names as the original code read them (original-behaviour.md §2.4–2.12, 2.17), including those
+its documentation missed: `muc_name`, `muc_desc`, `muc_owner_host`, `muc_true_owner`, `host`.
+User and room names may also be given as full JIDs. Local parts are lower-cased, as the
+server's nodeprep does, so the store's keys match the server's lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from component.errors import ApiError, BadField, TooLarge
+from component.http import body as fields
+from component.jid import Jid, JidError
+from component.services.room_model import OptionChange
+
+MAX_NAME = 1023
+MAX_TEXT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An element of a list that could not be parsed: reported, never sent."""
+
+    given: str
+    error: ApiError
+
+
+def jid_of(text: str, domain: str, what: str) -> Jid:
+    """`name` on `domain`, or a full `name@domain`; lower-cased like the server's nodeprep."""
+    address = text if "@" in text else f"{text}@{domain}"
+    try:
+        jid = Jid.parse(address)
+    except JidError as exc:
+        raise BadField(what, f"{text!r} is not a valid name or JID: {exc}") from None
+    if not jid.local or jid.resource:
+        raise BadField(what, f"{text!r} is not a bare user or room address")
+    return Jid(jid.local.lower(), jid.domain)
+
+
+def room_of(obj: Mapping[str, Any], id_key: str, domain_key: str, default_domain: str) -> Jid:
+    name = fields.req_str(dict(obj), id_key, max_chars=MAX_NAME)
+    domain = fields.opt_str(dict(obj), domain_key, max_chars=MAX_NAME) or default_domain
+    return jid_of(name, domain, id_key)
+
+
+def actor_of(obj: Mapping[str, Any], default_host: str, *, host_key: str = "muc_owner_host"
+             ) -> Jid:
+    """The acting user: `muc_true_owner` (else `muc_owner`) on `muc_owner_host`."""
+    data = dict(obj)
+    name = fields.opt_str(data, "muc_true_owner", max_chars=MAX_NAME) or \
+        fields.req_str(data, "muc_owner", max_chars=MAX_NAME)
+    host = fields.opt_str(data, host_key, max_chars=MAX_NAME) or default_host
+    key = "muc_true_owner" if data.get("muc_true_owner") else "muc_owner"
+    return jid_of(name, host, key)
+
+
+def user_list(obj: Mapping[str, Any], key: str, domain: str, max_items: int
+              ) -> list[Jid | Refused]:
+    """A non-empty array of names/JIDs; a bad element is refused alone, the others go on."""
+    value = obj.get(key)
+    if not isinstance(value, list) or not value:
+        raise BadField(key, "expected a non-empty array of user names")
+    if len(value) > max_items:
+        raise TooLarge(f"{key}: {len(value)} users, the limit is {max_items} per request")
+    parsed: list[Jid | Refused] = []
+    for item in value:
+        if not isinstance(item, str) or not item:
+            parsed.append(Refused(str(item), BadField(key, "each user must be a non-empty "
+                                                           "string")))
+            continue
+        try:
+            parsed.append(jid_of(item, domain, key))
+        except ApiError as exc:
+            parsed.append(Refused(item, exc))
+    return parsed
+
+
+def opt_flag(obj: Mapping[str, Any], key: str) -> bool | None:
+    """The original's "true"/"false" strings; JSON booleans and 0/1 too; "" = unchanged."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | str) and str(value).lower() in ("true", "1", "false", "0"):
+        return str(value).lower() in ("true", "1")
+    raise BadField(key, f"expected true or false, got {value!r}")
+
+
+def opt_count(obj: Mapping[str, Any], key: str) -> int | None:
+    """A positive integer, as a JSON number or a string of digits; "" = unchanged."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 1 << 31:
+        raise BadField(key, f"expected a positive integer, got {value!r}")
+    return value
+
+
+def option_change(obj: Mapping[str, Any]) -> OptionChange:
+    data = dict(obj)
+    if opt_flag(data, "forbidden_words") is not None:
+        raise BadField("forbidden_words", "not supported by this server's rooms")
+    name = fields.opt_str(data, "name", max_chars=MAX_TEXT)
+    description = fields.opt_str(data, "description", max_chars=MAX_TEXT)
+    return OptionChange(name=name or None, description=description or None,
+                        public=opt_flag(data, "public"),
+                        persistent=opt_flag(data, "persistent"),
+                        max_users=opt_count(data, "max_users"))
+
+
+def opt_text(obj: Mapping[str, Any], key: str) -> str | None:
+    return fields.opt_str(dict(obj), key, max_chars=MAX_TEXT)

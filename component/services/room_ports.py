@@ -1,0 +1,95 @@
+"""The ports of the room services: iqs over the link, the MUC server, the groupchat gate.
+
+Server quirks (how a room is created, who shows up in its owner list, who may post without
+joining) live behind `MucServer`, so another server (Prosody, issue 7) is one more class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+from lxml import etree
+
+from component.jid import Jid
+from component.services.room_model import Affiliation, Member, OptionChange, RoomSnapshot
+from component.xmpp.stanzas import Stanza
+
+AffiliationChange = tuple[Jid, Affiliation | Literal["none"]]
+
+
+class IqPort(Protocol):
+    """What the room services need of the component link: iqs from its own JID."""
+
+    @property
+    def jid(self) -> Jid: ...
+
+    def new_id(self) -> str: ...
+
+    async def request(self, stanza: Stanza) -> etree._Element:
+        """Send an iq; the reply (result or error) element, or LinkDown / XmppTimeout."""
+
+
+class BoundedIq:
+    """An IqPort that keeps at most `limit` iqs in flight (bulk jobs such as the resync)."""
+
+    def __init__(self, port: IqPort, limit: int) -> None:
+        self._port = port
+        self._slots = asyncio.Semaphore(limit)
+
+    @property
+    def jid(self) -> Jid:
+        return self._port.jid
+
+    def new_id(self) -> str:
+        return self._port.new_id()
+
+    async def request(self, stanza: Stanza) -> etree._Element:
+        async with self._slots:
+            return await self._port.request(stanza)
+
+
+class MucServer(Protocol):
+    """Room administration as the component (a MUC service admin), without joining."""
+
+    async def exists(self, room: Jid) -> bool: ...
+
+    async def create(self, room: Jid, change: OptionChange) -> None:
+        """Create a persistent, members-only room that allows MucSub subscriptions."""
+
+    async def configure(self, room: Jid, change: OptionChange) -> None: ...
+
+    async def read(self, room: Jid) -> RoomSnapshot:
+        """Configuration, affiliations (the component itself left out) and subscriptions;
+        NotFound when the room does not exist."""
+
+    async def set_affiliations(self, room: Jid, changes: Sequence[AffiliationChange]) -> None:
+        """All changes or none (one muc#admin set)."""
+
+    async def subscribe(self, room: Jid, user: Jid, nick: str) -> str:
+        """Subscribe `user` to every message of the room; returns the nick the room took."""
+
+    async def unsubscribe(self, room: Jid, user: Jid) -> None: ...
+
+    async def destroy(self, room: Jid, reason: str) -> None: ...
+
+    async def list_rooms(self) -> list[Jid]: ...
+
+    async def group_sender(self, room: Jid, member: Member, nick: str) -> tuple[Jid, str]:
+        """The JID a groupchat of `member` must come from to be accepted, after whatever
+        the server needs first; and the member's room nick (for the store)."""
+
+    def notice_sender(self) -> Jid:
+        """Who may post a bodyless notice to a room without joining it."""
+
+
+class GroupGate(Protocol):
+    """What message injection asks the rooms before sending a groupchat."""
+
+    @property
+    def muc_domain(self) -> str: ...
+
+    async def group_sender(self, room: Jid, user: Jid) -> Jid:
+        """The JID to send as, once `user` is known to be a member of `room`; NotFound for
+        an unknown room, Forbidden for a non-member."""
