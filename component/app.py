@@ -15,14 +15,21 @@ from typing import Any
 
 from aiohttp import web
 
+from component.adhoc.adapter import AdhocAdapter
+from component.adhoc.admin import add_host_command, get_web_key_command, status_command
+from component.adhoc.commands import CommandRegistry
 from component.config import Config
+from component.http.hosts import HostRoutes
 from component.http.messages import MessageRoutes
 from component.http.rooms import RoomRoutes
 from component.http.route import Route
 from component.http.server import make_app
+from component.http.users import UserRoutes
+from component.services.accounts import AccountProbe
 from component.services.delivery import OutboxDelivery
 from component.services.ejabberd_muc import EjabberdMuc
 from component.services.hosts import HostRegistry
+from component.services.keys import KeyService
 from component.services.messages import MessageService
 from component.services.nicks import NickDirectory
 from component.services.resync import RoomResync
@@ -30,7 +37,12 @@ from component.services.room_admin import RoomAdmin
 from component.services.room_directory import RoomDirectory
 from component.services.room_ports import BoundedIq
 from component.services.rooms import RoomService
+from component.services.status import StatusService, StatusSources
+from component.services.users import UserService
+from component.store.counts import count_rows
 from component.store.db import Database
+from component.store.hosts import HostStore
+from component.store.keys import KeyStore, RedisKeys
 from component.store.outbox import SqliteOutbox
 from component.store.rooms import SqliteRoomStore
 from component.store.vcards import VcardCache
@@ -49,7 +61,8 @@ class Daemon:
     def __init__(self, config: Config, db: Database) -> None:
         self.config = config
         self.db = db
-        self.hosts = HostRegistry(config.xmpp.hosts, config.xmpp.muc_domain)
+        self.hosts = HostRegistry(config.xmpp.hosts, config.xmpp.muc_domain,
+                                  store=HostStore(db), reserved=(config.xmpp.domain,))
         self.link = ComponentLink(config.xmpp, max_stanza_bytes=config.limits.max_stanza_bytes,
                                   is_served_host=self.hosts.is_served,
                                   on_stanza=lambda stanza: self.dispatcher(stanza))
@@ -61,14 +74,15 @@ class Daemon:
         self.messages = MessageService(self.delivery, self.hosts,
                                        max_stanza_bytes=config.limits.max_stanza_bytes,
                                        groups=self.rooms)
+        user_routes = self._wire_users_and_commands(config, db)
         self.app = make_app(config, [*MessageRoutes(self.messages, config.limits).routes(),
-                                     *room_routes], db=db)
+                                     *user_routes, *room_routes], db=db)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _wire_rooms(self, config: Config, db: Database) -> list[Route]:
         """Groups (issue 3): ejabberd rooms, their store and resync; returns their routes."""
-        nicks = NickDirectory(self.link, VcardCache(db))
+        self.nicks = nicks = NickDirectory(self.link, VcardCache(db))
         directory = RoomDirectory(EjabberdMuc(self.link, config.xmpp.muc_domain),
                                   SqliteRoomStore(db), self.hosts)
         self.resync = RoomResync(directory, EjabberdMuc(BoundedIq(self.link, RESYNC_IQS),
@@ -77,6 +91,26 @@ class Daemon:
         self.room_admin = RoomAdmin(directory, self.resync, self.delivery, nicks)
         return RoomRoutes(self.rooms, self.room_admin, config.limits,
                           self.hosts.default_host).routes()
+
+    def _wire_users_and_commands(self, config: Config, db: Database) -> list[Route]:
+        """Users, keys, hosts and the ad-hoc commands (issue 4); returns their routes."""
+        self.accounts = AccountProbe(self.link, config.xmpp.iq_timeout)
+        self.dispatcher.listen(self.accounts.on_stanza)
+        self.users = UserService(self.nicks, self.accounts, self.hosts)
+        external = RedisKeys(config.keys.redis_url) if config.keys.backend == "redis" else None
+        self.keys = KeyService(KeyStore(db), self.hosts, ttl=config.keys.key_ttl,
+                               external=external)
+        self.status = StatusService(StatusSources(
+            link_state=lambda: self.link.state.value, queue_depth=lambda: self.delivery.depth,
+            rooms=lambda: count_rows(db, "rooms"), cached_users=lambda: count_rows(db, "vcards"),
+            hosts=self.hosts.hosts))
+        self.commands = CommandRegistry(config.adhoc.admins, self.hosts.is_served)
+        for command in (status_command(self.status), add_host_command(self.hosts),
+                        get_web_key_command(self.keys)):
+            self.commands.add(command)
+        AdhocAdapter(self.commands, self.link.jid).register(self.dispatcher)
+        return [*UserRoutes(self.users, self.keys, self.hosts).routes(),
+                *HostRoutes(self.hosts).routes()]
 
     @classmethod
     async def open(cls, config: Config) -> Daemon:
@@ -93,6 +127,7 @@ class Daemon:
         return self.config.http.port
 
     async def start(self) -> None:
+        await self.hosts.load()
         await self.delivery.start()
         self.link.start()
         self.link.on_up(self._link_up)
@@ -128,6 +163,7 @@ class Daemon:
             await self._runner.cleanup()  # stops accepting, waits for requests in flight
         await self.dispatcher.drain()
         await self.resync.close()
+        await self.keys.close()
         await self.delivery.drain(SHUTDOWN_GRACE)
         await self.link.stop()
         await self.db.close()

@@ -26,6 +26,8 @@ class ErrCode(IntEnum):
     NOT_FOUND = 1008
     CONFLICT = 1009
     NOT_SUPPORTED = 1010
+    AUTH_FAILED = 1011  # auth_uk: a user key that is wrong, expired or not for this host
+    KEYS_UNAVAILABLE = 2005  # auth_uk: the key backend (Redis) cannot be reached
     UNAUTHORIZED = 1401
     FORBIDDEN = 1403
     RATE_LIMITED = 1429
@@ -185,3 +187,20 @@ class XmppError(ApiError):
 
 class InternalError(ApiError):
     """What every unexpected exception becomes on the wire, without internals."""
+
+
+class AuthFailed(ApiError):
+    """A user key (auth_uk) that does not check out; distinct from the caller's own
+    credentials being refused (Unauthorized)."""
+
+    errcode = ErrCode.AUTH_FAILED
+    http_status = 401
+    xmpp_condition = "not-authorized"
+    xmpp_type = "auth"
+
+
+class KeysUnavailable(ApiError):
+    errcode = ErrCode.KEYS_UNAVAILABLE
+    http_status = 503
+    xmpp_condition = "service-unavailable"
+    xmpp_type = "wait"

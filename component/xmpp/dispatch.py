@@ -3,6 +3,8 @@
 Implements XEP-0030 disco#info and XEP-0199 ping for the component's JID; every other iq
 get/set gets `service-unavailable` (RFC 6120 §8.2.3: an iq must always be answered).
 Handlers return a payload element (or None for an empty result) or raise an ApiError.
+disco#info on a node goes to the node-info handler, if one is registered; inbound messages
+and presences go to the listeners (e.g. the bounce of an account probe).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from component.errors import ApiError, InternalError
+from component.errors import ApiError, InternalError, NotFound
 from component.jid import Jid, JidError
 from component.xmpp.stanzas import PING_NS, Stanza, build_iq, build_iq_error
 
 log = logging.getLogger(__name__)
 DISCO_INFO_NS = "http://jabber.org/protocol/disco#info"
 IqHandler = Callable[[etree._Element], Awaitable["etree._Element | None"]]
+Listener = Callable[[etree._Element], None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Dispatcher:
         self._features = {DISCO_INFO_NS, PING_NS}
         self._identity = identity
         self._tasks: set[asyncio.Task[None]] = set()
+        self._node_info: IqHandler | None = None
+        self._listeners: list[Listener] = []
         self.register("get", f"{{{DISCO_INFO_NS}}}query", self._disco_info)
         self.register("get", f"{{{PING_NS}}}ping", self._pong)
 
@@ -58,7 +63,19 @@ class Dispatcher:
         if feature:
             self._features.add(feature)
 
-    async def _disco_info(self, iq: etree._Element) -> etree._Element:
+    def register_node_info(self, handler: IqHandler) -> None:
+        """Who answers disco#info on a node of ours (XEP-0030 §3.2), e.g. ad-hoc commands."""
+        self._node_info = handler
+
+    def listen(self, listener: Listener) -> None:
+        """Be handed every inbound message and presence."""
+        self._listeners.append(listener)
+
+    async def _disco_info(self, iq: etree._Element) -> etree._Element | None:
+        if iq[0].get("node"):
+            if self._node_info is None:
+                raise NotFound("no such node")
+            return await self._node_info(iq)
         return disco_info_payload(self._identity, sorted(self._features))
 
     async def _pong(self, iq: etree._Element) -> None:
@@ -71,7 +88,10 @@ class Dispatcher:
 
     def __call__(self, stanza: etree._Element) -> None:
         if etree.QName(stanza).localname != "iq" or stanza.get("type") not in ("get", "set"):
-            log.debug("ignoring inbound %s", etree.QName(stanza).localname)
+            for listener in self._listeners:
+                listener(stanza)
+            if not self._listeners:
+                log.debug("ignoring inbound %s", etree.QName(stanza).localname)
             return
         try:
             requester = Jid.parse(stanza.get("from", ""))

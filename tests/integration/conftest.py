@@ -26,6 +26,9 @@ from devenv.ejabberd import EjabberdServer, installed
 from devenv.proc import free_ports
 from tests.integration.xmpp_client import XmppClient
 
+# A user domain the session ejabberd serves but the daemon's config does not list (add_host).
+SECOND_HOST = "second.test.org"
+
 
 class Account(NamedTuple):
     """A registered user; unpacks as (jid, password)."""
@@ -55,8 +58,15 @@ def ejabberd() -> Iterator[EjabberdServer]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    with EjabberdServer() as server:
+    with EjabberdServer(extra_hosts=(SECOND_HOST,)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def admin(ejabberd: EjabberdServer) -> Account:
+    """The account listed as ad-hoc admin in the session daemon's config."""
+    ejabberd.register("admin", "pw-admin", exist_ok=True)
+    return Account(f"admin@{ejabberd.host}", "pw-admin")
 
 
 @pytest.fixture(scope="session")
@@ -116,10 +126,12 @@ class RunningDaemon(NamedTuple):
 
 
 @pytest_asyncio.fixture(scope="session")
-async def daemon(ejabberd: EjabberdServer, tmp_path_factory: pytest.TempPathFactory
+async def daemon(ejabberd: EjabberdServer, admin: Account,
+                 tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[RunningDaemon]:
     """qtalk-component, in this process and event loop, linked to the session's ejabberd."""
-    config = daemon_config(ejabberd, tmp_path_factory.mktemp("daemon") / "store.db")
+    config = daemon_config(ejabberd, tmp_path_factory.mktemp("daemon") / "store.db",
+                           adhoc={"admins": [admin.jid]})
     running = await Daemon.open(config)
     await running.start()
     handle = RunningDaemon(running, f"http://127.0.0.1:{config.http.port}/qtalk/")
@@ -158,4 +170,3 @@ def pytest_runtest_makereport(
     if report.failed and isinstance(server, EjabberdServer):
         report.sections.append(("ejabberd log tail", server.log_tail(40)))
     return report
-

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from component.store.db import Database
+from tests.unit.clock import ManualClock
 
 
 @pytest.fixture
@@ -16,3 +17,9 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "store.db")
     yield database
     await database.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that moves only when the test says so."""
+    return ManualClock()

@@ -1,0 +1,25 @@
+"""add_host (original-behaviour.md §2.13): serve one more user domain, at once and for good."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from component.http import body as fields
+from component.http.envelope import success
+from component.http.route import POST, Route
+from component.services.hosts import HostRegistry
+
+
+class HostRoutes:
+    def __init__(self, hosts: HostRegistry) -> None:
+        self.hosts = hosts
+
+    def routes(self) -> list[Route]:
+        return [Route("add_host", POST, self.add_host)]
+
+    async def add_host(self, request: web.Request) -> web.Response:
+        obj = fields.as_object(fields.decode_json(await request.read()))
+        host = fields.req_str(obj, "host", max_chars=253)
+        result = await self.hosts.add(host)
+        return success({"host": result.domain, "added": result.added},
+                       errmsg="success" if result.added else "already served")

@@ -1,0 +1,84 @@
+"""get_user_nick, auth_uk and the avatar download (original-behaviour.md §2.14, §2.15).
+
+`get_user_nick` answers `{"Nick", "Vcard"}` as the original did: `Vcard` is the photo's URL
+(the vCard's EXTVAL, or the daemon's own download path for an inline photo), or null.
+`auth_uk` takes `u` and `k` from the query string and any method, as the original did; a
+valid key is 200, a wrong or expired one 401 (errcode AUTH_FAILED).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from aiohttp import web
+
+from component.errors import AuthFailed, BadField
+from component.http import body as fields
+from component.http.envelope import success
+from component.http.route import POST, Route
+from component.jid import Jid, JidError, is_valid_domain
+from component.services.keys import KeyService
+from component.services.ports import HostPolicy
+from component.services.users import UserProfile, UserService
+
+ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+GET = frozenset({"GET", "HEAD"})
+AVATAR_PATH = "/qtalk/avatar/"
+_IMAGE_TYPE = re.compile(r"^image/[a-z0-9.+-]{1,64}$")
+
+
+def avatar_url(user: Jid) -> str:
+    return AVATAR_PATH + quote(str(user.bare), safe="@")
+
+
+class UserRoutes:
+    def __init__(self, users: UserService, keys: KeyService, hosts: HostPolicy) -> None:
+        self.users = users
+        self.keys = keys
+        self.hosts = hosts
+
+    def routes(self) -> list[Route]:
+        return [Route("get_user_nick", POST, self.get_user_nick, mutating=False),
+                Route("auth_uk", ANY_METHOD, self.auth_uk, mutating=False),
+                Route("avatar/{jid}", GET, self.avatar, mutating=False)]
+
+    async def get_user_nick(self, request: web.Request) -> web.Response:
+        obj = fields.as_object(fields.decode_json(await request.read()))
+        user_id = fields.req_str(obj, "ID")
+        domain = fields.opt_str(obj, "Domain") or self.hosts.default_host
+        if not is_valid_domain(domain.lower()):
+            raise BadField("Domain", f"{domain!r} is not a domain name")
+        try:
+            user = Jid.user(user_id, domain)
+        except JidError as exc:
+            raise BadField("ID", str(exc)) from None
+        return success(_nick_data(await self.users.profile(user)))
+
+    async def auth_uk(self, request: web.Request) -> web.Response:
+        u, k = request.query.get("u"), request.query.get("k")
+        if not u:
+            raise BadField("u", "missing: the user, as user or user@domain")
+        if not k:
+            raise BadField("k", "missing: the user key")
+        if not await self.keys.check(u, k):
+            raise AuthFailed("auth fail: no such key for this user, or it has expired")
+        return success()
+
+    async def avatar(self, request: web.Request) -> web.Response:
+        try:
+            user = Jid.parse(request.match_info["jid"])
+        except JidError as exc:
+            raise BadField("jid", str(exc)) from None
+        photo = await self.users.photo(user)
+        content_type = photo.type.lower() if _IMAGE_TYPE.match(photo.type.lower()) \
+            else "application/octet-stream"
+        # A vCard photo is user content: never let a browser run it (an SVG can hold script).
+        return web.Response(body=photo.data, content_type=content_type, headers={
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "max-age=300",
+            "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+def _nick_data(profile: UserProfile) -> dict[str, str | None]:
+    photo = profile.photo_url or (avatar_url(profile.jid) if profile.photo_inline else None)
+    return {"Nick": profile.nick, "Vcard": photo}

@@ -1,0 +1,111 @@
+"""Users as the API sees them: nick and avatar from their vCard (get_user_nick).
+
+vCards come through the rooms' nick directory (XEP-0054 vcard-temp from the component's JID,
+cached in the store while fresh). An empty vCard is ambiguous on ejabberd (no vCard, or no
+account), so the account is then probed (`xmpp/accounts.py`); an unknown user is a NotFound,
+never an empty success. Concurrent lookups of one user share one fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from component.errors import DomainNotServed, NotFound, XmppError
+from component.jid import Jid
+from component.services.ports import HostPolicy
+from component.store.vcards import VcardEntry
+
+MAX_REMEMBERED_ACCOUNTS = 10_000
+
+
+class VcardSource(Protocol):
+    async def vcards(self, jids: Sequence[Jid]) -> dict[Jid, VcardEntry]:
+        """Fresh entries, from the cache or the server; a failed fetch is left out."""
+
+
+class Accounts(Protocol):
+    async def exists(self, user: Jid) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UserProfile:
+    jid: Jid
+    nick: str  # NICKNAME, else FN, else the user name
+    photo_url: str | None  # the vCard's EXTVAL
+    photo_inline: bool  # the vCard carries the photo itself (served by the daemon)
+    has_vcard: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    type: str
+    data: bytes
+
+
+class UserService:
+    def __init__(self, vcards: VcardSource, accounts: Accounts, hosts: HostPolicy, *,
+                 remember_for: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._vcards = vcards
+        self._accounts = accounts
+        self._hosts = hosts
+        self._remember_for = remember_for
+        self._clock = clock
+        self._fetching: dict[Jid, asyncio.Future[VcardEntry]] = {}
+        self._known: OrderedDict[Jid, tuple[bool, float]] = OrderedDict()
+
+    async def profile(self, user: Jid) -> UserProfile:
+        """Nick and avatar of a user of a served domain; NotFound for an unknown account."""
+        entry = await self._entry_of_user(user)
+        return UserProfile(entry.jid, entry.nick or entry.jid.local, entry.photo or None,
+                           entry.photo_data is not None, entry.found)
+
+    async def photo(self, user: Jid) -> Photo:
+        """The photo a vCard carries inline; NotFound when it has none."""
+        entry = await self._entry_of_user(user)
+        if entry.photo_data is None:
+            raise NotFound(f"{entry.jid} has no inline photo")
+        return Photo(entry.photo_type or "application/octet-stream", entry.photo_data)
+
+    async def _entry_of_user(self, user: Jid) -> VcardEntry:
+        user = user.bare
+        if not user.local:
+            raise NotFound(f"{user} is not a user")
+        if not self._hosts.is_served(user.domain):
+            raise DomainNotServed(f"domain {user.domain} is not served by this API")
+        entry = await self._entry(user)
+        if not entry.found and not await self._exists(user):
+            raise NotFound(f"no such user: {user}")
+        return entry
+
+    async def _entry(self, user: Jid) -> VcardEntry:
+        fetching = self._fetching.get(user)
+        if fetching is None:
+            fetching = asyncio.ensure_future(self._fetch(user))
+            self._fetching[user] = fetching
+            fetching.add_done_callback(lambda _: self._fetching.pop(user, None))
+        return await asyncio.shield(fetching)
+
+    async def _fetch(self, user: Jid) -> VcardEntry:
+        entry = (await self._vcards.vcards([user])).get(user)
+        if entry is None:
+            raise XmppError(f"vCard of {user}", condition="remote-server-timeout",
+                            text="the server did not answer; try again")
+        return entry
+
+    async def _exists(self, user: Jid) -> bool:
+        """Accounts are remembered in memory only, for as long as vCards stay fresh."""
+        known = self._known.get(user)
+        if known is not None and self._clock() - known[1] < self._remember_for:
+            return known[0]
+        exists = await self._accounts.exists(user)
+        self._known[user] = (exists, self._clock())
+        self._known.move_to_end(user)
+        while len(self._known) > MAX_REMEMBERED_ACCOUNTS:
+            self._known.popitem(last=False)
+        return exists

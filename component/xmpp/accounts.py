@@ -1,0 +1,48 @@
+"""Does an account exist? Asked of ejabberd by a message that bounces only when it does not.
+
+Server quirk (ejabberd 23.01, measured; the one place it is written down): vcard-temp answers
+the same empty `<vCard/>` for a user without a vCard and for an account that does not exist
+(reference xmpp-servers.md §3e), and disco#info or jabber:iq:last to a bare JID answer
+`subscription-required` in both cases; a presence probe gets no answer at all. What tells
+them apart is the session manager: a message to the bare JID of a missing account bounces at
+once with `service-unavailable`, while one to an existing account is delivered, or dropped
+when the user is offline and the message is a headline. So the probe is a bodyless headline
+marked no-store, followed by a barrier: ejabberd routes the bounce back before the pong.
+An online user's clients do receive the probe; having no body, they show nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from component.jid import Jid
+from component.xmpp.muc import error_of
+from component.xmpp.stanzas import Stanza
+
+PROBE_NS = "urn:qtalk:probe"
+HINTS_NS = "urn:xmpp:hints"
+
+
+def build_account_probe(sender: Jid, user: Jid, *, stanza_id: str) -> Stanza:
+    message = etree.Element("message", type="headline", id=stanza_id, to=str(user.bare))
+    message.set("from", str(sender))
+    etree.SubElement(message, f"{{{PROBE_NS}}}probe", nsmap={None: PROBE_NS})
+    for hint in ("no-store", "no-permanent-store"):
+        etree.SubElement(message, f"{{{HINTS_NS}}}{hint}", nsmap={None: HINTS_NS})
+    return Stanza("message", stanza_id, sender, user.bare, etree.tostring(message))
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    id: str
+    condition: str
+
+
+def parse_bounce(stanza: etree._Element) -> Bounce | None:
+    """The id and error condition of a bounced message; None for anything else."""
+    if etree.QName(stanza).localname != "message" or stanza.get("type") != "error":
+        return None
+    condition, _ = error_of(stanza)
+    return Bounce(stanza.get("id", ""), condition)
