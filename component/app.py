@@ -18,6 +18,7 @@ from aiohttp import web
 from component.adhoc.adapter import AdhocAdapter
 from component.adhoc.admin import add_host_command, get_web_key_command, status_command
 from component.adhoc.commands import CommandRegistry
+from component.adhoc.rooms import RoomCommands
 from component.config import Config
 from component.http.hosts import HostRoutes
 from component.http.messages import MessageRoutes
@@ -106,7 +107,8 @@ class Daemon:
             hosts=self.hosts.hosts))
         self.commands = CommandRegistry(config.adhoc.admins, self.hosts.is_served)
         for command in (status_command(self.status), add_host_command(self.hosts),
-                        get_web_key_command(self.keys)):
+                        get_web_key_command(self.keys),
+                        *RoomCommands(self.rooms, self.room_admin, self.hosts).commands()):
             self.commands.add(command)
         AdhocAdapter(self.commands, self.link.jid).register(self.dispatcher)
         return [*UserRoutes(self.users, self.keys, self.hosts).routes(),

@@ -122,12 +122,15 @@ class Submission:
         text = self.text(var, required=required)
         return parse_jid(var, text) if text else None
 
+    def words(self, var: str, *, required: bool = False) -> tuple[str, ...]:
+        """Values split on spaces, commas and lines, as people type lists of JIDs into the
+        text box that clients show for jid-multi."""
+        return tuple(dict.fromkeys(part for line in self.many(var, required=required)
+                                    for part in _SEPARATORS.split(line) if part))
+
     def jids(self, var: str, *, required: bool = False) -> tuple[Jid, ...]:
-        """JIDs one per value, or separated by spaces or commas, as people type them into
-        the text box that clients show for jid-multi."""
-        texts = [part for line in self.many(var, required=required)
-                 for part in _SEPARATORS.split(line) if part]
-        return tuple(dict.fromkeys(parse_jid(var, text) for text in texts))
+        return tuple(dict.fromkeys(parse_jid(var, text)
+                                   for text in self.words(var, required=required)))
 
 
 def parse_jid(var: str, text: str) -> Jid:

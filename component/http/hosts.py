@@ -1,9 +1,12 @@
-"""add_host (original-behaviour.md §2.13): serve one more user domain, at once and for good."""
+"""add_host (original-behaviour.md §2.13): serve one more user domain, at once and for good.
+
+An integrator may add only a domain its `hosts` scope covers (or "*")."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from component.http import audit, auth
 from component.http import body as fields
 from component.http.envelope import success
 from component.http.route import POST, Route
@@ -20,6 +23,8 @@ class HostRoutes:
     async def add_host(self, request: web.Request) -> web.Response:
         obj = fields.as_object(fields.decode_json(await request.read()))
         host = fields.req_str(obj, "host", max_chars=253)
+        auth.require_host(request, host.strip().rstrip("."))
+        audit.note(request, targets=[host])
         result = await self.hosts.add(host)
         return success({"host": result.domain, "added": result.added},
                        errmsg="success" if result.added else "already served")

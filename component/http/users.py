@@ -14,6 +14,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from component.errors import AuthFailed, BadField
+from component.http import auth
 from component.http import body as fields
 from component.http.envelope import success
 from component.http.route import POST, Route
@@ -53,6 +54,7 @@ class UserRoutes:
             user = Jid.user(user_id, domain)
         except JidError as exc:
             raise BadField("ID", str(exc)) from None
+        auth.require_host(request, user.domain)
         return success(_nick_data(await self.users.profile(user)))
 
     async def auth_uk(self, request: web.Request) -> web.Response:
@@ -61,6 +63,9 @@ class UserRoutes:
             raise BadField("u", "missing: the user, as user or user@domain")
         if not k:
             raise BadField("k", "missing: the user key")
+        owner = self.keys.owner(u)
+        if owner is not None:
+            auth.require_host(request, owner.domain)
         if not await self.keys.check(u, k):
             raise AuthFailed("auth fail: no such key for this user, or it has expired")
         return success()
@@ -70,6 +75,7 @@ class UserRoutes:
             user = Jid.parse(request.match_info["jid"])
         except JidError as exc:
             raise BadField("jid", str(exc)) from None
+        auth.require_host(request, user.domain)
         photo = await self.users.photo(user)
         content_type = photo.type.lower() if _IMAGE_TYPE.match(photo.type.lower()) \
             else "application/octet-stream"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from component.config import parse_config
 from component.errors import BadField
 from component.http.hosts import HostRoutes
 from component.http.server import make_app
@@ -16,7 +16,7 @@ from component.services.hosts import HostRegistry
 from component.store.db import Database
 from component.store.hosts import HostStore
 from tests.unit.fakes import COMPONENT, HOST, MUC
-from tests.unit.test_config import good
+from tests.unit.http_apps import bearer, client_for, integrator, make_config
 from tests.unit.test_http_messages import post
 
 
@@ -53,8 +53,8 @@ async def test_malformed_or_reserved_domains_are_refused(db: Database, bad: str)
 
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[TestClient[Any, Any]]:
-    app = make_app(parse_config(good()), HostRoutes(registry(db)).routes())
-    async with TestClient(TestServer(app)) as test_client:
+    app = make_app(make_config(), HostRoutes(registry(db)).routes())
+    async with client_for(app) as test_client:
         yield test_client
 
 
@@ -72,3 +72,12 @@ async def test_add_host_route(client: TestClient[Any, Any]) -> None:
     assert (status, reply["errcode"]) == (400, 1002)
     status, reply = await add_host(client, {})
     assert (status, reply["errmsg"]) == (400, "host: missing")
+
+
+async def test_an_integrator_adds_only_hosts_it_may_act_for(db: Database) -> None:
+    config = make_config(integrators=[integrator("hr", "hr-token-0123456789", hosts=[HOST])])
+    async with client_for(make_app(config, HostRoutes(registry(db)).routes())) as client:
+        response = await client.post("/qtalk/add_host", headers=bearer("hr-token-0123456789"),
+                                     data=orjson.dumps({"host": "elsewhere.example"}))
+        assert response.status == 403
+    assert await HostStore(db).all() == []

@@ -7,9 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from component.config import parse_config
 from component.errors import DomainNotServed, Forbidden, KeysUnavailable
 from component.http.server import make_app
 from component.http.users import UserRoutes
@@ -20,7 +19,7 @@ from component.store.db import Database
 from component.store.keys import KEEP_PER_USER, KeyStore
 from tests.unit.clock import ManualClock
 from tests.unit.fakes import HOST, hosts
-from tests.unit.test_config import good
+from tests.unit.http_apps import client_for, make_config
 
 ALICE = Jid.parse(f"alice@{HOST}/phone")
 OTHER = "other.test.org"  # also served by the fake host policy
@@ -127,12 +126,9 @@ class NoUsers:
 
 @pytest.fixture
 async def client(keys: KeyService) -> AsyncIterator[TestClient[Any, Any]]:
-    doc = good()
-    doc["xmpp"].update(hosts=[HOST, OTHER])
-    config = parse_config(doc)
     users = UserService(NoUsers(), NoUsers(), hosts())
-    app = make_app(config, UserRoutes(users, keys, hosts()).routes())
-    async with TestClient(TestServer(app)) as test_client:
+    app = make_app(make_config(), UserRoutes(users, keys, hosts()).routes())
+    async with client_for(app) as test_client:
         yield test_client
 
 

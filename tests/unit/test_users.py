@@ -7,11 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from lxml import etree
 
-from component.config import parse_config
 from component.errors import DomainNotServed, LinkDown, NotFound, XmppError, XmppTimeout
 from component.http.server import make_app
 from component.http.users import UserRoutes
@@ -23,7 +23,7 @@ from component.store.vcards import VcardEntry
 from component.xmpp.accounts import build_account_probe, parse_bounce
 from component.xmpp.stanzas import Stanza
 from tests.unit.fakes import COMPONENT, HOST, hosts
-from tests.unit.test_config import good
+from tests.unit.http_apps import bearer, client_for, integrator, make_config
 from tests.unit.test_http_messages import post
 
 ALICE = Jid.parse(f"alice@{HOST}")
@@ -202,14 +202,16 @@ class NoKeys:
         return False
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[TestClient[Any, Any]]:
-    doc = good()
-    doc["xmpp"].update(hosts=[HOST, "other.test.org"])
+def user_app(**config: Any) -> TestClient[Any, Any]:
     users, _, _ = service()
     keys = KeyService(NoKeys(), hosts(), ttl=60)
-    app = make_app(parse_config(doc), UserRoutes(users, keys, hosts()).routes())
-    async with TestClient(TestServer(app)) as test_client:
+    return client_for(make_app(make_config(**config),
+                               UserRoutes(users, keys, hosts()).routes()))
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[TestClient[Any, Any]]:
+    async with user_app() as test_client:
         yield test_client
 
 
@@ -245,3 +247,18 @@ async def test_avatar_download(client: TestClient[Any, Any]) -> None:
     assert (await client.get(f"/qtalk/avatar/alice@{HOST}")).status == 404
     assert (await client.get(f"/qtalk/avatar/ghost@{HOST}")).status == 404
     assert (await client.post(f"/qtalk/avatar/carol@{HOST}")).status == 405
+
+
+async def test_an_integrator_acts_only_for_its_hosts() -> None:
+    async with user_app(integrators=[integrator("hr", "hr-token-0123456789",
+                                                hosts=[HOST])]) as client:
+        headers = bearer("hr-token-0123456789")
+        for domain, status in ((HOST, 200), ("other.test.org", 403)):
+            response = await client.post("/qtalk/get_user_nick", headers=headers,
+                                         data=orjson.dumps({"ID": "alice", "Domain": domain}))
+            assert response.status == status
+        response = await client.get(f"/qtalk/avatar/carol@{HOST}", headers=headers)
+        assert response.status == 200
+        response = await client.get("/qtalk/auth_uk?u=alice@other.test.org&k=x",
+                                    headers=headers)
+        assert response.status == 403
