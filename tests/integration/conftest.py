@@ -8,6 +8,7 @@ in CI (CI=true), where a missing server must fail the run rather than hide the t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import secrets
@@ -51,14 +52,28 @@ class ClientFactory(Protocol):
     ) -> Awaitable[XmppClient]: ...
 
 
-@pytest.fixture(scope="session")
-def ejabberd() -> Iterator[EjabberdServer]:
+def _require_ejabberd() -> None:
     if not installed():
         reason = "ejabberd not installed: `make servers` installs Debian's ejabberd"
         if os.environ.get("CI") == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def ejabberd() -> Iterator[EjabberdServer]:
+    _require_ejabberd()
     with EjabberdServer(extra_hosts=(SECOND_HOST,)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def private_ejabberd() -> Iterator[EjabberdServer]:
+    """A server for one module's own daemon. A second daemon must never join the session's
+    server: ejabberd balances a component domain's traffic over all its connections, so each
+    daemon would get some of the other's pongs and drop its link for want of them."""
+    _require_ejabberd()
+    with EjabberdServer() as server:
         yield server
 
 
@@ -72,6 +87,10 @@ def admin(ejabberd: EjabberdServer) -> Account:
 @pytest.fixture(scope="session")
 def make_user(ejabberd: EjabberdServer) -> UserFactory:
     """`make_user("alice")` registers e.g. alice3-9f2c1a@qtalk.test.org, never seen before."""
+    return user_factory(ejabberd)
+
+
+def user_factory(ejabberd: EjabberdServer) -> UserFactory:
     serial = itertools.count(1)
 
     def new_user(prefix: str = "user", host: str | None = None) -> Account:
@@ -113,7 +132,10 @@ def daemon_config(server: EjabberdServer, store: Path, **extra: Any) -> Config:
         "store": {"path": str(store)},
     }
     for section, values in extra.items():
-        doc.setdefault(section, {}).update(values)
+        if isinstance(values, list):  # an array of tables: [[integrators]]
+            doc[section] = values
+        else:
+            doc.setdefault(section, {}).update(values)
     return parse_config(doc)
 
 
@@ -132,12 +154,21 @@ async def daemon(ejabberd: EjabberdServer, admin: Account,
     """qtalk-component, in this process and event loop, linked to the session's ejabberd."""
     config = daemon_config(ejabberd, tmp_path_factory.mktemp("daemon") / "store.db",
                            adhoc={"admins": [admin.jid]})
+    async with running_daemon(config) as handle:
+        yield handle
+
+
+@contextlib.asynccontextmanager
+async def running_daemon(config: Config) -> AsyncIterator[RunningDaemon]:
+    """A started daemon whose link is up; stopped on exit."""
     running = await Daemon.open(config)
     await running.start()
-    handle = RunningDaemon(running, f"http://127.0.0.1:{config.http.port}/qtalk/")
-    await handle.ready()
-    yield handle
-    await running.stop()
+    try:
+        handle = RunningDaemon(running, f"http://127.0.0.1:{config.http.port}/qtalk/")
+        await handle.ready()
+        yield handle
+    finally:
+        await running.stop()
 
 
 class Api(Protocol):
@@ -170,3 +201,4 @@ def pytest_runtest_makereport(
     if report.failed and isinstance(server, EjabberdServer):
         report.sections.append(("ejabberd log tail", server.log_tail(40)))
     return report
+

@@ -98,23 +98,17 @@ async def whole_daemon(tmp_path_factory: pytest.TempPathFactory
     await server.close()
 
 
-@pytest_asyncio.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 @FUZZ
 @given(data=st.data())
 async def test_every_daemon_route_answers_an_envelope(
-        whole_daemon: tuple[Daemon, str], session: aiohttp.ClientSession,
+        whole_daemon: tuple[Daemon, str], http_session: aiohttp.ClientSession,
         data: st.DataObject) -> None:
     daemon, url = whole_daemon
     route = data.draw(st.sampled_from(routes_of(daemon.app)), label="route")
     # A HEAD answer has no body to check.
     method = data.draw(st.sampled_from(sorted(route.methods - {"HEAD"})), label="method")
     body = data.draw(bodies(HOSTS), label="body")
-    async with session.request(method, url + route.path, data=body) as response:
+    async with http_session.request(method, url + route.path, data=body) as response:
         what = f"{method} {route.path} {body[:300]!r} -> {response.status}"
         check_envelope(response.status, await response.read(), what)
     assert daemon.link.reconnects == 0  # nothing sent ever cost the link
