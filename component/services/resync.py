@@ -38,11 +38,11 @@ class RoomResync:
         if self._task is not None and not self._task.done():
             self._again = True
             return
+        self._again = False
         self._task = asyncio.create_task(self._background(), name="room-resync")
 
     async def _background(self) -> None:
         while True:
-            self._again = False
             try:
                 await self.run()
             except LinkDown:
@@ -51,6 +51,7 @@ class RoomResync:
                 log.exception("room resync failed")
             if not self._again:
                 return
+            self._again = False
 
     async def close(self) -> None:
         if self._task is not None:
@@ -72,7 +73,7 @@ class RoomResync:
             listed = await self._bulk.list_rooms()
             known = await self._directory.store.synced_at()
             stale = [room for room in listed
-                     if room not in known or started - known[room] > max_age]
+                     if room not in known or started - known[room] >= max_age]
             missing = [room for room in known if room not in set(listed)]
             results = await gather_bounded((self._sync(room, started) for room in
                                             [*stale, *missing]), self._rooms_at_once)

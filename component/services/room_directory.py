@@ -12,12 +12,19 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from component.errors import DomainNotServed, NotFound
+from component.errors import BadField, DomainNotServed, NotFound
 from component.jid import Jid
 from component.services.concurrency import KeyedLocks
 from component.services.nicks import NickDirectory
 from component.services.ports import HostPolicy, StanzaSink
-from component.services.room_model import Affiliation, Member, Removal, Room, successor
+from component.services.room_model import (
+    Affiliation,
+    Member,
+    Removal,
+    Room,
+    nodeprep,
+    successor,
+)
 from component.services.room_ports import AffiliationChange, MucServer
 from component.store.rooms import SqliteRoomStore
 
@@ -37,24 +44,26 @@ class RoomDirectory:
     # -- policy --------------------------------------------------------------------------------
 
     def check_room(self, room: Jid) -> Jid:
+        """A room of our MUC service, local part lower-cased as the server's nodeprep does."""
         if room.domain != self.hosts.muc_domain:
             raise DomainNotServed(f"{room}: the MUC service here is {self.hosts.muc_domain}")
         if not room.local or room.resource:
-            raise NotFound(f"{room} is not a room address")
-        return room
+            raise BadField("room", f"{room} is not a room address")
+        return nodeprep(room)
 
     def check_user(self, user: Jid, what: str) -> Jid:
+        """The bare JID of a user of a served domain, local part lower-cased."""
         if not user.local:
-            raise NotFound(f"{what}: {user} is not a user address")
+            raise BadField(what, f"{user} is not a user address")
         if not self.hosts.is_served(user.domain):
             raise DomainNotServed(f"{what}: domain {user.domain} is not served by this API")
-        return user.bare
+        return nodeprep(user)
 
     # -- state ---------------------------------------------------------------------------------
 
     def fresh(self, room: Room, max_age: float | None = None) -> bool:
         limit = self.fresh_for if max_age is None else max_age
-        return self.clock() - room.synced_at <= limit
+        return self.clock() - room.synced_at < limit
 
     async def read(self, room: Jid) -> Room:
         """For answers that only read: the store if fresh, else the server (NotFound)."""

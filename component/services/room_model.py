@@ -6,6 +6,7 @@ A Startalk group is a persistent members-only XEP-0045 room whose members are af
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
@@ -100,6 +101,16 @@ class RoomSnapshot:
     options: RoomOptions
     affiliations: tuple[tuple[Jid, Affiliation], ...]
     nicks: dict[Jid, str] = field(default_factory=dict)
+
+
+def nodeprep(jid: Jid) -> Jid:
+    """The bare JID with its local part lower-cased, as the server stores and lists it."""
+    return Jid(jid.local.lower(), jid.domain)
+
+
+def nodeprep_all(jids: Sequence[Jid]) -> list[Jid]:
+    """Each JID as the server knows it, once, in the given order."""
+    return list(dict.fromkeys(nodeprep(jid) for jid in jids))
 
 
 def successor(room: Room, leaving: Jid) -> Member | None:

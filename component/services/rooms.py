@@ -23,6 +23,7 @@ from component.services.room_model import (
     MemberOutcome,
     OptionChange,
     Room,
+    nodeprep_all,
 )
 from component.xmpp import muc
 from component.xmpp.fragment import new_message_id
@@ -71,18 +72,19 @@ class RoomService(RoomWork):
             room = await self._dir.load(room_jid)
             if room.member(actor) is None:
                 raise Forbidden(f"{actor} is not a member of {room_jid}")
-            outcomes, new = self._admissible(room, request.users)
+            users = nodeprep_all(request.users)
+            outcomes, new = self._admissible(room, users)
             if new:
                 room, added = await self._add(room, new, outcomes)
                 await self._invite(room, actor, added)
-        return [outcomes[user] for user in dict.fromkeys(request.users)]
+        return [outcomes[user] for user in users]
 
     def _admissible(self, room: Room, users: Sequence[Jid]
                     ) -> tuple[dict[Jid, MemberOutcome], list[Jid]]:
         outcomes: dict[Jid, MemberOutcome] = {}
         new: list[Jid] = []
         space = (room.options.max_users or 0) - len(room.members)
-        for user in dict.fromkeys(users):
+        for user in users:
             try:
                 self._dir.check_user(user, "muc_member")
                 if room.member(user) is not None:
@@ -170,9 +172,10 @@ class RoomService(RoomWork):
             room = await self._dir.load(room_jid)
             if not room.is_manager(actor):
                 raise Forbidden(f"{actor} is neither owner nor admin of {room_jid}")
-            for user in dict.fromkeys(request.users):
+            users = nodeprep_all(request.users)
+            for user in users:
                 room, outcomes[user] = await self._remove_one(room, actor, user)
-        return [outcomes[user] for user in dict.fromkeys(request.users)]
+        return [outcomes[user] for user in users]
 
     async def _remove_one(self, room: Room, actor: Jid, user: Jid
                           ) -> tuple[Room, MemberOutcome]:

@@ -7,7 +7,9 @@ arrive together share one transaction where a module asks for it (group commit).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -67,3 +69,22 @@ class Database:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+async def run(conn: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> int:
+    """Execute one statement, close its cursor on aiosqlite's thread; the rows it changed.
+
+    Never leave a cursor to the garbage collector (`await conn.execute(...)` alone): it is
+    then reset on the event loop's thread while aiosqlite's thread may be stepping the same
+    cached statement, and sqlite3 fails with "bad parameter or other API misuse" under
+    concurrent requests (or worse, a COMMIT is cut short and the transaction stays open).
+    """
+    async with conn.execute(sql, parameters) as cursor:
+        return cursor.rowcount
+
+
+async def run_many(conn: aiosqlite.Connection, sql: str,
+                   rows: Iterable[Iterable[Any]]) -> None:
+    """`executemany`, with its cursor closed on aiosqlite's thread (see `run`)."""
+    async with conn.executemany(sql, rows):
+        pass

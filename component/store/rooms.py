@@ -24,7 +24,7 @@ from component.services.room_model import (
     RoomOptions,
     RoomSnapshot,
 )
-from component.store.db import Database
+from component.store.db import Database, run, run_many
 
 _UPSERT_MEMBER = """
     INSERT INTO affiliations (room, user, affiliation, nick, since) VALUES (?, ?, ?, ?, ?)
@@ -60,7 +60,8 @@ class SqliteRoomStore:
         """The server's view of a room replaces ours; `since` and the profile stay."""
         now = self._clock()
         options = snapshot.options
-        await self._conn.execute(
+        await run(
+            self._conn,
             "INSERT INTO rooms (jid, name, description, options, created_here, created_at, "
             "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (jid) DO UPDATE SET "
             "name = excluded.name, description = excluded.description, "
@@ -70,7 +71,8 @@ class SqliteRoomStore:
             (str(room), options.name, options.description, _options_json(options),
              int(created_here), now, now))
         users = [str(jid) for jid, _ in snapshot.affiliations]
-        await self._conn.execute(
+        await run(
+            self._conn,
             "DELETE FROM affiliations WHERE room = ? AND user NOT IN "
             "(SELECT value FROM json_each(?))", (str(room), json.dumps(users)))
         await self.put_members(room, [Member(jid, affiliation, snapshot.nicks.get(jid, ""), now)
@@ -81,33 +83,36 @@ class SqliteRoomStore:
 
     async def put_members(self, room: Jid, members: Sequence[Member]) -> None:
         """Insert or update; an existing member keeps the time they joined (`since`)."""
-        await self._conn.executemany(_UPSERT_MEMBER, [
+        await run_many(self._conn, _UPSERT_MEMBER, [
             (str(room), str(m.jid), m.affiliation, m.nick, m.since or self._clock())
             for m in members])
 
     async def set_affiliation(self, room: Jid, user: Jid, affiliation: Affiliation) -> None:
-        await self._conn.execute(
+        await run(
+            self._conn,
             "UPDATE affiliations SET affiliation = ? WHERE room = ? AND user = ?",
             (affiliation, str(room), str(user)))
 
     async def remove_members(self, room: Jid, users: Sequence[Jid]) -> None:
-        await self._conn.executemany("DELETE FROM affiliations WHERE room = ? AND user = ?",
-                                     [(str(room), str(user)) for user in users])
+        await run_many(self._conn, "DELETE FROM affiliations WHERE room = ? AND user = ?",
+                       [(str(room), str(user)) for user in users])
 
     async def put_options(self, room: Jid, options: RoomOptions) -> None:
-        await self._conn.execute(
+        await run(
+            self._conn,
             "UPDATE rooms SET name = ?, description = ?, options = json_patch(options, ?) "
             "WHERE jid = ?",
             (options.name, options.description, _options_json(options), str(room)))
 
     async def put_profile(self, room: Jid, profile: Profile) -> None:
-        await self._conn.execute(
+        await run(
+            self._conn,
             "UPDATE rooms SET picture = ?, version = ?, options = json_set(options, "
             "'$.title', ?) WHERE jid = ?",
             (profile.picture, profile.version, profile.title, str(room)))
 
     async def delete(self, room: Jid) -> None:
-        await self._conn.execute("DELETE FROM rooms WHERE jid = ?", (str(room),))
+        await run(self._conn, "DELETE FROM rooms WHERE jid = ?", (str(room),))
 
     async def rooms_of(self, user: Jid) -> list[Jid]:
         """The reverse index: every room where `user` has an affiliation."""

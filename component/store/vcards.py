@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from component.jid import Jid
-from component.store.db import Database
+from component.store.db import Database, run_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,8 @@ class VcardCache:
 
     async def put_many(self, entries: Iterable[VcardEntry]) -> None:
         now = self._clock()
-        await self._conn.executemany(
+        await run_many(
+            self._conn,
             "INSERT OR REPLACE INTO vcards (jid, found, nick, photo, photo_type, photo_data, "
             "fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(str(e.jid.bare), int(e.found), e.nick, e.photo, e.photo_type, e.photo_data,

@@ -46,7 +46,10 @@ def _el(ns: str, name: str, **attrs: str) -> etree._Element:
 
 def _sub(parent: etree._Element, ns: str, name: str, text: str | None = None,
          **attrs: str) -> etree._Element:
-    child = etree.SubElement(parent, f"{{{ns}}}{name}", attrs)
+    """A child; one in another namespace declares it as its default (no `ns0:` prefixes)."""
+    same = etree.QName(parent).namespace == ns
+    child = etree.SubElement(parent, f"{{{ns}}}{name}", attrs,
+                             nsmap=None if same else {None: ns})
     child.text = text
     return child
 
