@@ -6,7 +6,7 @@ VENV := .venv
 # Reinstall only when pyproject.toml changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: venv servers test lint demo clean distclean
+.PHONY: venv servers test lint demo bench clean distclean
 
 venv: $(STAMP)
 
@@ -28,6 +28,11 @@ lint: venv
 
 demo: venv servers
 	$(VENV)/bin/python -m devenv.demo
+
+# ~20 min: the daemon against ejabberd's own HTTP API on loopback; writes bench/RESULTS.md.
+bench: venv servers
+	bash devenv/install-deps.sh bench
+	$(VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf run build *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from devenv.ejabberd import EjabberdServer, installed
@@ -26,8 +27,10 @@ C2S_PORT, COMPONENT_PORT, ADMIN_PORT, API_PORT = 15222, 15347, 15280, 10050
 USERS = ("test1", "test2", "test3")
 
 
-def config_toml(server: EjabberdServer) -> str:
-    """The daemon's config file for this server (the contract of component/config.py)."""
+def config_toml(server: EjabberdServer, *, http_port: int = API_PORT,
+                store: Path = WORKDIR / "qtalk-component.db", extra: Sequence[str] = ()) -> str:
+    """The daemon's config file for this server (the contract of component/config.py);
+    `extra` lines are appended (bench: `[delivery]` `durable = false`)."""
     def s(text: str) -> str:
         return json.dumps(text)  # a JSON string is a valid TOML basic string
 
@@ -43,11 +46,12 @@ def config_toml(server: EjabberdServer) -> str:
         "",
         "[http]",
         f"bind = {s(LOOPBACK)}",
-        f"port = {API_PORT}",
+        f"port = {http_port}",
         "",
         "[store]",
-        f"path = {s(str(WORKDIR / 'qtalk-component.db'))}",
+        f"path = {s(str(store))}",
         "",
+        *extra,
     ])
 
 

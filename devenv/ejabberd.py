@@ -73,7 +73,12 @@ class EjabberdServer:
         component_port: int = 0,
         http_port: int = 0,
         mam: bool = False,
+        room_mam: bool = True,
+        erl_flags: Sequence[str] = (),
+        cpus: str | None = None,
     ) -> None:
+        """`room_mam`: rooms archive by default; `erl_flags` go to `erl` (say `+S 1:1`);
+        `cpus` runs the VM under `taskset -c cpus` (benchmarks pin the server side)."""
         self._owns_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="qtalk-ejabberd-")) if workdir is None \
             else workdir.resolve()
@@ -81,7 +86,8 @@ class EjabberdServer:
         self.muc_domain = f"conference.{host}"
         self.component_domain = component_domain
         self.secret = secret or secrets.token_hex(16)
-        self.mam = mam
+        self.mam, self.room_mam = mam, room_mam
+        self.erl_flags, self.cpus = tuple(erl_flags), cpus
         picked = iter(free_ports(4))
         self.c2s_port = c2s_port or next(picked)
         self.component_port = component_port or next(picked)
@@ -242,7 +248,8 @@ class EjabberdServer:
             hosts_yaml="\n".join(f"  - {h}" for h in self.hosts),
             c2s_port=self.c2s_port, component_port=self.component_port,
             http_port=self.http_port, component_domain=self.component_domain,
-            secret=self.secret, mam_default="always" if self.mam else "never")
+            secret=self.secret, mam_default="always" if self.mam else "never",
+            room_mam="true" if self.room_mam else "false")
 
     def _node(self) -> str:
         """A random node name, kept in the workdir: Mnesia's schema is tied to it."""
@@ -252,8 +259,10 @@ class EjabberdServer:
         return path.read_text().strip()
 
     def _argv(self) -> list[str]:
+        pin = ["taskset", "-c", self.cpus] if self.cpus is not None else []
         return [
-            "erl", "-sname", self._node(), "-setcookie", secrets.token_hex(16),
+            *pin, "erl", *self.erl_flags,
+            "-sname", self._node(), "-setcookie", secrets.token_hex(16),
             "+K", "true", "+P", "250000", "-env", "ERL_CRASH_DUMP_BYTES", "0",
             "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
             "-erl_epmd_port", str(self.dist_port), "-start_epmd", "false",

@@ -2,6 +2,7 @@
 # Installs what `make` needs from Debian, only when it is missing; safe to rerun.
 #   install-deps.sh venv     python3-venv (Debian's python3 lacks ensurepip without it)
 #   install-deps.sh servers  ejabberd, prosody and redis-server for the real-server test tier
+#   install-deps.sh bench    wrk, the HTTP load generator of `make bench`
 # The servers are only ever run by the tests, isolated on loopback: their packages must not start
 # the system daemons (which listen on all interfaces), hence the policy-rc.d guard below.
 set -euo pipefail
@@ -18,8 +19,11 @@ case "${1:-}" in
     command -v prosody >/dev/null || missing+=(prosody)
     command -v redis-server >/dev/null || missing+=(redis-server)
     ;;
+  bench)
+    command -v wrk >/dev/null || missing+=(wrk)
+    ;;
   *)
-    echo "usage: $0 venv|servers" >&2
+    echo "usage: $0 venv|servers|bench" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,305 @@
+"""One round: an ejabberd, its receivers, and one measured run per scenario.
+
+A run resets the receivers' counters, starts the load in its own process (wrk, bench.ratec or
+bench.flood), samples CPU around the load window, then waits until everything answered has
+arrived (or nothing has for `idle` seconds) and returns one flat record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import procstat, wrk
+from bench.scenarios import ALL, MEMBERS, RECIPIENT, ROOM, SENDER, Hosts, Scenario
+from bench.servers import DaemonProcess, start_ejabberd
+from bench.xmpp import Receiver
+
+Record = dict[str, Any]
+IDLE = 1.5
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q / 100 * len(sorted_values)))]
+
+
+class Round:
+    def __init__(self, index: int, workdir: Path, *, pinned: bool, seconds: float,
+                 lat_seconds: float, group_seconds: float, max_drain: float,
+                 profile: dict[str, Path]) -> None:
+        self.index, self.workdir, self.pinned = index, workdir, pinned
+        self.seconds, self.lat_seconds, self.group_seconds = seconds, lat_seconds, group_seconds
+        self.max_drain = max_drain
+        self.profile = profile
+        self.server = start_ejabberd(workdir / "ejabberd", pinned=pinned)
+        self.hosts = Hosts(self.server.host, self.server.muc_domain)
+        self.receiver: Receiver | None = None
+        self.members: list[Receiver] = []
+        self.copies = {"ejabberd": 0.0, "daemon": 0.0}
+        self.beam = procstat.descendants(self.server.pid or 0)
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    async def setup(self, *, group: bool) -> None:
+        for user in (SENDER, RECIPIENT):
+            self.server.register(user, user)
+        self.receiver = await Receiver.login(self.server.c2s_port, RECIPIENT, self.server.host,
+                                             RECIPIENT)
+        if group:
+            await self._setup_group()
+        self.beam = procstat.descendants(self.server.pid or 0)
+
+    async def _setup_group(self) -> None:
+        """A room of 50 members made through our API (so subscribed as the daemon does it)."""
+        for member in MEMBERS:
+            self.server.register(member, member)
+        self.members = list(await asyncio.gather(*(
+            Receiver.login(self.server.c2s_port, m, self.server.host, m) for m in MEMBERS)))
+        daemon = DaemonProcess(self.server, self.workdir, "group-setup", durable=True,
+                               pinned=self.pinned, store=self.workdir / "group.db")
+        try:
+            await daemon.ready()
+            await _post_json(daemon.url + "/qtalk/create_muc", {
+                "muc_id": ROOM, "muc_owner": MEMBERS[0], "muc_domain": self.hosts.muc,
+                "muc_name": ROOM})
+            await _post_json(daemon.url + "/qtalk/add_muc_user", {
+                "muc_id": ROOM, "muc_owner": MEMBERS[0], "muc_member": list(MEMBERS[1:]),
+                "muc_domain": self.hosts.muc})
+            await asyncio.sleep(1.0)  # invitations and subscriptions settle
+            self.copies["daemon"] = await self._probe(daemon.url, "gqm16")
+        finally:
+            await daemon.stop()
+        self.copies["ejabberd"] = await self._probe(
+            f"http://127.0.0.1:{self.server.http_port}", "gej16")
+
+    async def _probe(self, base: str, name: str) -> float:
+        """Copies of one groupchat that reach the 50 online members (a few probes)."""
+        scenario = ALL[name]
+        self._reset(self.members)
+        for n in range(5):
+            await _post_json(base + scenario.path, json.loads(
+                scenario.body(self.hosts, f"probe {n}")))
+        await self._drain(self.members, expected=None)
+        return sum(r.counter.count for r in self.members) / 5
+
+    async def close(self) -> None:
+        for receiver in [*self.members, *([self.receiver] if self.receiver else [])]:
+            await receiver.close()
+        await asyncio.to_thread(self.server.stop)
+
+    # -- one run -----------------------------------------------------------------------------
+
+    async def run(self, scenario: Scenario) -> Record:
+        receivers = self.members if scenario.group else [self.receiver] if self.receiver else []
+        record: Record = {"cfg": scenario.name, "round": self.index}
+        daemon: DaemonProcess | None = None
+        if scenario.target == "daemon":
+            daemon = DaemonProcess(
+                self.server, self.workdir, f"{scenario.name}-r{self.index}",
+                durable=scenario.durable, pinned=self.pinned,
+                store=self.workdir / "group.db" if scenario.group else None)
+            await daemon.ready()
+        try:
+            self._reset(receivers, latency=scenario.kind == "rate")
+            load = {"wrk": self._wrk, "rate": self._rate, "flood": self._flood}[scenario.kind]
+            await self._measure(record, receivers, daemon, lambda: load(scenario, daemon,
+                                                                        record))
+            copies = self.copies[scenario.target] if scenario.group else 1.0
+            expected = int(record.get("accepted", 0) * copies)
+            record.update(await self._drain(receivers, expected=expected))
+            # Up to the last delivery: a room keeps fanning out after the load has stopped.
+            record["server_cpu_to_last"] = (self._beam_cpu() - record.pop("_beam_a")) + \
+                ((daemon.cpu() - record.pop("_daemon_a")) if daemon else 0.0)
+            record["lost"] = max(0, expected - record["delivered"])
+            record["copies"] = copies
+            self._summarise(record, receivers)
+            if daemon is not None:
+                record["daemon_rss_mb"] = daemon.peak_rss_mb()
+        finally:
+            if daemon is not None:
+                await daemon.stop()
+        return record
+
+    async def _measure(self, record: Record, receivers: list[Receiver],
+                       daemon: DaemonProcess | None,
+                       load: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]) -> None:
+        """Start the load, sample CPU at its start and end, and record the window."""
+        ours = self._our_pids()
+        wait_for_end = await load()
+        a, beam_a, daemon_a = procstat.sample(ours), self._beam_cpu(), daemon.cpu() if daemon \
+            else 0.0
+        count_a = sum(r.counter.count for r in receivers)
+        profiler = await self._profile(record["cfg"], daemon)
+        await wait_for_end()
+        b = procstat.sample(ours | self._our_pids())
+        seconds = b.at - a.at
+        record.update(procstat.window(a, b))
+        record["window_s"] = seconds
+        record["t_start"] = a.at
+        record["_beam_a"], record["_daemon_a"] = beam_a, daemon_a
+        record["beam_cores"] = (self._beam_cpu() - beam_a) / seconds
+        record["daemon_cores"] = ((daemon.cpu() - daemon_a) / seconds) if daemon else 0.0
+        record["delivered_window"] = sum(r.counter.count for r in receivers) - count_a
+        if profiler is not None:
+            await profiler.wait()
+
+    async def _profile(self, name: str, daemon: DaemonProcess | None
+                       ) -> asyncio.subprocess.Process | None:
+        path = self.profile.get(name)
+        if path is None or daemon is None:
+            return None
+        py_spy = Path(sys.executable).with_name("py-spy")
+        return await asyncio.create_subprocess_exec(
+            str(py_spy), "record", "-p", str(daemon.pid), "-d", str(int(self.seconds) - 1),
+            "-r", "250", "-f", "raw", "-o", str(path.with_suffix(f".r{self.index}.txt")),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+    # -- the three kinds of load -------------------------------------------------------------
+
+    def _url(self, scenario: Scenario, daemon: DaemonProcess | None) -> str:
+        base = daemon.url if daemon else f"http://127.0.0.1:{self.server.http_port}"
+        return base + scenario.path
+
+    async def _wrk(self, scenario: Scenario, daemon: DaemonProcess | None, record: Record
+                   ) -> Callable[[], Awaitable[None]]:
+        script = wrk.write_script(self.workdir, scenario.name, scenario.body(self.hosts))
+        seconds = self.group_seconds if scenario.group else self.seconds
+        children_a = procstat.children_cpu_seconds(os.getpid())
+        process = await wrk.start(self._url(scenario, daemon), script,
+                                  connections=scenario.connections, seconds=seconds)
+
+        async def end() -> None:
+            result = await wrk.finish(process)
+            record.update(requests=result.requests, non2xx=result.non2xx,
+                          errors=result.errors, http_p50=result.p50_ms,
+                          http_p99=result.p99_ms, http_p999=result.p999_ms,
+                          accepted=result.ok * scenario.per_request,
+                          loadgen_cpu=procstat.children_cpu_seconds(os.getpid()) - children_a)
+        return end
+
+    async def _rate(self, scenario: Scenario, daemon: DaemonProcess | None, record: Record
+                    ) -> Callable[[], Awaitable[None]]:
+        if scenario.target == "raw":
+            return await self._flood(scenario, daemon, record, rate=1000.0)
+        template = self.workdir / f"{scenario.name}.json"
+        template.write_bytes(scenario.body(self.hosts, "@@BODY@@"))
+        process = await _python("bench.ratec", "--url", self._url(scenario, daemon),
+                                "--template", str(template), "--rate", str(scenario.rate),
+                                "--seconds", str(self.lat_seconds))
+
+        async def end() -> None:
+            result = await _result(process)
+            ok = sum(v for k, v in result["statuses"].items() if k.startswith("2"))
+            record.update(requests=result["sent"], non2xx=result["sent"] - ok,
+                          http_p50=result["http_p50"], http_p99=result["http_p99"],
+                          http_p999=result["http_p999"], accepted=ok * scenario.per_request,
+                          achieved_rps=result["sent"] / (result["ended"] - result["started"]),
+                          loadgen_cpu=result["cpu"])
+        return end
+
+    async def _flood(self, scenario: Scenario, daemon: DaemonProcess | None, record: Record,
+                     rate: float = 0.0) -> Callable[[], Awaitable[None]]:
+        s = self.server
+        argv = ["--port", str(s.component_port), "--domain", s.component_domain,
+                "--secret", s.secret, "--host", s.host, "--sender", f"{SENDER}@{s.host}",
+                "--to", f"{RECIPIENT}@{s.host}", "--shape", scenario.shape]
+        if rate:
+            argv += ["--rate", str(rate), "--seconds", str(self.lat_seconds)]
+        else:
+            argv += ["--seconds", str(self.seconds),
+                     "--window", "2048" if scenario.shape == "product" else "4096"]
+        process = await _python("bench.flood", *argv)
+
+        async def end() -> None:
+            result = await _result(process)
+            record.update(accepted=result["sent"], loadgen_cpu=result["cpu"],
+                          sent_per_s=result["sent"] / (result["ended"] - result["started"]))
+        return end
+
+    # -- counting ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _reset(receivers: list[Receiver], *, latency: bool = False) -> None:
+        for receiver in receivers:
+            receiver.counter.reset(latency=latency)
+
+    async def _drain(self, receivers: list[Receiver], *, expected: int | None) -> Record:
+        """Wait for the stragglers: until all `expected` arrived, or none for IDLE seconds."""
+        deadline = time.monotonic() + self.max_drain
+        last, last_change = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            total = sum(r.counter.count for r in receivers)
+            if expected is not None and total >= expected:
+                break
+            if total != last:
+                last, last_change = total, time.monotonic()
+            elif time.monotonic() - last_change > IDLE:
+                break
+            await asyncio.sleep(0.05)
+        return {"delivered": sum(r.counter.count for r in receivers),
+                "last_at": max((r.counter.last_at for r in receivers), default=0.0),
+                "receiver_eof": any(r.eof for r in receivers)}
+
+    def _summarise(self, record: Record, receivers: list[Receiver]) -> None:
+        seconds = record["window_s"]
+        record["delivered_per_s"] = record["delivered_window"] / seconds
+        to_last = record["last_at"] - record["t_start"]
+        record["to_last_per_s"] = record["delivered"] / to_last if to_last > 0 else 0.0
+        record["server_us_per_msg"] = 1e6 * record["server_cpu_to_last"] / \
+            max(1, record["delivered"])
+        record["per_core"] = 1e6 / record["server_us_per_msg"] if record["delivered"] else 0.0
+        record["loadgen_cores"] = record.get("loadgen_cpu", 0.0) / seconds
+        if "requests" in record:
+            record["answered_per_s"] = (record["requests"] - record["non2xx"]) / seconds
+        latencies = sorted(x / 1e6 for r in receivers for x in r.counter.latencies)
+        if latencies:
+            record.update(lat_n=len(latencies), lat_p50=percentile(latencies, 50),
+                          lat_p90=percentile(latencies, 90), lat_p99=percentile(latencies, 99),
+                          lat_p999=percentile(latencies, 99.9), lat_max=latencies[-1])
+
+    def _beam_cpu(self) -> float:
+        return sum(procstat.cpu_seconds(pid) for pid in self.beam)
+
+    def _our_pids(self) -> set[int]:
+        return procstat.descendants(os.getpid())
+
+
+async def _python(module: str, *argv: str) -> asyncio.subprocess.Process:
+    """A load process; returns once it printed that it is ready (connections open)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *argv, stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT)
+    assert process.stdout is not None
+    line = await process.stdout.readline()
+    if b'"ready"' not in line:
+        raise RuntimeError(f"{module} did not start: {line!r}")
+    return process
+
+
+async def _result(process: asyncio.subprocess.Process) -> dict[str, Any]:
+    assert process.stdout is not None
+    output = await process.stdout.read()
+    await process.wait()
+    if process.returncode != 0 or not output.strip():
+        raise RuntimeError(f"load process exited with {process.returncode}: {output!r}")
+    result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    return result
+
+
+async def _post_json(url: str, payload: Any) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session, session.post(url, json=payload) as reply:
+        answer: dict[str, Any] = await reply.json(content_type=None)
+        if reply.status >= 300 and reply.status != 207:
+            raise RuntimeError(f"POST {url}: HTTP {reply.status}: {answer}")
+        return answer
