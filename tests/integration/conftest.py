@@ -67,14 +67,24 @@ def ejabberd() -> Iterator[EjabberdServer]:
         yield server
 
 
-@contextlib.contextmanager
+@pytest.fixture(scope="module")
 def private_ejabberd() -> Iterator[EjabberdServer]:
     """A server for one module's own daemon. A second daemon must never join the session's
     server: ejabberd balances a component domain's traffic over all its connections, so each
-    daemon would get some of the other's pongs and drop its link for want of them."""
+    daemon would get some of the other's pongs and drop its link for want of them.
+
+    A module takes it with `ejabberd = private_ejabberd` and `make_user = private_make_user`
+    (pytest names a fixture by the module attribute), which also moves `client_factory`.
+    """
     _require_ejabberd()
     with EjabberdServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def private_make_user(ejabberd: EjabberdServer) -> UserFactory:
+    """`make_user` for a module whose `ejabberd` is its own."""
+    return user_factory(ejabberd)
 
 
 @pytest.fixture(scope="session")

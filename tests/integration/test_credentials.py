@@ -9,7 +9,7 @@ the good token's message arrives at a real client. All traffic stays on 127.0.0.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -24,24 +24,17 @@ from tests.integration.conftest import (
     UserFactory,
     daemon_config,
     private_ejabberd,
+    private_make_user,
     running_daemon,
-    user_factory,
 )
 from tests.unit.http_apps import bearer, integrator
 
 GOOD, NARROW, FAR, SLOW = "good-token-7f3a", "narrow-token-19c2", "far-token-5d11", "slow-tok-8e"
 
 
-@pytest.fixture(scope="module")
-def ejabberd() -> Iterator[EjabberdServer]:
-    """Overrides the session's server for this module (and client_factory with it)."""
-    with private_ejabberd() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def make_user(ejabberd: EjabberdServer) -> UserFactory:
-    return user_factory(ejabberd)
+# This module's own server and users (see private_ejabberd); client_factory follows them.
+ejabberd = private_ejabberd
+make_user = private_make_user
 
 
 @pytest_asyncio.fixture(scope="module")

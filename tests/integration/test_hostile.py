@@ -12,7 +12,7 @@ daemon registers, and a good message must still arrive after it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -31,8 +31,8 @@ from tests.integration.conftest import (
     UserFactory,
     daemon_config,
     private_ejabberd,
+    private_make_user,
     running_daemon,
-    user_factory,
 )
 from tests.integration.xmpp_client import XmppClient, tag
 from tests.unit.strategies import BILLION_LAUGHS, bodies
@@ -66,16 +66,9 @@ HOSTILE_XML = {
 }
 
 
-@pytest.fixture(scope="module")
-def ejabberd() -> Iterator[EjabberdServer]:
-    """Overrides the session's server for this module (and client_factory with it)."""
-    with private_ejabberd() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def make_user(ejabberd: EjabberdServer) -> UserFactory:
-    return user_factory(ejabberd)
+# This module's own server and users (see private_ejabberd); client_factory follows them.
+ejabberd = private_ejabberd
+make_user = private_make_user
 
 
 @pytest_asyncio.fixture(scope="module")

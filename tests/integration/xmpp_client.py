@@ -97,6 +97,10 @@ class XmppClient:
                                f"<session xmlns='{SESSION_NS}'/></iq>")
         if presence:
             self.send("<presence><priority>1</priority></presence>")
+            # Wait for the server's echo (RFC 6121 §4.2.2): until then the session is not
+            # available, and a message to the bare JID would go to offline storage instead.
+            await self.wait_for(lambda el: el.tag == tag("presence")
+                                and el.get("from") == self.jid)
 
     async def _open_stream(self) -> etree._Element:
         self.send(f"<?xml version='1.0'?><stream:stream xmlns='{CLIENT_NS}' "
