@@ -47,6 +47,8 @@ class RoomResync:
                 await self.run()
             except LinkDown:
                 log.info("room resync interrupted: the link dropped")
+            except ApiError as exc:
+                log.warning("room resync failed: %s", exc.message)
             except Exception:
                 log.exception("room resync failed")
             if not self._again:
@@ -74,7 +76,8 @@ class RoomResync:
             known = await self._directory.store.synced_at()
             stale = [room for room in listed
                      if room not in known or started - known[room] >= max_age]
-            missing = [room for room in known if room not in set(listed)]
+            on_server = set(listed)
+            missing = [room for room in known if room not in on_server]
             results = await gather_bounded((self._sync(room, started) for room in
                                             [*stale, *missing]), self._rooms_at_once)
             report = ResyncReport(
@@ -93,11 +96,11 @@ class RoomResync:
             if cached is not None and cached.synced_at > started:
                 return "synced"  # changed by a request meanwhile, so already current
             try:
-                synced = await self._directory.sync(room, self._bulk)
+                present = await self._directory.refresh(room, self._bulk)
             except LinkDown:
                 raise
             except ApiError as exc:
                 log.warning("room resync: %s: %s", room, exc.message)
                 return "failed"
-        return "removed" if synced is None else "synced"
+        return "synced" if present else "removed"
 

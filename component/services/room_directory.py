@@ -86,12 +86,20 @@ class RoomDirectory:
     async def sync(self, room: Jid, muc: MucServer | None = None, *,
                    created_here: bool = False) -> Room | None:
         """Read the room from the server into the store; None (and dropped) if it is gone."""
+        if not await self.refresh(room, muc, created_here=created_here):
+            return None
+        return await self.store.get(room)
+
+    async def refresh(self, room: Jid, muc: MucServer | None = None, *,
+                      created_here: bool = False) -> bool:
+        """`sync` without reading the room back (the resync); False if it is gone."""
         try:
             snapshot = await (muc or self.muc).read(room)
         except NotFound:
             await self.store.delete(room)
-            return None
-        return await self.store.save_snapshot(room, snapshot, created_here=created_here)
+            return False
+        await self.store.save_snapshot(room, snapshot, created_here=created_here)
+        return True
 
     # -- shared mutations ----------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ class SqliteRoomStore:
         return _room(row, members)
 
     async def save_snapshot(self, room: Jid, snapshot: RoomSnapshot, *,
-                            created_here: bool = False) -> Room:
+                            created_here: bool = False) -> None:
         """The server's view of a room replaces ours; `since` and the profile stay."""
         now = self._clock()
         options = snapshot.options
@@ -77,9 +77,6 @@ class SqliteRoomStore:
             "(SELECT value FROM json_each(?))", (str(room), json.dumps(users)))
         await self.put_members(room, [Member(jid, affiliation, snapshot.nicks.get(jid, ""), now)
                                       for jid, affiliation in snapshot.affiliations])
-        found = await self.get(room)
-        assert found is not None
-        return found
 
     async def put_members(self, room: Jid, members: Sequence[Member]) -> None:
         """Insert or update; an existing member keeps the time they joined (`since`)."""
@@ -119,16 +116,16 @@ class SqliteRoomStore:
         async with self._conn.execute(
                 "SELECT room FROM affiliations WHERE user = ? ORDER BY room",
                 (str(user),)) as cur:
-            return [Jid.parse(row[0]) for row in await cur.fetchall()]
+            return [_stored(row[0]) for row in await cur.fetchall()]
 
     async def synced_at(self) -> dict[Jid, float]:
         """Every known room and when the server's view of it was last read."""
         async with self._conn.execute("SELECT jid, synced_at FROM rooms") as cur:
-            return {Jid.parse(row[0]): float(row[1]) for row in await cur.fetchall()}
+            return {_stored(row[0]): float(row[1]) for row in await cur.fetchall()}
 
 
 def _member(row: aiosqlite.Row) -> Member:
-    return Member(Jid.parse(row["user"]), row["affiliation"], row["nick"], float(row["since"]))
+    return Member(_stored(row["user"]), row["affiliation"], row["nick"], float(row["since"]))
 
 
 def _room(row: aiosqlite.Row, members: tuple[Member, ...]) -> Room:
@@ -142,5 +139,11 @@ def _room(row: aiosqlite.Row, members: tuple[Member, ...]) -> Room:
         allow_subscription=bool(stored.get("allow_subscription", True)))
     profile = Profile(title=str(stored.get("title", "")), picture=row["picture"],
                       version=int(row["version"]))
-    return Room(Jid.parse(row["jid"]), options, members, profile, bool(row["created_here"]),
+    return Room(_stored(row["jid"]), options, members, profile, bool(row["created_here"]),
                 float(row["synced_at"]))
+
+
+def _stored(text: str) -> Jid:
+    """A bare JID this store wrote after it was checked: split, not parsed again."""
+    local, _, domain = text.rpartition("@")
+    return Jid(local, domain)

@@ -27,8 +27,10 @@ async def test_snapshot_round_trip_keeps_since_and_profile(db: Database) -> None
                                              max_users=50), created_here=True)
     await store.put_profile(ROOM, Profile(title="t", picture="/p.png", version=4))
     clock.now = 2000.0
-    room = await store.save_snapshot(ROOM, snapshot((ALICE, "member"), (CAROL, "owner"),
-                                                    name="Renamed"))
+    await store.save_snapshot(ROOM, snapshot((ALICE, "member"), (CAROL, "owner"),
+                                             name="Renamed"))
+    room = await store.get(ROOM)
+    assert room is not None
     assert [(m.jid, m.affiliation, m.nick, m.since) for m in room.members] == [
         (ALICE, "member", "Alice", 1000.0), (CAROL, "owner", "Carol", 2000.0)]
     assert (room.options.name, room.options.max_users, room.synced_at) == ("Renamed", None,
