@@ -8,9 +8,11 @@ atomic on its own and a half-done sequence is repaired by the next resync.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -40,11 +42,25 @@ def _options_json(options: RoomOptions) -> str:
 
 
 class SqliteRoomStore:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    """Rooms are also kept in memory (the most used ones): every groupchat asks for its room.
+
+    This store is the only writer of its tables, so the memory copy stays true: a write drops
+    the room from it, and a read overlapped by any write is not remembered (`_writes`)."""
+
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time, *,
+                 cached_rooms: int = 1024) -> None:
         self._conn = db.conn
         self._clock = clock
+        self._cache: OrderedDict[Jid, Room] = OrderedDict()
+        self._cached_rooms = cached_rooms
+        self._writes = 0
 
     async def get(self, room: Jid) -> Room | None:
+        cached = self._cache.get(room)
+        if cached is not None:
+            self._cache.move_to_end(room)
+            return cached
+        writes = self._writes
         async with self._conn.execute("SELECT * FROM rooms WHERE jid = ?", (str(room),)) as cur:
             row = await cur.fetchone()
         if row is None:
@@ -53,15 +69,41 @@ class SqliteRoomStore:
                 "SELECT user, affiliation, nick, since FROM affiliations WHERE room = ? "
                 "ORDER BY since, user", (str(room),)) as cur:
             members = tuple(_member(m) for m in await cur.fetchall())
-        return _room(row, members)
+        found = _room(row, members)
+        if writes == self._writes:
+            self._cache[room] = found
+            if len(self._cache) > self._cached_rooms:
+                self._cache.popitem(last=False)
+        return found
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, *rooms: Jid) -> AsyncIterator[None]:
+        """Around every write: the rooms leave the memory copy, before and after."""
+        self._writes += 1
+        for room in rooms:
+            self._cache.pop(room, None)
+        try:
+            yield
+        finally:
+            self._writes += 1
+            for room in rooms:
+                self._cache.pop(room, None)
+
+    async def _run(self, room: Jid, sql: str, parameters: Sequence[Any]) -> None:
+        async with self._writing(room):
+            await run(self._conn, sql, parameters)
+
+    async def _run_many(self, room: Jid, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self._writing(room):
+            await run_many(self._conn, sql, rows)
 
     async def save_snapshot(self, room: Jid, snapshot: RoomSnapshot, *,
                             created_here: bool = False) -> None:
         """The server's view of a room replaces ours; `since` and the profile stay."""
         now = self._clock()
         options = snapshot.options
-        await run(
-            self._conn,
+        await self._run(
+            room,
             "INSERT INTO rooms (jid, name, description, options, created_here, created_at, "
             "synced_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (jid) DO UPDATE SET "
             "name = excluded.name, description = excluded.description, "
@@ -71,8 +113,8 @@ class SqliteRoomStore:
             (str(room), options.name, options.description, _options_json(options),
              int(created_here), now, now))
         users = [str(jid) for jid, _ in snapshot.affiliations]
-        await run(
-            self._conn,
+        await self._run(
+            room,
             "DELETE FROM affiliations WHERE room = ? AND user NOT IN "
             "(SELECT value FROM json_each(?))", (str(room), json.dumps(users)))
         await self.put_members(room, [Member(jid, affiliation, snapshot.nicks.get(jid, ""), now)
@@ -80,36 +122,36 @@ class SqliteRoomStore:
 
     async def put_members(self, room: Jid, members: Sequence[Member]) -> None:
         """Insert or update; an existing member keeps the time they joined (`since`)."""
-        await run_many(self._conn, _UPSERT_MEMBER, [
+        await self._run_many(room, _UPSERT_MEMBER, [
             (str(room), str(m.jid), m.affiliation, m.nick, m.since or self._clock())
             for m in members])
 
     async def set_affiliation(self, room: Jid, user: Jid, affiliation: Affiliation) -> None:
-        await run(
-            self._conn,
+        await self._run(
+            room,
             "UPDATE affiliations SET affiliation = ? WHERE room = ? AND user = ?",
             (affiliation, str(room), str(user)))
 
     async def remove_members(self, room: Jid, users: Sequence[Jid]) -> None:
-        await run_many(self._conn, "DELETE FROM affiliations WHERE room = ? AND user = ?",
-                       [(str(room), str(user)) for user in users])
+        await self._run_many(room, "DELETE FROM affiliations WHERE room = ? AND user = ?",
+                             [(str(room), str(user)) for user in users])
 
     async def put_options(self, room: Jid, options: RoomOptions) -> None:
-        await run(
-            self._conn,
+        await self._run(
+            room,
             "UPDATE rooms SET name = ?, description = ?, options = json_patch(options, ?) "
             "WHERE jid = ?",
             (options.name, options.description, _options_json(options), str(room)))
 
     async def put_profile(self, room: Jid, profile: Profile) -> None:
-        await run(
-            self._conn,
+        await self._run(
+            room,
             "UPDATE rooms SET picture = ?, version = ?, options = json_set(options, "
             "'$.title', ?) WHERE jid = ?",
             (profile.picture, profile.version, profile.title, str(room)))
 
     async def delete(self, room: Jid) -> None:
-        await run(self._conn, "DELETE FROM rooms WHERE jid = ?", (str(room),))
+        await self._run(room, "DELETE FROM rooms WHERE jid = ?", (str(room),))
 
     async def rooms_of(self, user: Jid) -> list[Jid]:
         """The reverse index: every room where `user` has an affiliation."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from component.jid import Jid
 from component.services.room_model import Member, Profile, RoomOptions, RoomSnapshot
 from component.store.db import Database
@@ -87,3 +89,28 @@ async def test_vcard_cache_answers_fresh_entries_only(db: Database) -> None:
     entry = await cache.get(ALICE)
     assert entry is not None
     assert (entry.nick, entry.fetched_at) == ("New", 1061.0)
+
+
+async def test_rooms_in_memory_follow_every_write(db: Database) -> None:
+    store = SqliteRoomStore(db, Clock(), cached_rooms=2)
+    await store.save_snapshot(ROOM, snapshot((ALICE, "owner")))
+    first = await store.get(ROOM)
+    assert first is not None
+    assert await store.get(ROOM) is first  # from memory
+    await store.put_members(ROOM, [Member(BOB, "member", "Bob", 2000.0)])
+    again = await store.get(ROOM)
+    assert again is not None
+    assert [m.jid for m in again.members] == [ALICE, BOB]
+    reading = asyncio.create_task(store.get(ROOM))  # overlapped by a write: not remembered
+    await asyncio.sleep(0)
+    await store.set_affiliation(ROOM, BOB, "admin")
+    await reading
+    latest = await store.get(ROOM)
+    assert latest is not None
+    assert latest.member(BOB).affiliation == "admin"  # type: ignore[union-attr]
+    for name in ("a", "b", "c"):
+        await store.save_snapshot(room_jid(name), snapshot((ALICE, "owner")))
+        await store.get(room_jid(name))
+    assert len(store._cache) == 2
+    await store.delete(ROOM)
+    assert await store.get(ROOM) is None
