@@ -87,3 +87,21 @@ async def config_form(client: XmppClient, room: str) -> dict[str, list[str]]:
 
 def items_by_user(reply: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["user"]: item for item in reply["data"]["items"]}
+
+
+async def client_room(client: XmppClient, room: str, nick: str, *members: str) -> None:
+    """A room made the ordinary way by a plain client: join, configure, affiliate, leave."""
+    client.send(f"<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'/>"
+                "</presence>")
+    await client.wait_for(lambda el: el.get("from") == f"{room}/{nick}")
+    form = ("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>"
+            "http://jabber.org/protocol/muc#roomconfig</value></field><field "
+            "var='muc#roomconfig_persistentroom'><value>1</value></field></x>")
+    reply = await client.request(f"<iq type='set' id='cfg-{nick}' to='{room}'><query "
+                                 f"xmlns='http://jabber.org/protocol/muc#owner'>{form}</query></iq>")
+    assert reply.get("type") == "result"
+    items = "".join(f"<item affiliation='member' jid='{m}'/>" for m in members)
+    reply = await client.request(f"<iq type='set' id='aff-{nick}' to='{room}'><query xmlns="
+                                 f"'http://jabber.org/protocol/muc#admin'>{items}</query></iq>")
+    assert reply.get("type") == "result"
+    client.send(f"<presence type='unavailable' to='{room}/{nick}'/>")

@@ -13,15 +13,14 @@ from devenv.ejabberd import EjabberdServer
 from tests.integration.conftest import Api, ClientFactory, RunningDaemon, UserFactory
 from tests.integration.rooms_helpers import (
     MUCSUB_MESSAGES,
+    client_room,
     config_form,
     mucsub_item,
     new_room,
     server_affiliations,
     server_subscribers,
 )
-from tests.integration.xmpp_client import XmppClient
 
-MUC_OWNER = "http://jabber.org/protocol/muc#owner"
 VCARD_UPDATE = "{http://jabber.org/protocol/muc#vcard_update}vcard_updte"
 
 
@@ -94,24 +93,6 @@ async def create_members(api: Api, room_id: str, owner: str, *members: str) -> N
     status, reply = await api("add_muc_user", {"muc_id": room_id, "muc_owner": owner,
                                                "muc_member": list(members)})
     assert status == 200, reply
-
-
-async def client_room(client: XmppClient, room: str, nick: str, *members: str) -> None:
-    """A room made the ordinary way by a plain client: join, configure, affiliate, leave."""
-    client.send(f"<presence to='{room}/{nick}'><x xmlns='http://jabber.org/protocol/muc'/>"
-                "</presence>")
-    await client.wait_for(lambda el: el.get("from") == f"{room}/{nick}")
-    form = ("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>"
-            "http://jabber.org/protocol/muc#roomconfig</value></field><field "
-            "var='muc#roomconfig_persistentroom'><value>1</value></field></x>")
-    reply = await client.request(f"<iq type='set' id='cfg-{nick}' to='{room}'><query "
-                                 f"xmlns='{MUC_OWNER}'>{form}</query></iq>")
-    assert reply.get("type") == "result"
-    items = "".join(f"<item affiliation='member' jid='{m}'/>" for m in members)
-    reply = await client.request(f"<iq type='set' id='aff-{nick}' to='{room}'><query xmlns="
-                                 f"'http://jabber.org/protocol/muc#admin'>{items}</query></iq>")
-    assert reply.get("type") == "result"
-    client.send(f"<presence type='unavailable' to='{room}/{nick}'/>")
 
 
 async def test_clear_staff_over_three_rooms(api: Api, make_user: UserFactory,

@@ -1,42 +1,29 @@
 """The store is rebuilt from the server: a daemon started on an empty store learns every room
 (more than one disco#items page, one made by a plain client), and resyncs after a reconnect.
 
-These tests own their ejabberd: two daemons on one component domain would share its traffic
-(ejabberd spreads a domain's stanzas over all its connections, xmpp-servers.md §3h).
+The module has its own ejabberd (`private_ejabberd`): two daemons on one component domain
+would share its traffic (ejabberd spreads it over all the domain's connections, §3h).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-import pytest
 
 from component.app import Daemon
 from component.jid import Jid
 from component.services.room_model import ResyncReport
 from component.store.rooms import SqliteRoomStore
-from devenv.ejabberd import EjabberdServer, installed
+from devenv.ejabberd import EjabberdServer
 from tests.integration.conftest import daemon_config
-from tests.integration.rooms_helpers import server_affiliations
-from tests.integration.test_rooms_admin import client_room
+from tests.integration.rooms_helpers import client_room, server_affiliations
 from tests.integration.xmpp_client import XmppClient
 
 ROOMS = 130  # more than ejabberd's 100-item disco#items page
-
-
-@pytest.fixture
-def own_ejabberd() -> Iterator[EjabberdServer]:
-    if not installed():
-        pytest.skip("ejabberd not installed: `make servers` installs Debian's ejabberd")
-    with EjabberdServer() as server:
-        for name in ("alice", "bob", "carol"):
-            server.register(name, f"pw-{name}")
-        yield server
 
 
 async def started(ej: EjabberdServer, store: Path) -> Daemon:
@@ -63,9 +50,11 @@ async def call(daemon: Daemon, path: str, body: object) -> tuple[int, Any]:
         return response.status, orjson.loads(await response.read())
 
 
-async def test_an_empty_store_is_rebuilt_by_resync(own_ejabberd: EjabberdServer,
+async def test_an_empty_store_is_rebuilt_by_resync(private_ejabberd: EjabberdServer,
                                                    tmp_path: Path) -> None:
-    ej = own_ejabberd
+    ej = private_ejabberd
+    for name in ("alice", "bob", "carol"):
+        ej.register(name, f"pw-{name}")
     first = await started(ej, tmp_path / "first.db")
     try:
         for n in range(ROOMS):
