@@ -77,6 +77,7 @@ class OutboxDelivery:
 
     async def start(self) -> None:
         if self._outbox is not None:
+            await self._outbox.open()
             self._seq = await self._outbox.last_seq()
             await self._outbox.prune_accepted(time.time() - REMEMBER_IDS_SECONDS)
             self._accepted = dict.fromkeys(await self._outbox.accepted_keys(), 0)
@@ -106,6 +107,8 @@ class OutboxDelivery:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._outbox is not None:
+            await self._outbox.close()
         if self.depth:
             log.warning("stopping with %d stanzas not acknowledged: kept for the next start",
                         self.depth)

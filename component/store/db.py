@@ -28,14 +28,18 @@ class Database:
     @classmethod
     async def open(cls, path: Path) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
-                       "busy_timeout = 5000"):
-            await conn.execute(f"PRAGMA {pragma}")
-        db = cls(conn, path)
+        db = cls(await connect(path), path)
         await db.migrate()
         return db
+
+    async def private_connection(self) -> aiosqlite.Connection:
+        """A connection of its own, for a module whose transactions span several awaits.
+
+        On the shared connection, statements of other coroutines would land inside such a
+        transaction (and be rolled back with it); a second connection keeps them apart, and
+        SQLite's WAL lets both work, one writer at a time (busy_timeout waits its turn).
+        """
+        return await connect(self.path)
 
     async def migrate(self) -> None:
         async with self.conn.execute("PRAGMA user_version") as cursor:
@@ -50,10 +54,13 @@ class Database:
                 f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
 
     async def writable(self) -> bool:
-        """Readiness probe: can a write transaction be taken right now?"""
+        """Readiness probe: can a write transaction be taken right now?
+
+        One script, so it runs as a single call on aiosqlite's thread: no other coroutine's
+        statement can fall between the BEGIN and the ROLLBACK.
+        """
         try:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            await self.conn.execute("ROLLBACK")
+            await self.conn.executescript("BEGIN IMMEDIATE; ROLLBACK;")
         except aiosqlite.Error:
             return False
         return True
@@ -69,6 +76,15 @@ class Database:
 
     async def close(self) -> None:
         await self.conn.close()
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = aiosqlite.Row
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
+                   "busy_timeout = 5000"):
+        await run(conn, f"PRAGMA {pragma}")
+    return conn
 
 
 async def run(conn: aiosqlite.Connection, sql: str, parameters: Iterable[Any] = ()) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from component.store.db import Database
+from component.store.db import Database, run
 
 
 class HostStore:
@@ -16,5 +16,5 @@ class HostStore:
             return [str(row[0]) for row in await cursor.fetchall()]
 
     async def add(self, domain: str) -> None:
-        await self._conn.execute("INSERT OR IGNORE INTO hosts (domain, added_at) VALUES (?, ?)",
+        await run(self._conn, "INSERT OR IGNORE INTO hosts (domain, added_at) VALUES (?, ?)",
                                  (domain, time.time()))

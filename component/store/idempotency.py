@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from component.store.db import Database
+from component.store.db import Database, run
 
 DEFAULT_TTL = 24 * 3600.0  # a day: longer than any sensible retry schedule of a caller
 
@@ -35,7 +35,7 @@ class IdempotencyStore:
 
     async def put(self, key: str, answer: StoredAnswer) -> None:
         # REPLACE: an expired row that pruning has not reached yet gives way to the new answer.
-        await self._db.conn.execute(
+        await run(self._db.conn,
             "INSERT OR REPLACE INTO idempotency (key, status, body, request_sha256, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (key, answer.status, answer.body, answer.request_sha256, self._clock()))

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from component.errors import KeysUnavailable
-from component.store.db import Database
+from component.store.db import Database, run
 
 log = logging.getLogger(__name__)
 KEEP_PER_USER = 20  # keys a user may hold at once; minting more retires the oldest
@@ -28,11 +28,11 @@ class KeyStore:
 
     async def add(self, host: str, user: str, key_sha256: str, created_at: float,
                   expires_at: float) -> None:
-        await self._conn.execute("DELETE FROM user_keys WHERE expires_at <= ?", (created_at,))
-        await self._conn.execute(
+        await run(self._conn, "DELETE FROM user_keys WHERE expires_at <= ?", (created_at,))
+        await run(self._conn,
             "INSERT INTO user_keys (host, user, key_sha256, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?)", (host, user, key_sha256, created_at, expires_at))
-        await self._conn.execute(
+        await run(self._conn,
             "DELETE FROM user_keys WHERE host = ? AND user = ? AND key_sha256 NOT IN ("
             "SELECT key_sha256 FROM user_keys WHERE host = ? AND user = ? "
             "ORDER BY created_at DESC LIMIT ?)", (host, user, host, user, KEEP_PER_USER))

@@ -10,8 +10,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import aiosqlite
+
 from component.jid import Jid
-from component.store.db import Database
+from component.store.db import Database, run, run_many
 from component.xmpp.stanzas import Stanza
 
 
@@ -22,8 +24,19 @@ class OutboxRow:
 
 
 class SqliteOutbox:
+    """Its group transactions run on a private connection (see Database.private_connection)."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._conn: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self._conn = await self._db.private_connection()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
     async def last_seq(self) -> int:
         async with self._db.conn.execute(
@@ -44,24 +57,25 @@ class SqliteOutbox:
                      accepted_keys: Sequence[str]) -> None:
         """One transaction for a whole group of requests: inserts, acked deletes, ids."""
         now = time.time()
-        conn = self._db.conn
-        await conn.execute("BEGIN")
+        conn = self._conn
+        assert conn is not None, "SqliteOutbox.open() first"
+        await run(conn, "BEGIN")
         try:
             if new:
-                await conn.executemany(
-                    "INSERT INTO outbox (seq, stanza_id, kind, sender, recipient, data,"
+                await run_many(
+                    conn, "INSERT INTO outbox (seq, stanza_id, kind, sender, recipient, data,"
                     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(r.seq, r.stanza.id, r.stanza.kind, str(r.stanza.sender),
                       str(r.stanza.recipient), r.stanza.data, now) for r in new])
             if acked_upto is not None:
-                await conn.execute("DELETE FROM outbox WHERE seq <= ?", (acked_upto,))
+                await run(conn, "DELETE FROM outbox WHERE seq <= ?", (acked_upto,))
             if accepted_keys:
-                await conn.executemany(
-                    "INSERT OR IGNORE INTO accepted_ids (key, accepted_at) VALUES (?, ?)",
+                await run_many(
+                    conn, "INSERT OR IGNORE INTO accepted_ids (key, accepted_at) VALUES (?, ?)",
                     [(key, now) for key in accepted_keys])
-            await conn.execute("COMMIT")
+            await run(conn, "COMMIT")
         except BaseException:
-            await conn.execute("ROLLBACK")
+            await run(conn, "ROLLBACK")
             raise
 
     async def accepted_keys(self) -> list[str]:
@@ -70,5 +84,4 @@ class SqliteOutbox:
             return [str(row[0]) for row in await cursor.fetchall()]
 
     async def prune_accepted(self, older_than: float) -> None:
-        await self._db.conn.execute("DELETE FROM accepted_ids WHERE accepted_at < ?",
-                                    (older_than,))
+        await run(self._db.conn, "DELETE FROM accepted_ids WHERE accepted_at < ?", (older_than,))
