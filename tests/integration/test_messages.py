@@ -223,7 +223,7 @@ async def test_ejabberd_restarted_under_the_daemon(
     # Log in only once the replay was routed (stored offline for bob): a message routed
     # between a session's start and its initial presence is stored offline *after* that
     # presence emptied the store, and waits for the next login (an ejabberd race).
-    while daemon.daemon.delivery.depth:
+    while daemon.daemon.delivery.depth:  # noqa: ASYNC110 (a test polls a counter)
         await asyncio.sleep(0.02)
     bob_client = await client_factory(*bob)
     status, reply = await api("send_thirdmessage", {
