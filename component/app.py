@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -20,12 +21,14 @@ from component.adhoc.admin import add_host_command, get_web_key_command, status_
 from component.adhoc.commands import CommandRegistry
 from component.adhoc.rooms import RoomCommands
 from component.config import Config
+from component.http.health import add_health_routes
 from component.http.hosts import HostRoutes
 from component.http.messages import MessageRoutes
 from component.http.rooms import RoomRoutes
 from component.http.route import Route
 from component.http.server import make_app
 from component.http.users import UserRoutes
+from component.metrics import Metrics, Snapshot
 from component.services.accounts import AccountProbe
 from component.services.delivery import OutboxDelivery
 from component.services.ejabberd_muc import EjabberdMuc
@@ -76,10 +79,30 @@ class Daemon:
                                        max_stanza_bytes=config.limits.max_stanza_bytes,
                                        groups=self.rooms)
         user_routes = self._wire_users_and_commands(config, db)
+        self.metrics = self._wire_metrics(db)
         self.app = make_app(config, [*MessageRoutes(self.messages, config.limits).routes(),
-                                     *user_routes, *room_routes], db=db)
+                                     *user_routes, *room_routes], db=db, metrics=self.metrics)
+        add_health_routes(self.app, link_up=self.link.up.is_set, store_writable=db.writable)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _wire_metrics(self, db: Database) -> Metrics:
+        """Prometheus metrics (issue 6): state is read when scraped, not kept up to date."""
+        metrics = Metrics()
+        started, rooms = time.monotonic(), [0]
+
+        async def count_rooms() -> None:
+            rooms[0] = await count_rows(db, "rooms")
+
+        metrics.watch(lambda: Snapshot(
+            link_up=self.link.up.is_set(), reconnects=self.link.reconnects,
+            stanzas_sent=self.link.stanzas_sent, outbox_depth=self.delivery.depth,
+            window=self.delivery.window, replays=self.delivery.replays,
+            store_bytes=db.size_bytes(), rooms=rooms[0],
+            uptime_seconds=time.monotonic() - started))
+        metrics.before_scrape(count_rooms)
+        self.link.observe_iq = metrics.iq_rtt.observe
+        return metrics
 
     def _wire_rooms(self, config: Config, db: Database) -> list[Route]:
         """Groups (issue 3): ejabberd rooms, their store and resync; returns their routes."""

@@ -7,7 +7,7 @@ scraped, so the hot path pays nothing for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -70,9 +70,18 @@ class Metrics:
         self.iq_rtt = Histogram("qtalk_xmpp_iq_duration_seconds",
                                 "Round trip of iq requests to the XMPP server",
                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
 
     def watch(self, snapshot: Callable[[], Snapshot]) -> None:
         self.registry.register(_StateCollector(snapshot))
+
+    def before_scrape(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Run `refresh` before each scrape (values that need the store, say)."""
+        self._refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        for refresh in self._refreshers:
+            await refresh()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

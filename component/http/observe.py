@@ -46,6 +46,7 @@ def observe_middleware(metrics: Metrics) -> Middleware:
 
 def add_metrics_route(app: web.Application, metrics: Metrics) -> None:
     async def scrape(request: web.Request) -> web.Response:
+        await metrics.refresh()
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     app.router.add_get("/metrics", scrape)

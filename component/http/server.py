@@ -14,7 +14,9 @@ from component.http import audit
 from component.http.auth import Gate, auth_middleware
 from component.http.envelope import failure
 from component.http.idempotency import Idempotency
+from component.http.observe import add_metrics_route, observe_middleware
 from component.http.route import ROUTES, Route
+from component.metrics import Metrics
 from component.store.db import Database
 from component.store.idempotency import IdempotencyStore
 
@@ -69,7 +71,7 @@ def _guard(route: Route) -> Handler:
 
 
 def make_app(config: Config, routes: Iterable[Route], *,
-             db: Database | None = None) -> web.Application:
+             db: Database | None = None, metrics: Metrics | None = None) -> web.Application:
     """The app; without `db` (some unit tests) Idempotency-Key headers are not honoured."""
     # Outermost first. The request id wraps everything so every answer names its request;
     # the error middleware turns exceptions into envelopes and applies the 200 switch last;
@@ -77,6 +79,8 @@ def make_app(config: Config, routes: Iterable[Route], *,
     # needs the integrator (its keys are per integrator) and must not replay to strangers.
     middlewares = [audit.request_ids, _error_middleware(config.http.always_200),
                    audit.audit_trail]
+    if metrics is not None:
+        middlewares.insert(1, observe_middleware(metrics))
     if config.integrators:
         middlewares.append(auth_middleware(Gate(config.integrators)))
     idempotency = Idempotency(IdempotencyStore(db)) if db is not None else None
@@ -86,6 +90,8 @@ def make_app(config: Config, routes: Iterable[Route], *,
                           middlewares=middlewares)
     if idempotency is not None:
         app.cleanup_ctx.append(idempotency.pruning)
+    if metrics is not None:
+        add_metrics_route(app, metrics)
     app[ROUTES] = {}
     for route in routes:
         handler = _guard(route)

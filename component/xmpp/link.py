@@ -112,6 +112,7 @@ class ComponentLink:
         self._down_listeners: list[Callable[[], None]] = []
         self.reconnects = 0
         self.stanzas_sent = 0
+        self.observe_iq: Callable[[float], None] | None = None  # seconds per iq round trip
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -350,11 +351,16 @@ class ComponentLink:
 
     async def request(self, stanza: Stanza, timeout: float | None = None) -> etree._Element:
         """Send an iq and wait for its result or error."""
-        future: asyncio.Future[etree._Element] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[etree._Element] = loop.create_future()
         self.send(stanza)
         self._pending[stanza.id] = future
+        started = loop.time()
         try:
-            return await asyncio.wait_for(future, timeout or self.config.iq_timeout)
+            reply = await asyncio.wait_for(future, timeout or self.config.iq_timeout)
+            if self.observe_iq is not None:
+                self.observe_iq(loop.time() - started)
+            return reply
         except TimeoutError:
             raise XmppTimeout(f"no answer from {stanza.recipient} in time") from None
         finally:
