@@ -87,6 +87,8 @@ async def audit_trail(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def _write(request: web.Request, endpoint: str, status: int, errcode: int,
            seconds: float) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return  # an operator may silence the trail; then it costs nothing
     integrator = integrator_of(request)
     record: dict[str, Any] = {
         "request_id": request_id(request),

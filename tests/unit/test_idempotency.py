@@ -102,7 +102,10 @@ async def test_concurrent_duplicates_wait_for_the_first(db: Database) -> None:
     sink = GatedSink()
     async with client_for(message_app(make_config(), sink, db)) as client:
         calls = [asyncio.create_task(post(client, CHAT, "k")) for _ in range(3)]
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):
+            while sink.deliveries == 0:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the duplicates arrive meanwhile, and must wait
         assert sink.deliveries == 1
         sink.gate.set()
         answers = await asyncio.gather(*calls)
