@@ -28,11 +28,13 @@ class GatedSink(RecordingSink):
     def __init__(self) -> None:
         super().__init__()
         self.gate = asyncio.Event()
+        self.entered = asyncio.Event()
         self.deliveries = 0
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
         self.deliveries += 1
+        self.entered.set()
         await self.gate.wait()
         return await super().deliver(stanzas, wait=wait, remember=remember)
 
@@ -102,9 +104,7 @@ async def test_concurrent_duplicates_wait_for_the_first(db: Database) -> None:
     sink = GatedSink()
     async with client_for(message_app(make_config(), sink, db)) as client:
         calls = [asyncio.create_task(post(client, CHAT, "k")) for _ in range(3)]
-        async with asyncio.timeout(5):
-            while sink.deliveries == 0:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(sink.entered.wait(), 5)
         await asyncio.sleep(0.2)  # the duplicates arrive meanwhile, and must wait
         assert sink.deliveries == 1
         sink.gate.set()
