@@ -77,6 +77,7 @@ class Daemon:
         room_routes = self._wire_rooms(config, db)
         self.messages = MessageService(self.delivery, self.hosts,
                                        max_stanza_bytes=config.limits.max_stanza_bytes,
+                                       max_body_chars=config.limits.max_body_chars,
                                        groups=self.rooms)
         user_routes = self._wire_users_and_commands(config, db)
         self.metrics = self._wire_metrics(db)

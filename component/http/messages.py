@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from component.config import LimitsConfig
-from component.errors import ApiError, BadField
+from component.errors import ApiError, BadField, TooLarge
 from component.http import audit, auth
 from component.http import body as fields
 from component.http.replies import batch_reply, single_reply
@@ -78,7 +78,7 @@ class MessageRoutes:
         if not isinstance(to, list) or not to:
             raise BadField("To", 'expected a non-empty array of {"User": name}')
         if len(to) > self.limits.max_items:
-            raise BadField("To", f"{len(to)} recipients, the limit is {self.limits.max_items}")
+            raise TooLarge(f"To: {len(to)} recipients, the limit is {self.limits.max_items}")
         parsed = [_user_of(entry) for entry in to]
         chat = ChatRequest(
             sender=fields.req_str(obj, "From"),

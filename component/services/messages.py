@@ -91,10 +91,11 @@ class SendResult:
 
 class MessageService:
     def __init__(self, sink: StanzaSink, hosts: HostPolicy, *, max_stanza_bytes: int,
-                 groups: GroupGate | None = None) -> None:
+                 max_body_chars: int = 32 << 10, groups: GroupGate | None = None) -> None:
         self._sink = sink
         self._hosts = hosts
         self._max_stanza_bytes = max_stanza_bytes
+        self._max_body_chars = max_body_chars
         self._groups = groups
 
     @property
@@ -141,6 +142,7 @@ class MessageService:
         try:
             sender = self._address(item.sender, "from")
             element = fragment.parse_message(item.message, self._max_stanza_bytes)
+            fragment.check_body_length(element, self._max_body_chars)
             requested_type = element.get("type", "normal")
             recipient, sender = await self._third_route(item.recipient, sender,
                                                         requested_type)

@@ -49,6 +49,13 @@ def parse_message(xml: str, max_bytes: int) -> etree._Element:
     return root
 
 
+def check_body_length(root: etree._Element, max_chars: int) -> None:
+    """The body text has the same limit as send_message's `Body`."""
+    length = len(root.findtext("body") or "")
+    if length > max_chars:
+        raise TooLarge(f"message: body of {length} characters, the limit is {max_chars}")
+
+
 def _refuse_foreign_nodes(root: etree._Element) -> None:
     if root.getroottree().docinfo.doctype:
         raise BadStanza("message: DOCTYPE not allowed")

@@ -100,5 +100,12 @@ def test_size_over_the_limit_is_refused_before_parsing() -> None:
         fragment.parse_message("<message><body>" + "x" * LIMIT + "</body></message>", LIMIT)
 
 
+def test_body_text_over_its_limit_is_refused() -> None:
+    element = fragment.parse_message("<message><body>" + "x" * 11 + "</body></message>", LIMIT)
+    fragment.check_body_length(element, 11)
+    with pytest.raises(TooLarge):
+        fragment.check_body_length(element, 10)
+
+
 def test_every_refusal_is_an_api_error() -> None:
     assert issubclass(BadStanza, ApiError)

@@ -139,7 +139,7 @@ async def test_send_message_bad_recipients_are_reported(client: TestClient[Any, 
 @pytest.mark.parametrize(("body", "status"), [
     ({"From": "alice", "To": [{"User": "bob"}]}, 400),
     ({"From": "alice", "To": "bob", "Body": "x"}, 400),
-    ({"From": "alice", "To": [{"User": "bob"}] * 6, "Body": "x"}, 400),
+    ({"From": "alice", "To": [{"User": "bob"}] * 6, "Body": "x"}, 413),
     ({"From": "alice", "To": [{"User": "bob"}], "Body": "x", "Type": "groupchat"}, 501),
     ({"From": "alice", "To": [{"User": "bob"}], "Body": "x", "Host": "evil.org"}, 400),
     ({"From": ["alice"], "To": [{"User": "bob"}], "Body": "x"}, 400),

@@ -74,7 +74,7 @@ def notify(**change: Any) -> dict[str, Any]:
 OVER_LIMITS = {
     "thirdmessage items": ("send_thirdmessage", [third()] * 6, 413, "6 items, the limit is 5"),
     "send_xml items": ("send_xml", [third()] * 6, 413, "6 items, the limit is 5"),
-    "send_message recipients": ("send_message", chat(To=[{"User": "bob"}] * 6), 400,
+    "send_message recipients": ("send_message", chat(To=[{"User": "bob"}] * 6), 413,
                                 "6 recipients, the limit is 5"),
     "notify recipients": ("send_notify", notify(to=[f"bob@{HOST}"] * 6), 413,
                           "6 items, the limit is 5"),
