@@ -1,0 +1,108 @@
+"""The configuration's shape: frozen dataclasses, built once by `component.config`."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EX_CONFIG = 78
+SERVER_KINDS = frozenset({"ejabberd", "prosody"})
+PLACEHOLDER_SECRETS = frozenset({"", "...", "secret", "change-me", "changeme", "password"})
+
+
+class ConfigError(Exception):
+    """Every problem found in a config file, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class XmppConfig:
+    server: str
+    port: int
+    domain: str
+    secret: str
+    hosts: tuple[str, ...]
+    muc_domain: str
+    ping_interval: float = 30.0
+    iq_timeout: float = 10.0
+    reconnect_max_delay: float = 30.0
+    server_kind: str = "ejabberd"
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    bind: str = "127.0.0.1"
+    port: int = 10050
+    always_200: bool = False
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: Path = Path("qtalk-component.db")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_request_bytes: int = 1 << 20
+    max_stanza_bytes: int = 64 << 10
+    max_body_chars: int = 32 << 10
+    max_items: int = 1000
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """The outbox (DESIGN.md §3): its bound and the window of unacknowledged stanzas."""
+
+    outbox_max: int = 100_000
+    window: int = 5000
+    ack_timeout: float = 10.0
+    durable: bool = True
+
+
+@dataclass(frozen=True)
+class Integrator:
+    """One caller of the API, authenticated by a bearer token of which only a hash is kept."""
+
+    name: str
+    token_sha256: str
+    endpoints: frozenset[str]  # paths after /qtalk/, or "*"
+    hosts: frozenset[str]      # user domains it may act for, or "*"
+    allow_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    rate: float | None = None  # requests per second
+
+
+@dataclass(frozen=True)
+class AdhocConfig:
+    admins: frozenset[str] = frozenset()  # bare JIDs allowed to run the admin commands
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    """Where auth_uk looks keys up: our own store, or Startalk's Redis (db 2, HGET)."""
+
+    backend: str = "store"
+    redis_url: str = "redis://127.0.0.1:6379/2"
+    key_ttl: float = 30 * 86400.0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "INFO"
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    xmpp: XmppConfig
+    http: HttpConfig = field(default_factory=HttpConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    adhoc: AdhocConfig = field(default_factory=AdhocConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    integrators: tuple[Integrator, ...] = ()
