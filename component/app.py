@@ -24,6 +24,7 @@ from component.config import Config
 from component.http.health import add_health_routes
 from component.http.hosts import HostRoutes
 from component.http.messages import MessageRoutes
+from component.http.openapi import add_openapi_route
 from component.http.rooms import RoomRoutes
 from component.http.route import Route
 from component.http.server import make_app
@@ -84,6 +85,7 @@ class Daemon:
         self.app = make_app(config, [*MessageRoutes(self.messages, config.limits).routes(),
                                      *user_routes, *room_routes], db=db, metrics=self.metrics)
         add_health_routes(self.app, link_up=self.link.up.is_set, store_writable=db.writable)
+        add_openapi_route(self.app, config)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
