@@ -17,8 +17,9 @@ from component.errors import AuthFailed, BadField
 from component.http import auth
 from component.http import body as fields
 from component.http.envelope import success
+from component.http.room_requests import MAX_NAME, jid_of
 from component.http.route import POST, Route
-from component.jid import Jid, JidError, is_valid_domain
+from component.jid import Jid, is_valid_domain
 from component.services.keys import KeyService
 from component.services.ports import HostPolicy
 from component.services.users import UserProfile, UserService
@@ -46,14 +47,11 @@ class UserRoutes:
 
     async def get_user_nick(self, request: web.Request) -> web.Response:
         obj = fields.as_object(fields.decode_json(await request.read()))
-        user_id = fields.req_str(obj, "ID")
-        domain = fields.opt_str(obj, "Domain") or self.hosts.default_host
+        user_id = fields.req_str(obj, "ID", max_chars=MAX_NAME)
+        domain = fields.opt_str(obj, "Domain", max_chars=MAX_NAME) or self.hosts.default_host
         if not is_valid_domain(domain.lower()):
             raise BadField("Domain", f"{domain!r} is not a domain name")
-        try:
-            user = Jid.user(user_id, domain)
-        except JidError as exc:
-            raise BadField("ID", str(exc)) from None
+        user = jid_of(user_id, domain, "ID")  # a name on Domain, or a full JID
         auth.require_host(request, user.domain)
         return success(_nick_data(await self.users.profile(user)))
 
@@ -71,10 +69,7 @@ class UserRoutes:
         return success()
 
     async def avatar(self, request: web.Request) -> web.Response:
-        try:
-            user = Jid.parse(request.match_info["jid"])
-        except JidError as exc:
-            raise BadField("jid", str(exc)) from None
+        user = jid_of(request.match_info["jid"], self.hosts.default_host, "jid")
         auth.require_host(request, user.domain)
         photo = await self.users.photo(user)
         content_type = photo.type.lower() if _IMAGE_TYPE.match(photo.type.lower()) \

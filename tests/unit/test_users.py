@@ -229,7 +229,9 @@ async def test_get_user_nick(client: TestClient[Any, Any]) -> None:
     assert reply["data"]["Vcard"] == f"/qtalk/avatar/carol@{HOST}"
     status, reply = await nick(client, {"ID": "ghost", "Domain": HOST})
     assert (status, reply["ret"], reply["errcode"]) == (404, False, 1008)
-    for body, field in (({"Domain": HOST}, "ID"), ({"ID": "a@b"}, "ID"),
+    status, reply = await nick(client, {"ID": f"Alice@{HOST}", "Domain": "ignored.example"})
+    assert (status, reply["data"]["Nick"]) == (200, "Ally")
+    for body, field in (({"Domain": HOST}, "ID"), ({"ID": "a b"}, "ID"), ({"ID": "a/b"}, "ID"),
                         ({"ID": "alice", "Domain": "bad domain"}, "Domain")):
         status, reply = await nick(client, body)
         assert (status, reply["errmsg"].split(":")[0]) == (400, field)
