@@ -68,7 +68,8 @@ class Daemon:
         self.db = db
         self.hosts = HostRegistry(config.xmpp.hosts, config.xmpp.muc_domain,
                                   store=HostStore(db), reserved=(config.xmpp.domain,))
-        self.link = ComponentLink(config.xmpp, max_stanza_bytes=config.limits.max_stanza_bytes,
+        self.link = ComponentLink(config.xmpp,
+                                  max_stanza_bytes=config.limits.max_inbound_stanza_bytes,
                                   is_served_host=self.hosts.is_served,
                                   on_stanza=lambda stanza: self.dispatcher(stanza))
         self.dispatcher = Dispatcher(self.link.jid, self.link.send,

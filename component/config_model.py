@@ -49,6 +49,9 @@ class StoreConfig:
 class LimitsConfig:
     max_request_bytes: int = 1 << 20
     max_stanza_bytes: int = 64 << 10
+    # From the XMPP server (trusted, but vCards with inline photos can be large): a cap
+    # against runaway memory, not a policy; a stanza above it closes and reopens the link.
+    max_inbound_stanza_bytes: int = 4 << 20
     max_body_chars: int = 32 << 10
     max_items: int = 1000
 

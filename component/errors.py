@@ -7,10 +7,11 @@ middleware and the XMPP stanza-error builder.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
 from typing import Any, ClassVar
 
 
+@unique
 class ErrCode(IntEnum):
     """Stable integer error codes of the HTTP envelope (documented in README)."""
 

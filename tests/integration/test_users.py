@@ -109,3 +109,22 @@ async def test_auth_uk_with_a_key_minted_by_a_real_client(
     monkeypatch.setattr(daemon.daemon.keys, "_clock", lambda: time.time() + ttl + 1)
     status, reply = await auth_uk(api, alice.user, key)
     assert (status, reply["errcode"]) == (401, 1011)
+
+
+async def test_a_large_inline_photo_does_not_drop_the_link(
+        api: Api, make_user: UserFactory, client_factory: ClientFactory,
+        daemon: RunningDaemon) -> None:
+    big = make_user("bigphoto")
+    client = await client_factory(*big)
+    photo = secrets.token_bytes(180_000)  # ~240 KB once base64-encoded, under c2s's limit
+    await client.set_vcard("<vCard xmlns='vcard-temp'><NICKNAME>Big</NICKNAME><PHOTO>"
+                           "<TYPE>image/jpeg</TYPE><BINVAL>"
+                           f"{base64.b64encode(photo).decode()}</BINVAL></PHOTO></vCard>")
+    reconnects = daemon.daemon.link.reconnects
+    status, reply = await nick(api, big.user)
+    assert (status, reply["data"]["Nick"]) == (200, "Big")
+    assert daemon.daemon.link.reconnects == reconnects
+    origin = daemon.url.removesuffix("/qtalk/")
+    async with aiohttp.ClientSession() as session, \
+            session.get(origin + reply["data"]["Vcard"]) as response:
+        assert await response.read() == photo
