@@ -18,6 +18,7 @@ from aiohttp import web
 from component.config import Config
 from component.http import openapi_schemas as s
 from component.http.envelope import JSON_TYPE
+from component.http.openapi_examples import examples
 
 OPENAPI_PATH = "/openapi.json"
 REF = "#/components/{}/{}"
@@ -132,10 +133,19 @@ def _content(schema: Schema, media: str = JSON_TYPE) -> Schema:
 def _response(status: int, data: Schema | None = None, *, headers: tuple[str, ...] = ()
               ) -> Schema:
     codes = ", ".join(f"{int(c)} {c.name}" for c in s.errcodes_by_status()[status])
+    content = _content(s.answer(status, data))
+    if status == 400:
+        content |= LINE_TOO_LONG["content"]
     return {"description": f"errcode {codes}",
             "headers": {name: {"$ref": REF.format("headers", name)}
                         for name in ("X-Request-Id", *headers)},
-            "content": _content(s.answer(status, data))}
+            "content": content}
+
+
+# aiohttp's parser answers this itself, before any middleware: no envelope, no request id.
+LINE_TOO_LONG: Schema = {"description": "a request line or header over 8190 bytes "
+                                        "(text/plain, from the HTTP server itself)",
+                         "content": _content({"type": "string"}, "text/plain")}
 
 
 ERROR_HEADERS = {401: ("WWW-Authenticate",), 429: ("Retry-After",), 503: ("Retry-After",)}
@@ -147,7 +157,7 @@ def _errors() -> dict[str, Schema]:
             for status in s.errcodes_by_status() if status >= 400}
 
 
-def _qtalk_operation(path: str, method: str, op: Op, config: Config) -> Schema:
+def _qtalk_operation(path: str, method: str, op: Op, config: Config, example: Any) -> Schema:
     statuses = {400, 500, *op.statuses, *((401, 403, 429) if config.integrators else ())}
     if op.mutating:
         statuses.add(409)  # an Idempotency-Key reused for another body
@@ -165,21 +175,24 @@ def _qtalk_operation(path: str, method: str, op: Op, config: Config) -> Schema:
     if path == "avatar/{jid}":
         parameters.append({"in": "path", "name": "jid", "required": True,
                            "schema": {"type": "string", "minLength": 1},
-                           "description": "the user's bare JID"})
+                           "description": "the user's bare JID, or a name on the first host",
+                           "example": f"test1@{config.xmpp.hosts[0]}"})
     operation: Schema = {
         "operationId": re.sub(r"[^a-z]+", "_", path) + "_" + method,
         "tags": [op.tag], "summary": op.summary, "parameters": parameters,
         "responses": responses,
         "security": [{"bearer": []}] if config.integrators else []}
     if op.body:
-        operation["requestBody"] = {"required": True, "content": _content(
-            {"$ref": REF.format("schemas", path.replace("/", "_"))})}
+        schema = {"$ref": REF.format("schemas", path.replace("/", "_"))}
+        operation["requestBody"] = {"required": True, "content": {
+            JSON_TYPE: {"schema": schema, "example": example}}}
     return operation
 
 
 def _probe(tag: str, summary: str, ok: Schema, extra: dict[str, Schema] | None = None,
            method: str = "get") -> Schema:
-    responses = {"200": ok, "500": {"$ref": REF.format("responses", 500)}, **(extra or {})}
+    responses = {"200": ok, "400": LINE_TOO_LONG, "500": {"$ref": REF.format("responses", 500)},
+                 **(extra or {})}
     return {"operationId": f"{tag}_{method}", "tags": ["probes"], "summary": summary,
             "security": [], "responses": responses,
             "parameters": [{"$ref": REF.format("parameters", "X-Request-Id")}]}
@@ -213,8 +226,10 @@ bearer token; the probes never do."""
 
 def build_document(config: Config) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the daemon's app (app.py) under this config."""
+    shown = examples(config.xmpp.hosts[0], config.xmpp.muc_domain)
+    shown["send_xml"] = shown["send_thirdmessage"]
     paths: dict[str, Any] = {
-        f"/qtalk/{path}": {method: _qtalk_operation(path, method, op, config)
+        f"/qtalk/{path}": {method: _qtalk_operation(path, method, op, config, shown.get(path))
                            for method, op in methods.items()}
         for path, methods in QTALK.items()}
     bodies = {path.replace("/", "_"): schema

@@ -156,8 +156,9 @@ def request_bodies(limits: LimitsConfig) -> dict[str, Schema]:
                 "items": {"type": "string"}}]},
             "category": text("the notify category", min_chars=1),
             "data": text("the notify data", max_chars=chars)}),
-        "get_user_nick": obj(["ID"], {"ID": text("a user name or JID", min_chars=1),
-                                      "Domain": text("default: the first host")}),
+        "get_user_nick": obj(["ID"], {"ID": name("a user name on `Domain`, or a JID"),
+                                      "Domain": text("default: the first host",
+                                                     max_chars=MAX_NAME)}),
         "add_host": obj(["host"], {"host": text("a domain name", max_chars=253, min_chars=1)}),
         **room_bodies(items),
     }
@@ -216,7 +217,8 @@ DELIVERY: Schema = {"enum": ["routed", "queued"],
                                    "sent as soon as possible"}
 REFUSAL = {"errcode": {"$ref": "#/components/schemas/ErrCode"}, "errmsg": STRING}
 SENT_ONE = _props(["id", "status"], {"id": STRING, "status": DELIVERY, "duplicate": BOOL})
-SENT_ITEMS = _props(["status", "items"], {"status": DELIVERY, "items": {
+SENT_ITEMS = _props(["status", "items"], {"status": {
+    "enum": ["routed", "queued", None], "description": "null when nothing was sent"}, "items": {
     "type": "array", "items": _props(["index", "to", "ok"], {
         "index": INT, "to": STRING, "ok": BOOL, "id": MAYBE_STRING, "duplicate": BOOL,
         "status": DELIVERY, **REFUSAL})}})

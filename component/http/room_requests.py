@@ -16,6 +16,7 @@ from component.errors import ApiError, BadField, TooLarge
 from component.http import body as fields
 from component.jid import Jid, JidError
 from component.services.room_model import OptionChange
+from component.xmpp.xml import check_chars
 
 MAX_NAME = 1023
 MAX_TEXT = 4096
@@ -31,7 +32,8 @@ class Refused:
 
 def jid_of(text: str, domain: str, what: str) -> Jid:
     """`name` on `domain`, or a full `name@domain`; lower-cased like the server's nodeprep."""
-    address = text if "@" in text else f"{text}@{domain}"
+    # Room payloads are built with lxml, which raises a bare ValueError on such characters.
+    address = check_chars(text if "@" in text else f"{text}@{domain}", what)
     try:
         jid = Jid.parse(address)
     except JidError as exc:
@@ -107,8 +109,7 @@ def option_change(obj: Mapping[str, Any]) -> OptionChange:
     data = dict(obj)
     if opt_flag(data, "forbidden_words") is not None:
         raise BadField("forbidden_words", "not supported by this server's rooms")
-    name = fields.opt_str(data, "name", max_chars=MAX_TEXT)
-    description = fields.opt_str(data, "description", max_chars=MAX_TEXT)
+    name, description = opt_text(data, "name"), opt_text(data, "description")
     return OptionChange(name=name or None, description=description or None,
                         public=opt_flag(data, "public"),
                         persistent=opt_flag(data, "persistent"),
@@ -116,4 +117,6 @@ def option_change(obj: Mapping[str, Any]) -> OptionChange:
 
 
 def opt_text(obj: Mapping[str, Any], key: str) -> str | None:
-    return fields.opt_str(dict(obj), key, max_chars=MAX_TEXT)
+    """A free text of a room (name, description, reason...): only characters XML allows."""
+    text = fields.opt_str(dict(obj), key, max_chars=MAX_TEXT)
+    return check_chars(text, key) if text is not None else None

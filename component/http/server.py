@@ -37,6 +37,8 @@ def _error_middleware(always_200: bool) -> Middleware:
             response = failure(TooLarge(f"request body too large: {exc.text}"))
         except web.HTTPNotFound:
             response = failure(UnknownPath(f"request not defined: {request.path}"))
+        except web.HTTPMethodNotAllowed as exc:  # the router's, on /healthz and the like
+            response = _not_allowed(request.method, exc.allowed_methods)
         except web.HTTPException as exc:
             response = failure(_http_error(exc))
         except Exception:
@@ -55,16 +57,18 @@ def _http_error(exc: web.HTTPException) -> ApiError:
     return error
 
 
-def _guard(route: Route) -> Handler:
-    """Answer a wrong method with 405 and an Allow header, in the envelope."""
-    allow = ", ".join(sorted(route.methods))
+def _not_allowed(method: str, allowed: Iterable[str]) -> web.Response:
+    """405 with an Allow header, in the envelope."""
+    allow = ", ".join(sorted(allowed))
+    response = failure(MethodNotAllowed(f"{method} is not allowed here; use {allow}"))
+    response.headers["Allow"] = allow
+    return response
 
+
+def _guard(route: Route) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.method not in route.methods:
-            response = failure(MethodNotAllowed(f"{request.method} is not allowed here; "
-                                                f"use {allow}"))
-            response.headers["Allow"] = allow
-            return response
+            return _not_allowed(request.method, route.methods)
         return await route.handler(request)
 
     return handle

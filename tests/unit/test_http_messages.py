@@ -185,6 +185,9 @@ async def test_unknown_path_and_method(client: TestClient[Any, Any]) -> None:
     assert (await response.json())["errmsg"].startswith("request not defined")
     response = await client.post("/qtalk/send_message/", data=b"{}")
     assert response.status == 400  # the trailing slash is the same endpoint
+    response = await client.post("/healthz")  # refused by aiohttp's router, not our guard
+    assert (response.status, response.headers["Allow"]) == (405, "GET, HEAD")
+    assert (await response.json())["errcode"] == 1007
 
 
 async def test_link_down_is_503_and_always_200_switch() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
 from component.app import Daemon
@@ -96,6 +97,15 @@ def test_every_errcode_is_listed_with_the_readmes_meaning(document: dict[str, An
                       re.MULTILINE)
     assert {int(code): meaning for code, meaning in rows} == \
         {int(code): meaning for code, meaning in ERRCODE_MEANINGS.items()}
+
+
+def test_every_example_body_is_valid_under_its_schema(document: dict[str, Any]) -> None:
+    bodies = [(path, op["requestBody"]["content"]["application/json"])
+              for path, item in document["paths"].items() for op in item.values()
+              if "requestBody" in op]
+    assert len(bodies) == 16
+    for _, media in bodies:  # the document is the root its $refs resolve in
+        OAS31Validator({**document, **media["schema"]}).validate(media["example"])
 
 
 def test_each_status_names_the_errcodes_of_its_error_classes() -> None:
