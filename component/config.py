@@ -117,7 +117,7 @@ def _xmpp(doc: dict[str, Any], problems: list[str]) -> XmppConfig:
     server_kind = r.get("server_kind", str, "ejabberd")
     r.check("server_kind", server_kind in SERVER_KINDS, f"one of {sorted(SERVER_KINDS)}")
     timings = {k: r.get(k, float, d) for k, d in
-               (("ping_interval", 30.0), ("iq_timeout", 10.0), ("reconnect_max_delay", 30.0))}
+               (("ping_interval", 30.0), ("iq_timeout", 10.0), ("reconnect_max_delay", 5.0))}
     for key, value in timings.items():
         r.check(key, value > 0, "must be positive")
     r.unknown_keys({*fields, "port", "hosts", "server_kind", *timings})

@@ -29,7 +29,7 @@ class XmppConfig:
     muc_domain: str
     ping_interval: float = 30.0
     iq_timeout: float = 10.0
-    reconnect_max_delay: float = 30.0
+    reconnect_max_delay: float = 5.0  # a refused connect costs nothing on loopback
     server_kind: str = "ejabberd"
 
 
