@@ -73,7 +73,7 @@ QTALK: dict[str, dict[str, Op]] = {
     "management/get_muc_opts": {"post": Op("groups", "the room's options", OPTIONS, ROOM,
                                            mutating=False)},
     "management/change_muc_opts": {"post": Op("groups", "change the room's configuration",
-                                              OPTIONS, ROOM)},
+                                              OPTIONS, (*ROOM, 501))},  # max_users on Prosody
     "management/del_muc_user": {"post": Op("groups", "remove a user, handing ownership over",
                                            s.ref("Removal"), ROOM)},
     "clear_staff": {"post": Op("groups", "remove users from every room",
