@@ -30,9 +30,9 @@ from component.http.route import Route
 from component.http.server import make_app
 from component.http.users import UserRoutes
 from component.metrics import Metrics, Snapshot
+from component.servers import profile_of
 from component.services.accounts import AccountProbe
 from component.services.delivery import OutboxDelivery
-from component.services.ejabberd_muc import EjabberdMuc
 from component.services.hosts import HostRegistry
 from component.services.keys import KeyService
 from component.services.messages import MessageService
@@ -66,6 +66,7 @@ class Daemon:
     def __init__(self, config: Config, db: Database) -> None:
         self.config = config
         self.db = db
+        self.profile = profile_of(config.xmpp.server_kind)  # all that differs per server
         self.hosts = HostRegistry(config.xmpp.hosts, config.xmpp.muc_domain,
                                   store=HostStore(db), reserved=(config.xmpp.domain,))
         self.link = ComponentLink(config.xmpp,
@@ -109,12 +110,12 @@ class Daemon:
         return metrics
 
     def _wire_rooms(self, config: Config, db: Database) -> list[Route]:
-        """Groups (issue 3): ejabberd rooms, their store and resync; returns their routes."""
+        """Groups (issue 3): the server's rooms, their store and resync; returns their routes."""
         self.nicks = nicks = NickDirectory(self.link, VcardCache(db))
-        directory = RoomDirectory(EjabberdMuc(self.link, config.xmpp.muc_domain),
-                                  SqliteRoomStore(db), self.hosts)
-        self.resync = RoomResync(directory, EjabberdMuc(BoundedIq(self.link, RESYNC_IQS),
-                                                        config.xmpp.muc_domain))
+        store, domain = SqliteRoomStore(db), config.xmpp.muc_domain
+        directory = RoomDirectory(self.profile.muc(self.link, domain, store), store, self.hosts)
+        self.resync = RoomResync(directory, self.profile.muc(BoundedIq(self.link, RESYNC_IQS),
+                                                             domain, store))
         self.rooms = RoomService(directory, self.delivery, nicks)
         self.room_admin = RoomAdmin(directory, self.resync, self.delivery, nicks)
         return RoomRoutes(self.rooms, self.room_admin, config.limits,
@@ -122,7 +123,8 @@ class Daemon:
 
     def _wire_users_and_commands(self, config: Config, db: Database) -> list[Route]:
         """Users, keys, hosts and the ad-hoc commands (issue 4); returns their routes."""
-        self.accounts = AccountProbe(self.link, config.xmpp.iq_timeout)
+        self.accounts = AccountProbe(self.link, config.xmpp.iq_timeout,
+                                     message_type=self.profile.probe_type)
         self.dispatcher.listen(self.accounts.on_stanza)
         self.users = UserService(self.nicks, self.accounts, self.hosts)
         external = RedisKeys(config.keys.redis_url) if config.keys.backend == "redis" else None

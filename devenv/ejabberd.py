@@ -11,32 +11,34 @@ port and no epmd. Users and vCards are seeded through mod_http_api (a few ms per
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
 import json
 import os
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from string import Template
-from types import TracebackType
 from typing import Any
 
-from devenv.proc import LOOPBACK, POLL_INTERVAL, free_ports, wait_for_ports, wait_for_signal
+from devenv.proc import (
+    LOOPBACK,
+    POLL_INTERVAL,
+    ServerProcess,
+    free_ports,
+    wait_for_ports,
+)
 
 TEMPLATE = Path(__file__).with_name("ejabberd.yml.tmpl")
 APP_GLOB = "/usr/lib/*/ejabberd-*/ebin/ejabberd.app"
 # Loopback only, and no DNS: the node name's "localhost" resolves from this file alone.
 INETRC = '{lookup,["file"]}.\n{host,{127,0,0,1},["localhost"]}.\n'
 STOP_GRACE = 15.0
+OBSERVER = "admin"  # a MUC service admin too: tests read any room's affiliations over XMPP
 
 
 class EjabberdApiError(RuntimeError):
@@ -58,8 +60,12 @@ def installed() -> bool:
     return shutil.which("erl") is not None and _erl_libs() is not None
 
 
-class EjabberdServer:
+class EjabberdServer(ServerProcess):
     """One ejabberd node: `start()`, `stop()`, `kill()`, `restart()`, or use it as a context."""
+
+    kind = name = "ejabberd"
+    stop_grace = STOP_GRACE  # SIGTERM: Erlang runs init:stop
+    log_files = ("logs/ejabberd.log", "erl.out")
 
     def __init__(
         self,
@@ -79,9 +85,7 @@ class EjabberdServer:
     ) -> None:
         """`room_mam`: rooms archive by default; `erl_flags` go to `erl` (say `+S 1:1`);
         `cpus` runs the VM under `taskset -c cpus` (benchmarks pin the server side)."""
-        self._owns_workdir = workdir is None
-        self.workdir = Path(tempfile.mkdtemp(prefix="qtalk-ejabberd-")) if workdir is None \
-            else workdir.resolve()
+        super().__init__(workdir, "qtalk-ejabberd-")
         self.host, self.extra_hosts = host, tuple(extra_hosts)
         self.muc_domain = f"conference.{host}"
         self.component_domain = component_domain
@@ -93,20 +97,6 @@ class EjabberdServer:
         self.component_port = component_port or next(picked)
         self.http_port = http_port or next(picked)
         self.dist_port = next(picked)
-        self.startup_seconds = 0.0
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def process(self) -> subprocess.Popen[bytes] | None:
-        return self._proc
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -122,10 +112,7 @@ class EjabberdServer:
             raise RuntimeError("ejabberd is not installed (run `make servers`)")
         self._prepare_workdir()
         began = time.monotonic()
-        with open(self.workdir / "erl.out", "ab") as out:
-            self._proc = subprocess.Popen(
-                self._argv(), env=self._env(libs), cwd=self.workdir, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self._spawn(self._argv(), self._env(libs), "erl.out")
         try:
             wait_for_ports((self.c2s_port, self.component_port, self.http_port), timeout,
                            lambda: self.running, "ejabberd")
@@ -153,45 +140,6 @@ class EjabberdServer:
             if time.monotonic() > deadline:
                 raise TimeoutError("ejabberd did not report itself started in time")
             time.sleep(POLL_INTERVAL)
-
-    def stop(self) -> None:
-        """SIGTERM the process group (Erlang runs init:stop), SIGKILL after STOP_GRACE s."""
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                self._proc.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._reap()
-
-    def kill(self) -> None:
-        """SIGKILL the whole group at once, as a crash would (for fault tests)."""
-        if self._proc is None:
-            return
-        self._signal_group(signal.SIGKILL)
-        self._reap()
-
-    def restart(self, timeout: float = 30.0) -> None:
-        """Stop if running, then start on the same spool and ports: users and rooms survive."""
-        self.stop()
-        self.start(timeout)
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> EjabberdServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- administration ----------------------------------------------------------------------
 
@@ -224,16 +172,9 @@ class EjabberdServer:
     def set_vcard(self, user: str, field: str, value: str, host: str | None = None) -> None:
         self.api("set_vcard", user=user, host=host or self.host, name=field, content=value)
 
-    def log_tail(self, n: int = 50) -> str:
-        """The last n lines of ejabberd's log, plus the VM's own output if it has any."""
-        parts = []
-        for name in ("logs/ejabberd.log", "erl.out"):
-            path = self.workdir / name
-            if path.exists():
-                lines = path.read_text(errors="replace").splitlines()[-n:]
-                if lines:
-                    parts.append(f"[{name}]\n" + "\n".join(lines))
-        return "\n".join(parts) or "(no log yet)"
+    def offline_count(self, user: str, host: str | None = None) -> int:
+        # mod_http_api wraps integer results: {"value": n}.
+        return int(self.api("get_offline_count", user=user, host=host or self.host)["value"])
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -248,6 +189,7 @@ class EjabberdServer:
             hosts_yaml="\n".join(f"  - {h}" for h in self.hosts),
             c2s_port=self.c2s_port, component_port=self.component_port,
             http_port=self.http_port, component_domain=self.component_domain,
+            observer=f"{OBSERVER}@{self.host}",
             secret=self.secret, mam_default="always" if self.mam else "never",
             room_mam="true" if self.room_mam else "false")
 
@@ -282,16 +224,6 @@ class EjabberdServer:
             "CONTRIB_MODULES_PATH": str(w / "modules"),
         }
 
-    def _signal_group(self, sig: signal.Signals) -> None:
-        assert self._proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._proc.pid, sig)
-
-    def _reap(self) -> None:
-        assert self._proc is not None
-        self._proc.wait()
-        self._proc = None
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -306,17 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = EjabberdServer(
         args.workdir, extra_hosts=args.extra_host, secret=args.secret, mam=args.mam,
         c2s_port=args.c2s_port, component_port=args.component_port, http_port=args.http_port)
-    with server:
-        for pair in filter(None, args.users.split(",")):
-            user, _, password = pair.partition(":")
-            server.register(user, password, exist_ok=True)
-        keys = ("host", "muc_domain", "component_domain", "secret", "c2s_port",
-                "component_port", "http_port", "workdir", "pid")
-        print(json.dumps({key: getattr(server, key) for key in keys}, default=str), flush=True)
-        assert server.process is not None
-        reason = wait_for_signal({"ejabberd": server.process})
-        print(f"stopping ejabberd: {reason}", file=sys.stderr)
-    return 0
+    return server.serve(args.users, ("host", "muc_domain", "component_domain", "secret",
+                                      "c2s_port", "component_port", "http_port", "workdir",
+                                      "pid"))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from lxml import etree
 
 from component.errors import XmppError, XmppTimeout
 from component.jid import Jid
-from component.xmpp.accounts import build_account_probe, parse_bounce
+from component.xmpp.accounts import ProbeType, build_account_probe, parse_bounce
 from component.xmpp.stanzas import Stanza
 
 
@@ -28,9 +28,11 @@ class ProbePort(Protocol):
 
 
 class AccountProbe:
-    def __init__(self, port: ProbePort, timeout: float) -> None:
+    def __init__(self, port: ProbePort, timeout: float, *,
+                 message_type: ProbeType = "headline") -> None:
         self._port = port
         self._timeout = timeout
+        self._message_type = message_type  # the server's: see xmpp/accounts.py
         self._probes: dict[str, asyncio.Future[str]] = {}
 
     def on_stanza(self, stanza: etree._Element) -> None:
@@ -43,7 +45,8 @@ class AccountProbe:
 
     async def exists(self, user: Jid) -> bool:
         """True unless the server bounces a probe to the account as unknown."""
-        probe = build_account_probe(self._port.jid, user, stanza_id=self._port.new_id())
+        probe = build_account_probe(self._port.jid, user, stanza_id=self._port.new_id(),
+                                    message_type=self._message_type)
         bounced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._probes[probe.id] = bounced
         try:

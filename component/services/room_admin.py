@@ -126,8 +126,8 @@ class RoomAdmin(RoomWork):
                 nick=room.options.name or room_jid.local, desc=room.options.description,
                 title=room.profile.title, pic=room.profile.picture,
                 version=room.profile.version)
-        await self._sink.deliver([muc.profile_notice(
-            self._muc.notice_sender(), room_jid, card, stanza_id=new_message_id())])
+        await self._sink.deliver(self._muc.notice_stanzas(room_jid, card,
+                                                          stanza_id=new_message_id()))
         return room
 
     async def _update_profile(self, room: Room, request: ProfileUpdate) -> Room:

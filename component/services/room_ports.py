@@ -1,7 +1,7 @@
 """The ports of the room services: iqs over the link, the MUC server, the groupchat gate.
 
 Server quirks (how a room is created, who shows up in its owner list, who may post without
-joining) live behind `MucServer`, so another server (Prosody, issue 7) is one more class.
+joining) live behind `MucServer`: `EjabberdMuc` and `ProsodyMuc`, chosen by `servers.py`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from lxml import etree
 
 from component.jid import Jid
 from component.services.room_model import Affiliation, Member, OptionChange, RoomSnapshot
+from component.xmpp.muc import ProfileCard
 from component.xmpp.stanzas import Stanza
 
 AffiliationChange = tuple[Jid, Affiliation | Literal["none"]]
@@ -31,10 +32,23 @@ class IqPort(Protocol):
         """Send an iq; the reply (result or error) element, or LinkDown / XmppTimeout."""
 
 
+class MucPort(IqPort, Protocol):
+    """Iqs, and presences to rooms (a server that creates rooms only on a join)."""
+
+    def send(self, stanza: Stanza) -> None:
+        """Write a checked stanza now; LinkDown when the link is down."""
+
+
+class RoomRegistry(Protocol):
+    """The rooms the store knows (the registry where the server hides hidden rooms)."""
+
+    async def synced_at(self) -> dict[Jid, float]: ...
+
+
 class BoundedIq:
     """An IqPort that keeps at most `limit` iqs in flight (bulk jobs such as the resync)."""
 
-    def __init__(self, port: IqPort, limit: int) -> None:
+    def __init__(self, port: MucPort, limit: int) -> None:
         self._port = port
         self._slots = asyncio.Semaphore(limit)
 
@@ -49,6 +63,9 @@ class BoundedIq:
         async with self._slots:
             return await self._port.request(stanza)
 
+    def send(self, stanza: Stanza) -> None:
+        self._port.send(stanza)
+
 
 class MucServer(Protocol):
     """Room administration as the component (a MUC service admin), without joining."""
@@ -56,7 +73,7 @@ class MucServer(Protocol):
     async def exists(self, room: Jid) -> bool: ...
 
     async def create(self, room: Jid, change: OptionChange) -> None:
-        """Create a persistent, members-only room that allows MucSub subscriptions."""
+        """Create a persistent, members-only room (allowing MucSub where the server has it)."""
 
     async def configure(self, room: Jid, change: OptionChange) -> None: ...
 
@@ -68,20 +85,25 @@ class MucServer(Protocol):
         """All changes or none (one muc#admin set)."""
 
     async def subscribe(self, room: Jid, user: Jid, nick: str) -> str:
-        """Subscribe `user` to every message of the room; returns the nick the room took."""
+        """Subscribe `user` to every message of the room; returns the nick the room took,
+        or "" where the server has no subscriptions (membership is the affiliation)."""
 
     async def unsubscribe(self, room: Jid, user: Jid) -> None: ...
 
     async def destroy(self, room: Jid, reason: str) -> None: ...
 
-    async def list_rooms(self) -> list[Jid]: ...
+    async def list_rooms(self) -> list[Jid]:
+        """Every room to resync: the service's listing, and the store's where the server
+        hides some rooms from it."""
 
     async def group_sender(self, room: Jid, member: Member, nick: str) -> tuple[Jid, str]:
         """The JID a groupchat of `member` must come from to be accepted, after whatever
-        the server needs first; and the member's room nick (for the store)."""
+        the server needs first; and the member's room nick (for the store). NotSupported
+        where the server accepts groupchat from occupants only."""
 
-    def notice_sender(self) -> Jid:
-        """Who may post a bodyless notice to a room without joining it."""
+    def notice_stanzas(self, room: Jid, card: ProfileCard, *, stanza_id: str) -> list[Stanza]:
+        """The stanzas that post the group card (a bodyless groupchat) to the room as the
+        component, in order: the notice, and whatever the server needs around it."""
 
 
 class GroupGate(Protocol):

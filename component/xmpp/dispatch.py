@@ -5,6 +5,11 @@ get/set gets `service-unavailable` (RFC 6120 §8.2.3: an iq must always be answe
 Handlers return a payload element (or None for an empty result) or raise an ApiError.
 disco#info on a node goes to the node-info handler, if one is registered; inbound messages
 and presences go to the listeners (e.g. the bounce of an account probe).
+
+Prosody sends the replies and errors it generates for a stanza we sent as a user back over the
+component stream, still addressed to that user (reference xmpp-servers.md §3b): anything not
+addressed to the component's domain is dropped quietly, never answered (an error is never
+answered with an error).
 """
 
 from __future__ import annotations
@@ -87,6 +92,10 @@ class Dispatcher:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def __call__(self, stanza: etree._Element) -> None:
+        if not self._for_us(stanza):
+            log.debug("dropped a %s for %s (a reply to a stanza sent as a user)",
+                      etree.QName(stanza).localname, stanza.get("to"))
+            return
         if etree.QName(stanza).localname != "iq" or stanza.get("type") not in ("get", "set"):
             for listener in self._listeners:
                 listener(stanza)
@@ -101,6 +110,12 @@ class Dispatcher:
         task = asyncio.create_task(self._answer(stanza, requester))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _for_us(self, stanza: etree._Element) -> bool:
+        try:
+            return Jid.parse(stanza.get("to", "")).domain == self.own_jid.domain
+        except JidError:
+            return False
 
     async def _answer(self, iq: etree._Element, requester: Jid) -> None:
         payload = iq[0] if len(iq) else None

@@ -23,6 +23,7 @@ from component.xmpp.stanzas import Stanza
 MUC_OWNER = "http://jabber.org/protocol/muc#owner"
 MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
 MUC_USER = "http://jabber.org/protocol/muc#user"
+MUC = "http://jabber.org/protocol/muc"
 MUCSUB = "urn:xmpp:mucsub:0"
 DATA = "jabber:x:data"
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -91,6 +92,24 @@ def destroy(reason: str) -> etree._Element:
     query = _el(MUC_OWNER, "query")
     _sub(_sub(query, MUC_OWNER, "destroy"), MUC_OWNER, "reason", reason)
     return query
+
+
+def join(sender: Jid, room: Jid, nick: str, *, stanza_id: str) -> Stanza:
+    """Enter a room as `nick` without its history (XEP-0045 §7.2, §7.2.15); joining a room
+    that does not exist creates it, locked until its configuration is submitted (§10.1)."""
+    occupant = Jid(room.local, room.domain, nick)
+    presence = etree.Element("presence", id=stanza_id, to=str(occupant))
+    presence.set("from", str(sender))
+    _sub(_sub(presence, MUC, "x"), MUC, "history", maxstanzas="0")
+    return Stanza("presence", stanza_id, sender, occupant, etree.tostring(presence))
+
+
+def leave(sender: Jid, room: Jid, nick: str, *, stanza_id: str) -> Stanza:
+    """Exit a room (XEP-0045 §7.14)."""
+    occupant = Jid(room.local, room.domain, nick)
+    presence = etree.Element("presence", type="unavailable", id=stanza_id, to=str(occupant))
+    presence.set("from", str(sender))
+    return Stanza("presence", stanza_id, sender, occupant, etree.tostring(presence))
 
 
 # -- muc#admin affiliations ------------------------------------------------------------------
@@ -252,7 +271,7 @@ def check_reply(reply: etree._Element, what: str) -> etree._Element:
     condition, text = error_of(reply)
     detail = f"{what}: {text or condition}"
     error: ApiError
-    if condition == "item-not-found":
+    if condition in ("item-not-found", "gone"):  # gone: Prosody's tombstone of a room
         error = NotFound(detail)
     elif condition in ("forbidden", "not-allowed"):
         error = Forbidden(detail)

@@ -1,8 +1,11 @@
-"""Fixtures for the real-server tier: one isolated ejabberd per session, fresh users per test.
+"""Fixtures for the real-server tier: every test runs against Debian's ejabberd 23.01 and
+against Debian's Prosody 0.12 (`xmpp_server` is parametrized: `pytest -k prosody` picks one).
 
-The server costs 1-2 s to start, so it is shared; tests stay independent by never sharing users
-or rooms (`make_user` hands out unique names). Without ejabberd installed these tests skip, except
-in CI (CI=true), where a missing server must fail the run rather than hide the tier.
+A server is shared by the session (ejabberd costs 1-2 s to start); tests stay independent by
+never sharing users or rooms (`make_user` hands out unique names). Where the servers
+legitimately differ, tests assert each one's documented behaviour through `caps` (the
+daemon's own table, component/servers.py), never by skipping. Without a server installed its
+tests skip, except in CI (CI=true), where a missing server must fail the run instead.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import pytest_asyncio
 
 from component.app import Daemon
 from component.config import Config, parse_config
-from devenv.ejabberd import EjabberdServer, installed
+from component.servers import Capabilities, profile_of
 from devenv.proc import free_ports
+from devenv.servers import KINDS, OBSERVER, XmppServer, installed, new_server
 from tests.integration.xmpp_client import XmppClient
 
-# A user domain the session ejabberd serves but the daemon's config does not list (add_host).
+# A user domain the session server serves but the daemon's config does not list (add_host).
 SECOND_HOST = "second.test.org"
 
 
@@ -52,68 +56,96 @@ class ClientFactory(Protocol):
     ) -> Awaitable[XmppClient]: ...
 
 
-def _require_ejabberd() -> None:
-    if not installed():
-        reason = "ejabberd not installed: `make servers` installs Debian's ejabberd"
+def require_server(kind: str) -> None:
+    if not installed(kind):
+        reason = f"{kind} not installed: `make servers` installs Debian's ejabberd and prosody"
         if os.environ.get("CI") == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def ejabberd() -> Iterator[EjabberdServer]:
-    _require_ejabberd()
-    with EjabberdServer(extra_hosts=(SECOND_HOST,)) as server:
+@contextlib.contextmanager
+def started_server(kind: str, *, extra_hosts: tuple[str, ...] = ()) -> Iterator[XmppServer]:
+    """A fresh server of that kind (skipped, or failed in CI, if it is not installed)."""
+    require_server(kind)
+    server = new_server(kind, extra_hosts=extra_hosts)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def xmpp_server(request: pytest.FixtureRequest) -> Iterator[XmppServer]:
+    with started_server(request.param, extra_hosts=(SECOND_HOST,)) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
-def private_ejabberd() -> Iterator[EjabberdServer]:
+@pytest.fixture(scope="module", params=KINDS)
+def private_server(request: pytest.FixtureRequest) -> Iterator[XmppServer]:
     """A server for one module's own daemon. A second daemon must never join the session's
     server: ejabberd balances a component domain's traffic over all its connections, so each
-    daemon would get some of the other's pongs and drop its link for want of them.
+    daemon would get some of the other's pongs and drop its link for want of them; Prosody
+    refuses the second connection (§3h).
 
-    A module takes it with `ejabberd = private_ejabberd` and `make_user = private_make_user`
+    A module takes it with `xmpp_server = private_server` and `make_user = private_make_user`
     (pytest names a fixture by the module attribute), which also moves `client_factory`.
     """
-    _require_ejabberd()
-    with EjabberdServer() as server:
+    with started_server(request.param) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def private_make_user(ejabberd: EjabberdServer) -> UserFactory:
-    """`make_user` for a module whose `ejabberd` is its own."""
-    return user_factory(ejabberd)
+def private_make_user(xmpp_server: XmppServer) -> UserFactory:
+    """`make_user` for a module whose `xmpp_server` is its own."""
+    return user_factory(xmpp_server)
+
+
+def capabilities(server: XmppServer) -> Capabilities:
+    """What the daemon can do beside this server (README, compatibility)."""
+    return profile_of(server.kind).capabilities
+
+
+@pytest.fixture
+def caps(xmpp_server: XmppServer) -> Capabilities:
+    return capabilities(xmpp_server)
 
 
 @pytest.fixture(scope="session")
-def admin(ejabberd: EjabberdServer) -> Account:
-    """The account listed as ad-hoc admin in the session daemon's config."""
-    ejabberd.register("admin", "pw-admin", exist_ok=True)
-    return Account(f"admin@{ejabberd.host}", "pw-admin")
+def admin(xmpp_server: XmppServer) -> Account:
+    """The account listed as ad-hoc admin in the session daemon's config; both servers also
+    make it a MUC service admin (devenv), so it observes any room (`observer`)."""
+    xmpp_server.register(OBSERVER, "pw-admin", exist_ok=True)
+    return Account(f"{OBSERVER}@{xmpp_server.host}", "pw-admin")
+
+
+@pytest_asyncio.fixture
+async def observer(client_factory: ClientFactory, admin: Account) -> XmppClient:
+    """A c2s session of the MUC service admin: the server's own view of rooms, over XMPP."""
+    return await client_factory(*admin, resource="observer")
 
 
 @pytest.fixture(scope="session")
-def make_user(ejabberd: EjabberdServer) -> UserFactory:
+def make_user(xmpp_server: XmppServer) -> UserFactory:
     """`make_user("alice")` registers e.g. alice3-9f2c1a@qtalk.test.org, never seen before."""
-    return user_factory(ejabberd)
+    return user_factory(xmpp_server)
 
 
-def user_factory(ejabberd: EjabberdServer) -> UserFactory:
+def user_factory(server: XmppServer) -> UserFactory:
     serial = itertools.count(1)
 
     def new_user(prefix: str = "user", host: str | None = None) -> Account:
         name = f"{prefix.lower()}{next(serial)}-{secrets.token_hex(3)}"
         password = f"pw-{name}"
-        ejabberd.register(name, password, host)
-        return Account(f"{name}@{host or ejabberd.host}", password)
+        server.register(name, password, host)
+        return Account(f"{name}@{host or server.host}", password)
 
     return new_user
 
 
 @pytest_asyncio.fixture
-async def client_factory(ejabberd: EjabberdServer) -> AsyncIterator[ClientFactory]:
+async def client_factory(xmpp_server: XmppServer) -> AsyncIterator[ClientFactory]:
     """Connects c2s clients to the session server and closes them all after the test."""
     clients: list[XmppClient] = []
 
@@ -121,7 +153,7 @@ async def client_factory(ejabberd: EjabberdServer) -> AsyncIterator[ClientFactor
         jid: str, password: str, resource: str = "test", *, presence: bool = True
     ) -> XmppClient:
         client = await XmppClient.connect(
-            ejabberd.c2s_port, jid, password, resource, presence=presence)
+            xmpp_server.c2s_port, jid, password, resource, presence=presence)
         clients.append(client)
         return client
 
@@ -130,13 +162,14 @@ async def client_factory(ejabberd: EjabberdServer) -> AsyncIterator[ClientFactor
         await client.close()
 
 
-def daemon_config(server: EjabberdServer, store: Path, **extra: Any) -> Config:
+def daemon_config(server: XmppServer, store: Path, **extra: Any) -> Config:
     """A daemon config pointing at `server`, with short timeouts for tests."""
     (http_port,) = free_ports(1)
     doc: dict[str, Any] = {
         "xmpp": {"server": "127.0.0.1", "port": server.component_port,
                  "domain": server.component_domain, "secret": server.secret,
                  "hosts": [server.host], "muc_domain": server.muc_domain,
+                 "server_kind": server.kind,
                  "ping_interval": 5, "iq_timeout": 5, "reconnect_max_delay": 1},
         "http": {"bind": "127.0.0.1", "port": http_port},
         "store": {"path": str(store)},
@@ -158,11 +191,11 @@ class RunningDaemon(NamedTuple):
 
 
 @pytest_asyncio.fixture(scope="session")
-async def daemon(ejabberd: EjabberdServer, admin: Account,
+async def daemon(xmpp_server: XmppServer, admin: Account,
                  tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[RunningDaemon]:
-    """qtalk-component, in this process and event loop, linked to the session's ejabberd."""
-    config = daemon_config(ejabberd, tmp_path_factory.mktemp("daemon") / "store.db",
+    """qtalk-component, in this process and event loop, linked to the session's server."""
+    config = daemon_config(xmpp_server, tmp_path_factory.mktemp("daemon") / "store.db",
                            adhoc={"admins": [admin.jid]})
     async with running_daemon(config) as handle:
         yield handle
@@ -207,8 +240,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Attach the server's log tail to the report of any failing test that used it."""
     report = yield
-    server = getattr(item, "funcargs", {}).get("ejabberd")
-    if report.failed and isinstance(server, EjabberdServer):
-        report.sections.append(("ejabberd log tail", server.log_tail(40)))
+    server = getattr(item, "funcargs", {}).get("xmpp_server")
+    if report.failed and server is not None:
+        report.sections.append((f"{server.kind} log tail", server.log_tail(40)))
     return report
 

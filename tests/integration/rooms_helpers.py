@@ -1,25 +1,27 @@
 """Helpers of the room tests: unique room names, what clients see, what the server says.
 
-The server's own view is read through ejabberd's mod_http_api (get_room_affiliations,
-get_subscribers, get_room_options), never through the daemon's store.
+The server's own view is read over XMPP by the observer, a c2s session of an account both
+test servers make a MUC service admin (`observer` fixture): affiliation lists (muc#admin),
+MucSub subscriptions, disco#info; never through the daemon or its store.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import secrets
 from typing import Any
 
 from lxml import etree
 
-from devenv.ejabberd import EjabberdServer
-from tests.integration.xmpp_client import XmppClient, tag
+from component.servers import Capabilities
+from tests.integration.xmpp_client import XmppClient, next_id, tag
 
 PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event"
 MUCSUB_MESSAGES = "urn:xmpp:mucsub:nodes:messages"
 MUCSUB_CONFIG = "urn:xmpp:mucsub:nodes:config"
 CONFERENCE = "{jabber:x:conference}x"
+MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
+STANZA_ERRORS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 _serial = itertools.count(1)
 
 
@@ -55,23 +57,56 @@ async def wait_invitation(client: XmppClient, room: str) -> etree._Element:
         lambda m: (x := m.find(CONFERENCE)) is not None and x.get("jid") == room)
 
 
-async def server_affiliations(ejabberd: EjabberdServer, room: str) -> dict[str, str]:
-    """bare JID -> affiliation, as ejabberd's own admin API lists them."""
-    name, _, service = room.partition("@")
-    rows = await asyncio.to_thread(ejabberd.api, "get_room_affiliations", name=name,
-                                   service=service)
-    return {f"{row['username']}@{row['domain']}": row["affiliation"] for row in rows
-            if row["username"]}
+def condition_of(reply: etree._Element) -> str:
+    error = reply.find(tag("error"))
+    assert error is not None, etree.tostring(reply)
+    return next(etree.QName(child).localname for child in error
+                if etree.QName(child).namespace == STANZA_ERRORS)
 
 
-async def server_subscribers(ejabberd: EjabberdServer, room: str) -> set[str]:
-    name, _, service = room.partition("@")
-    return set(await asyncio.to_thread(ejabberd.api, "get_subscribers", name=name,
-                                       service=service))
+async def server_affiliations(observer: XmppClient, room: str) -> dict[str, str]:
+    """bare JID -> affiliation of the users (not the component) as the room lists them."""
+    found: dict[str, str] = {}
+    for affiliation in ("owner", "admin", "member"):
+        reply = await observer.request(
+            f"<iq type='get' id='{next_id('aff')}' to='{room}'><query xmlns='{MUC_ADMIN}'>"
+            f"<item affiliation='{affiliation}'/></query></iq>")
+        assert reply.get("type") == "result", etree.tostring(reply)
+        for item in reply.iter(f"{{{MUC_ADMIN}}}item"):
+            jid = item.get("jid", "").partition("/")[0]
+            if "@" in jid:
+                found.setdefault(jid, affiliation)
+    return found
 
 
-async def server_rooms(ejabberd: EjabberdServer) -> set[str]:
-    return set(await asyncio.to_thread(ejabberd.api, "muc_online_rooms", service="global"))
+async def server_subscribers(observer: XmppClient, room: str, caps: Capabilities) -> set[str]:
+    """MucSub subscribers as the room lists them; a server without MucSub must refuse the
+    query (and then no one is subscribed)."""
+    reply = await observer.request(
+        f"<iq type='get' id='{next_id('subs')}' to='{room}'>"
+        "<subscriptions xmlns='urn:xmpp:mucsub:0'/></iq>")
+    if not caps.mucsub:
+        assert condition_of(reply) in ("service-unavailable", "feature-not-implemented")
+        return set()
+    assert reply.get("type") == "result", etree.tostring(reply)
+    return {item.get("jid", "") for item in reply.iter("{urn:xmpp:mucsub:0}subscription")}
+
+
+def subscribed(caps: Capabilities, *jids: str) -> set[str]:
+    """Who the room lists as subscribers once the daemon subscribed `jids`: all of them
+    with MucSub, nobody without (members are affiliated only)."""
+    return set(jids) if caps.mucsub else set()
+
+
+async def room_exists(observer: XmppClient, room: str) -> bool:
+    """disco#info on the room: item-not-found, or `gone` for Prosody's tombstone, if not."""
+    reply = await observer.request(
+        f"<iq type='get' id='{next_id('info')}' to='{room}'>"
+        "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+    if reply.get("type") == "result":
+        return True
+    assert condition_of(reply) in ("item-not-found", "gone"), etree.tostring(reply)
+    return False
 
 
 async def config_form(client: XmppClient, room: str) -> dict[str, list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devenv.ejabberd import EjabberdServer
+from devenv.servers import XmppServer
 from tests.integration.adhoc_client import (
     command_nodes,
     command_of,
@@ -19,7 +19,7 @@ from tests.integration.xmpp_client import XmppClient
 
 @pytest.fixture(autouse=True)
 async def linked(daemon: RunningDaemon) -> None:
-    """Commands need the daemon's link up (else ejabberd answers for the missing route)."""
+    """Commands need the daemon's link up (else the server answers for the missing route)."""
     await daemon.ready()
 
 
@@ -33,30 +33,30 @@ async def admin_client(client_factory: ClientFactory, admin: Account) -> XmppCli
 
 async def test_listing_depends_on_who_asks(
         admin: Account, make_user: UserFactory, client_factory: ClientFactory,
-        ejabberd: EjabberdServer) -> None:
+        xmpp_server: XmppServer) -> None:
     boss = await admin_client(client_factory, admin)
     user = await client_factory(*make_user("plain"))
-    admin_nodes = await command_nodes(boss, ejabberd.component_domain)
+    admin_nodes = await command_nodes(boss, xmpp_server.component_domain)
     assert sorted(admin_nodes) == sorted(ADMIN_NODES | {"get-web-key"})
-    assert await command_nodes(user, ejabberd.component_domain) == ["get-web-key"]
+    assert await command_nodes(user, xmpp_server.component_domain) == ["get-web-key"]
 
 
 async def test_admin_commands_are_forbidden_to_a_normal_user(
         admin: Account, make_user: UserFactory, client_factory: ClientFactory,
-        ejabberd: EjabberdServer) -> None:
+        xmpp_server: XmppServer) -> None:
     boss = await admin_client(client_factory, admin)
     user = await client_factory(*make_user("plain"))
-    admin_only = set(await command_nodes(boss, ejabberd.component_domain)) - {"get-web-key"}
+    admin_only = set(await command_nodes(boss, xmpp_server.component_domain)) - {"get-web-key"}
     assert admin_only
     for node in sorted(admin_only):
-        reply = await run(user, ejabberd.component_domain, node)
+        reply = await run(user, xmpp_server.component_domain, node)
         assert error_condition(reply) == "forbidden", node
 
 
 async def test_status(admin: Account, client_factory: ClientFactory,
-                      ejabberd: EjabberdServer) -> None:
+                      xmpp_server: XmppServer) -> None:
     boss = await admin_client(client_factory, admin)
-    command = command_of(await run(boss, ejabberd.component_domain, "status"))
+    command = command_of(await run(boss, xmpp_server.component_domain, "status"))
     assert command.get("status") == "completed"
     fields = field_values(command)
     assert fields["link"] == ["up"]
@@ -64,15 +64,15 @@ async def test_status(admin: Account, client_factory: ClientFactory,
     assert int(fields["rooms"][0]) >= 0
     assert int(fields["users"][0]) >= 0
     assert int(fields["uptime"][0]) >= 0
-    assert ejabberd.host in fields["hosts"][0].split()
+    assert xmpp_server.host in fields["hosts"][0].split()
 
 
 async def test_add_host_in_two_stages(admin: Account, client_factory: ClientFactory,
-                                      ejabberd: EjabberdServer, daemon: RunningDaemon) -> None:
+                                      xmpp_server: XmppServer, daemon: RunningDaemon) -> None:
     boss = await admin_client(client_factory, admin)
-    first = command_of(await run(boss, ejabberd.component_domain, "add-host"))
+    first = command_of(await run(boss, xmpp_server.component_domain, "add-host"))
     assert (first.get("status"), list(field_values(first))) == ("executing", ["host"])
-    done = command_of(await run(boss, ejabberd.component_domain, "add-host",
+    done = command_of(await run(boss, xmpp_server.component_domain, "add-host",
                                 session=first.get("sessionid"),
                                 fields={"host": "by-admin.test.org"}))
     assert done.get("status") == "completed"
@@ -81,15 +81,15 @@ async def test_add_host_in_two_stages(admin: Account, client_factory: ClientFact
 
 
 async def test_cancel_half_way_leaves_nothing_behind(
-        admin: Account, client_factory: ClientFactory, ejabberd: EjabberdServer,
+        admin: Account, client_factory: ClientFactory, xmpp_server: XmppServer,
         daemon: RunningDaemon) -> None:
     boss = await admin_client(client_factory, admin)
-    first = command_of(await run(boss, ejabberd.component_domain, "add-host"))
+    first = command_of(await run(boss, xmpp_server.component_domain, "add-host"))
     session = first.get("sessionid")
-    canceled = command_of(await run(boss, ejabberd.component_domain, "add-host",
+    canceled = command_of(await run(boss, xmpp_server.component_domain, "add-host",
                                     session=session, action="cancel"))
     assert canceled.get("status") == "canceled"
-    late = await run(boss, ejabberd.component_domain, "add-host", session=session,
+    late = await run(boss, xmpp_server.component_domain, "add-host", session=session,
                      fields={"host": "canceled.test.org"})
     assert error_condition(late) == "bad-request"
     assert not daemon.daemon.hosts.is_served("canceled.test.org")

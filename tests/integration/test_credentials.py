@@ -1,6 +1,6 @@
-"""Integrator credentials on a real daemon linked to a real ejabberd.
+"""Integrator credentials on a real daemon linked to a real server.
 
-A daemon with [[integrators]], on an ejabberd of this module's own (`private_ejabberd`):
+A daemon with [[integrators]], on a server of this module's own (`private_server`):
 no token, a wrong token, an endpoint or a user domain outside the token's scope, a source
 address outside its list and a rate above its own are each refused, the link stays up, and
 the good token's message arrives at a real client. All traffic stays on 127.0.0.1.
@@ -17,14 +17,14 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from devenv.ejabberd import EjabberdServer
+from devenv.servers import XmppServer
 from tests.integration.conftest import (
     ClientFactory,
     RunningDaemon,
     UserFactory,
     daemon_config,
-    private_ejabberd,
     private_make_user,
+    private_server,
     running_daemon,
 )
 from tests.unit.http_apps import bearer, integrator
@@ -32,22 +32,22 @@ from tests.unit.http_apps import bearer, integrator
 GOOD, NARROW, FAR, SLOW = "good-token-7f3a", "narrow-token-19c2", "far-token-5d11", "slow-tok-8e"
 
 
-# This module's own server and users (see private_ejabberd); client_factory follows them.
-ejabberd = private_ejabberd
+# This module's own server and users (see private_server); client_factory follows them.
+xmpp_server = private_server
 make_user = private_make_user
 
 
 @pytest_asyncio.fixture(scope="module")
-async def guarded(ejabberd: EjabberdServer, tmp_path_factory: pytest.TempPathFactory
+async def guarded(xmpp_server: XmppServer, tmp_path_factory: pytest.TempPathFactory
                   ) -> AsyncIterator[RunningDaemon]:
     tables = [
         integrator("hr", GOOD, endpoints=["send_message", "send_thirdmessage"],
-                   hosts=[ejabberd.host], allow_ips=["127.0.0.1/32"]),
+                   hosts=[xmpp_server.host], allow_ips=["127.0.0.1/32"]),
         integrator("other-domain", NARROW, hosts=["elsewhere.test.org"]),
         integrator("remote-office", FAR, allow_ips=["10.0.0.0/8"]),  # 127.0.0.1 is outside
         integrator("slow", SLOW, rate=1),
     ]
-    config = daemon_config(ejabberd, tmp_path_factory.mktemp("guarded") / "store.db",
+    config = daemon_config(xmpp_server, tmp_path_factory.mktemp("guarded") / "store.db",
                            integrators=tables)
     async with running_daemon(config) as handle:
         yield handle

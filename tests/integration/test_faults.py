@@ -1,7 +1,7 @@
-"""Nothing accepted is lost: kill -9 ejabberd or the daemon mid-burst, cut the link for 30 s.
+"""Nothing accepted is lost: kill -9 the server or the daemon mid-burst, cut the link for 30 s.
 
-Each test gets its own ejabberd (these tests kill it) and counts, at a real client, every
-message the daemon answered `routed` or `queued` for.
+Each test gets its own server (these tests kill it), ejabberd then Prosody, and counts, at a
+real client, every message the daemon answered `routed` or `queued` for.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pytest
 
 from component.app import Daemon
 from component.config import Config
-from devenv.ejabberd import EjabberdServer, installed
-from tests.integration.conftest import daemon_config
+from devenv.servers import KINDS, XmppServer
+from tests.integration.conftest import daemon_config, started_server
 from tests.integration.tcp_proxy import CuttableProxy
 from tests.integration.xmpp_client import XmppClient, tag
 
@@ -32,11 +32,9 @@ BURST = 2000
 CONCURRENCY = 32
 
 
-@pytest.fixture
-def own_ejabberd() -> Iterator[EjabberdServer]:
-    if not installed():
-        pytest.skip("ejabberd not installed: `make servers` installs Debian's ejabberd")
-    with EjabberdServer() as server:
+@pytest.fixture(params=KINDS)
+def own_server(request: pytest.FixtureRequest) -> Iterator[XmppServer]:
+    with started_server(request.param) as server:
         server.register("bob", "pw-bob")
         yield server
 
@@ -112,9 +110,9 @@ def report(name: str, burst: Burst, seen: Counter[str]) -> None:
           f"{sum(seen.values())} copies in all ({sum(c - 1 for c in seen.values())} duplicates)")
 
 
-async def test_kill_9_ejabberd_during_a_burst(own_ejabberd: EjabberdServer,
-                                              tmp_path: Path) -> None:
-    ej = own_ejabberd
+async def test_kill_9_the_server_during_a_burst(own_server: XmppServer,
+                                               tmp_path: Path) -> None:
+    ej = own_server
     daemon = await started_daemon(daemon_config(ej, tmp_path / "store.db"))
     url = f"http://127.0.0.1:{daemon.config.http.port}/qtalk/"
     bob = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
@@ -132,7 +130,7 @@ async def test_kill_9_ejabberd_during_a_burst(own_ejabberd: EjabberdServer,
         await asyncio.wait_for(daemon.link.up.wait(), 60)
         bob_again = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
         seen = await received_ids([bob, bob_again], set(burst.answers), timeout=60)
-        report("kill -9 ejabberd", burst, seen)
+        report(f"kill -9 {ej.kind}", burst, seen)
         assert killed.is_set()
         assert len(burst.answers) > BURST // 2
         assert set(burst.answers) - set(seen) == set()
@@ -142,8 +140,8 @@ async def test_kill_9_ejabberd_during_a_burst(own_ejabberd: EjabberdServer,
         await daemon.stop()
 
 
-async def test_link_cut_for_30_seconds(own_ejabberd: EjabberdServer, tmp_path: Path) -> None:
-    ej = own_ejabberd
+async def test_link_cut_for_30_seconds(own_server: XmppServer, tmp_path: Path) -> None:
+    ej = own_server
     proxy = CuttableProxy(ej.component_port)
     await proxy.start()
     config = daemon_config(ej, tmp_path / "store.db", xmpp={"port": proxy.port})
@@ -214,6 +212,7 @@ domain = "{x.domain}"
 secret = "{x.secret}"
 hosts = {list(x.hosts)!r}
 muc_domain = "{x.muc_domain}"
+server_kind = "{x.server_kind}"
 reconnect_max_delay = 1
 [http]
 bind = "127.0.0.1"
@@ -223,9 +222,9 @@ path = "{config.store.path}"
 """.replace("'", '"'))
 
 
-async def test_kill_9_the_daemon_during_a_burst(own_ejabberd: EjabberdServer,
+async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer,
                                                 tmp_path: Path) -> None:
-    ej = own_ejabberd
+    ej = own_server
     config = daemon_config(ej, tmp_path / "store.db")
     write_config(config, tmp_path / "config.toml")
     base = f"http://127.0.0.1:{config.http.port}"

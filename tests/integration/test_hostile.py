@@ -1,6 +1,6 @@
-"""Hostile input against a real daemon and a real ejabberd: refused alone, the link stays up.
+"""Hostile input against a real daemon and a real server: refused alone, the link stays up.
 
-The module has a server and a daemon of its own (`private_ejabberd`), so what the fuzzer
+The module has a server and a daemon of its own (`private_server`), so what the fuzzer
 changes (a host added, rooms made) stays here.
 
 Each attack is sent on its own; then a good message must still arrive at a real client, the
@@ -22,7 +22,7 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devenv.ejabberd import EjabberdServer
+from devenv.servers import XmppServer
 from tests.integration.conftest import (
     Account,
     Api,
@@ -30,8 +30,8 @@ from tests.integration.conftest import (
     RunningDaemon,
     UserFactory,
     daemon_config,
-    private_ejabberd,
     private_make_user,
+    private_server,
     running_daemon,
 )
 from tests.integration.xmpp_client import XmppClient, tag
@@ -66,16 +66,16 @@ HOSTILE_XML = {
 }
 
 
-# This module's own server and users (see private_ejabberd); client_factory follows them.
-ejabberd = private_ejabberd
+# This module's own server and users (see private_server); client_factory follows them.
+xmpp_server = private_server
 make_user = private_make_user
 
 
 @pytest_asyncio.fixture(scope="module")
-async def daemon(ejabberd: EjabberdServer, tmp_path_factory: pytest.TempPathFactory
+async def daemon(xmpp_server: XmppServer, tmp_path_factory: pytest.TempPathFactory
                  ) -> AsyncIterator[RunningDaemon]:
     """Overrides the session's daemon (and `api` with it)."""
-    config = daemon_config(ejabberd, tmp_path_factory.mktemp("hostile") / "store.db")
+    config = daemon_config(xmpp_server, tmp_path_factory.mktemp("hostile") / "store.db")
     async with running_daemon(config) as handle:
         yield handle
 
@@ -126,15 +126,15 @@ async def test_ten_megabytes_are_refused_before_parsing(
                                     "{host}", "mallory@{host}@evil.example"])
 async def test_a_foreign_or_malformed_from_is_refused(
         sender: str, api: Api, make_user: UserFactory, client_factory: ClientFactory,
-        ejabberd: EjabberdServer, daemon: RunningDaemon) -> None:
+        xmpp_server: XmppServer, daemon: RunningDaemon) -> None:
     bob = make_user("bob")
     bob_client = await client_factory(*bob)
     reconnects = daemon.daemon.link.reconnects
     status, reply = await api("send_thirdmessage", {
-        "from": sender.format(host=ejabberd.host), "to": bob.jid,
+        "from": sender.format(host=xmpp_server.host), "to": bob.jid,
         "message": "<message><body>spoof</body></message>"})
     assert status in (400, 501), reply
-    await good_message_arrives(api, f"alice@{ejabberd.host}", bob, bob_client, "real one")
+    await good_message_arrives(api, f"alice@{xmpp_server.host}", bob, bob_client, "real one")
     assert bob_client.messages() == []
     assert daemon.daemon.link.reconnects == reconnects
 
@@ -171,11 +171,11 @@ async def test_markup_in_a_body_arrives_as_text(
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 async def test_random_bodies_to_every_endpoint(
-        daemon: RunningDaemon, http_session: aiohttp.ClientSession, ejabberd: EjabberdServer,
+        daemon: RunningDaemon, http_session: aiohttp.ClientSession, xmpp_server: XmppServer,
         data: st.DataObject) -> None:
     route = data.draw(st.sampled_from(routes_of(daemon.daemon.app)), label="route")
     method = data.draw(st.sampled_from(sorted(route.methods - {"HEAD"})), label="method")
-    body = data.draw(bodies((ejabberd.host,)), label="body")
+    body = data.draw(bodies((xmpp_server.host,)), label="body")
     async with http_session.request(method, daemon.url + route.path, data=body) as response:
         what = f"{method} {route.path} {body[:300]!r} -> {response.status}"
         check_envelope(response.status, await response.read(), what)

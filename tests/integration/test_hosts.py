@@ -1,10 +1,10 @@
-"""add_host against a real ejabberd: a domain the server serves but the daemon's config did
-not list is refused, then served at once by every endpoint after the call."""
+"""add_host against a real server: a domain the server serves but the daemon's config did not
+list is refused, then served at once by every endpoint after the call."""
 
 from __future__ import annotations
 
 from component.store.hosts import HostStore
-from devenv.ejabberd import EjabberdServer
+from devenv.servers import XmppServer
 from tests.integration.adhoc_client import command_of, error_condition, field_values, run
 from tests.integration.conftest import (
     SECOND_HOST,
@@ -17,8 +17,8 @@ from tests.integration.conftest import (
 
 async def test_add_host_then_a_message_to_that_domain_is_delivered(
         api: Api, make_user: UserFactory, client_factory: ClientFactory,
-        ejabberd: EjabberdServer, daemon: RunningDaemon) -> None:
-    assert SECOND_HOST in ejabberd.hosts
+        xmpp_server: XmppServer, daemon: RunningDaemon) -> None:
+    assert SECOND_HOST in xmpp_server.hosts
     assert not daemon.daemon.hosts.is_served(SECOND_HOST), "added earlier in this session?"
     carol, dave = make_user("carol", SECOND_HOST), make_user("dave", SECOND_HOST)
     dave_client = await client_factory(*dave)
@@ -30,7 +30,7 @@ async def test_add_host_then_a_message_to_that_domain_is_delivered(
     assert (status, reply["errcode"]) == (400, 1004)
     status, reply = await api("get_user_nick", {"ID": dave.user, "Domain": SECOND_HOST})
     assert (status, reply["errcode"]) == (400, 1004)
-    refused = await run(carol_client, ejabberd.component_domain, "get-web-key")
+    refused = await run(carol_client, xmpp_server.component_domain, "get-web-key")
     assert error_condition(refused) == "forbidden"
 
     status, reply = await api("add_host", {"host": SECOND_HOST.upper()})
@@ -43,7 +43,7 @@ async def test_add_host_then_a_message_to_that_domain_is_delivered(
     assert got.findtext("{jabber:client}body") == "hi"
     status, reply = await api("get_user_nick", {"ID": dave.user, "Domain": SECOND_HOST})
     assert (status, reply["data"]["Nick"]) == (200, dave.user)
-    minted = command_of(await run(carol_client, ejabberd.component_domain, "get-web-key"))
+    minted = command_of(await run(carol_client, xmpp_server.component_domain, "get-web-key"))
     assert field_values(minted)["user"] == [carol.jid]
 
     status, reply = await api("add_host", {"host": SECOND_HOST})

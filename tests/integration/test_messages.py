@@ -1,4 +1,4 @@
-"""Message injection against a real ejabberd, checked by real c2s clients."""
+"""Message injection against a real server, checked by real c2s clients."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from devenv.ejabberd import EjabberdServer
+from devenv.servers import XmppServer
 from tests.integration.conftest import Api, ClientFactory, RunningDaemon, UserFactory
 from tests.integration.xmpp_client import tag
 
@@ -160,10 +160,10 @@ def refused_inputs(host: str) -> dict[str, tuple[str, Any]]:
 @pytest.mark.parametrize("case", list(refused_inputs("h")))
 async def test_refused_input_then_a_good_message_still_arrives(
         case: str, api: Api, make_user: UserFactory, client_factory: ClientFactory,
-        ejabberd: EjabberdServer, daemon: RunningDaemon) -> None:
+        xmpp_server: XmppServer, daemon: RunningDaemon) -> None:
     bob = make_user("bob")
     bob_client = await client_factory(*bob)
-    path, body = refused_inputs(ejabberd.host)[case]
+    path, body = refused_inputs(xmpp_server.host)[case]
     if isinstance(body, dict):
         body = {k: v.replace("{bob}", bob.jid if k == "to" else bob.user)
                 if isinstance(v, str) else v for k, v in body.items()}
@@ -174,7 +174,7 @@ async def test_refused_input_then_a_good_message_still_arrives(
     assert reply["ret"] is False
     assert reply["errcode"] >= 1000
     status, reply = await api("send_thirdmessage", {
-        "from": f"alice@{ejabberd.host}", "to": bob.jid,
+        "from": f"alice@{xmpp_server.host}", "to": bob.jid,
         "message": "<message type='chat'><body>still here</body></message>"})
     assert status == 200
     got = await bob_client.wait_message(lambda m: m.get("id") == reply["data"]["id"])
@@ -192,34 +192,34 @@ def _fill_user(body: dict[str, Any], user: str) -> dict[str, Any]:
 
 async def test_disco_info_and_ping_of_the_component(
         make_user: UserFactory, client_factory: ClientFactory, daemon: RunningDaemon,
-        ejabberd: EjabberdServer) -> None:
+        xmpp_server: XmppServer) -> None:
     client = await client_factory(*make_user("admin"))
     reply = await client.request(
-        f"<iq type='get' id='d1' to='{ejabberd.component_domain}'>"
+        f"<iq type='get' id='d1' to='{xmpp_server.component_domain}'>"
         "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
     assert reply.get("type") == "result"
     features = {f.get("var") for f in reply.iter(
         "{http://jabber.org/protocol/disco#info}feature")}
     assert "urn:xmpp:ping" in features
-    reply = await client.request(f"<iq type='get' id='p1' to='{ejabberd.component_domain}'>"
+    reply = await client.request(f"<iq type='get' id='p1' to='{xmpp_server.component_domain}'>"
                                  "<ping xmlns='urn:xmpp:ping'/></iq>")
     assert reply.get("type") == "result"
 
 
-async def test_ejabberd_restarted_under_the_daemon(
+async def test_server_restarted_under_the_daemon(
         api: Api, make_user: UserFactory, client_factory: ClientFactory,
-        ejabberd: EjabberdServer, daemon: RunningDaemon) -> None:
+        xmpp_server: XmppServer, daemon: RunningDaemon) -> None:
     alice, bob = make_user("alice"), make_user("bob")
-    await asyncio.to_thread(ejabberd.stop)
+    await asyncio.to_thread(xmpp_server.stop)
     status, reply = await api("send_thirdmessage", {
         "from": alice.jid, "to": bob.jid,
         "message": "<message type='chat'><body>while the server was down</body></message>"})
     assert (status, reply["data"]["status"]) == (200, "queued")
     queued_id = reply["data"]["id"]
     started = time.monotonic()
-    await asyncio.to_thread(ejabberd.start)
+    await asyncio.to_thread(xmpp_server.start)
     await daemon.ready()
-    print(f"link back {time.monotonic() - started:.2f} s after ejabberd was started again")
+    print(f"link back {time.monotonic() - started:.2f} s after {xmpp_server.kind} restarted")
     # Log in only once the replay was routed (stored offline for bob): a message routed
     # between a session's start and its initial presence is stored offline *after* that
     # presence emptied the store, and waits for the next login (an ejabberd race).

@@ -1,4 +1,4 @@
-"""Health, readiness and metrics of a daemon linked to a real ejabberd."""
+"""Health, readiness and metrics of a daemon linked to a real server."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The real-server tier's own plumbing: the session ejabberd, unique users and the c2s client."""
+"""The real-server tier's own plumbing: the session server, unique users and the c2s client."""
 
 from __future__ import annotations
 
 import asyncio
 
-from devenv.ejabberd import EjabberdServer
+from devenv.servers import XmppServer
 from tests.integration.conftest import ClientFactory, UserFactory
 from tests.integration.xmpp_client import next_id, tag
 
@@ -27,14 +27,14 @@ async def test_chat_reaches_an_online_user(
 
 
 async def test_message_to_an_offline_user_arrives_at_next_login(
-    ejabberd: EjabberdServer, make_user: UserFactory, client_factory: ClientFactory
+    xmpp_server: XmppServer, make_user: UserFactory, client_factory: ClientFactory
 ) -> None:
     alice, bob = make_user("alice"), make_user("bob")
     sender = await client_factory(*alice)
 
     sender.send(f"<message to='{bob.jid}' type='chat' id='{next_id()}'>"
                 "<body>while you were out</body></message>")
-    await _until_offline_count(ejabberd, bob.user, 1)
+    await _until_offline_count(xmpp_server, bob.user, 1)
     receiver = await client_factory(*bob)
 
     message = await receiver.wait_message(lambda m: m.findtext(tag("body")) == "while you were out")
@@ -42,10 +42,10 @@ async def test_message_to_an_offline_user_arrives_at_next_login(
 
 
 async def test_vcard_seeded_through_the_api_is_served(
-    ejabberd: EjabberdServer, make_user: UserFactory, client_factory: ClientFactory
+    xmpp_server: XmppServer, make_user: UserFactory, client_factory: ClientFactory
 ) -> None:
     carol, dave = make_user("carol"), make_user("dave")
-    ejabberd.set_vcard(carol.user, "FN", "Carol Example")
+    xmpp_server.set_vcard(carol.user, "FN", "Carol Example")
     client = await client_factory(*dave)
 
     reply = await client.request(f"<iq type='get' id='{next_id()}' to='{carol.jid}'>"
@@ -55,11 +55,10 @@ async def test_vcard_seeded_through_the_api_is_served(
     assert reply.findtext("{vcard-temp}vCard/{vcard-temp}FN") == "Carol Example"
 
 
-async def _until_offline_count(server: EjabberdServer, user: str, count: int) -> None:
+async def _until_offline_count(server: XmppServer, user: str, count: int) -> None:
     """Poll until the server has stored `count` offline messages for `user` (no fixed sleeps)."""
     for _ in range(500):
-        # mod_http_api wraps integer results: {"value": n}.
-        if server.api("get_offline_count", user=user, host=server.host)["value"] == count:
+        if server.offline_count(user) == count:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{user} never had {count} offline message(s)")

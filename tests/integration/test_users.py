@@ -1,4 +1,4 @@
-"""get_user_nick and auth_uk against a real ejabberd, with real clients."""
+"""get_user_nick and auth_uk against a real server, with real clients."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from devenv.ejabberd import EjabberdServer
+from devenv.servers import XmppServer
 from tests.integration.adhoc_client import command_of, field_values, run
 from tests.integration.conftest import Api, ClientFactory, RunningDaemon, UserFactory
 
@@ -23,13 +23,13 @@ async def nick(api: Api, user: str, domain: str | None = None) -> tuple[int, Any
     return await api("get_user_nick", body)
 
 
-async def test_nick_from_a_vcard_set_through_ejabberd(
-        api: Api, make_user: UserFactory, ejabberd: EjabberdServer) -> None:
+async def test_nick_from_a_vcard_set_through_the_server(
+        api: Api, make_user: UserFactory, xmpp_server: XmppServer) -> None:
     nicked, named = make_user("nicked"), make_user("named")
-    ejabberd.set_vcard(nicked.user, "NICKNAME", "Nicky 你好")
-    ejabberd.set_vcard(nicked.user, "FN", "Full Name")
-    ejabberd.set_vcard(named.user, "FN", "Only Full")
-    assert await nick(api, nicked.user, ejabberd.host) == (200, {
+    xmpp_server.set_vcard(nicked.user, "NICKNAME", "Nicky 你好")
+    xmpp_server.set_vcard(nicked.user, "FN", "Full Name")
+    xmpp_server.set_vcard(named.user, "FN", "Only Full")
+    assert await nick(api, nicked.user, xmpp_server.host) == (200, {
         "ret": True, "errcode": 0, "errmsg": "success",
         "data": {"Nick": "Nicky 你好", "Vcard": None}})
     status, reply = await nick(api, named.user)
@@ -61,7 +61,7 @@ async def test_photos_by_url_and_inline(api: Api, make_user: UserFactory,
 
 
 async def test_user_without_vcard_and_unknown_user(
-        api: Api, make_user: UserFactory, ejabberd: EjabberdServer,
+        api: Api, make_user: UserFactory, xmpp_server: XmppServer,
         client_factory: ClientFactory) -> None:
     plain = make_user("plain")
     online = await client_factory(*plain)  # the probe reaches online clients: no harm done
@@ -70,7 +70,7 @@ async def test_user_without_vcard_and_unknown_user(
     assert not any(m.findtext("{jabber:client}body") for m in online.messages())
     ghost = f"ghost-{secrets.token_hex(4)}"
     for _ in range(2):  # the second answer comes from what the daemon remembers
-        status, reply = await nick(api, ghost, ejabberd.host)
+        status, reply = await nick(api, ghost, xmpp_server.host)
         assert (status, reply["ret"], reply["errcode"]) == (404, False, 1008)
         assert ghost in reply["errmsg"]
     status, reply = await nick(api, plain.user, "unserved.example")
@@ -89,10 +89,10 @@ async def mint(client_factory: ClientFactory, jid: str, password: str,
 
 async def test_auth_uk_with_a_key_minted_by_a_real_client(
         api: Api, make_user: UserFactory, client_factory: ClientFactory,
-        ejabberd: EjabberdServer, daemon: RunningDaemon,
+        xmpp_server: XmppServer, daemon: RunningDaemon,
         monkeypatch: pytest.MonkeyPatch) -> None:
     alice, bob = make_user("alice"), make_user("bob")
-    fields = await mint(client_factory, *alice, ejabberd.component_domain)
+    fields = await mint(client_factory, *alice, xmpp_server.component_domain)
     key = fields["key"][0]
     assert fields["user"] == [alice.jid]
     assert fields["expires"][0].endswith("+00:00")

@@ -18,6 +18,7 @@ from component.errors import ApiError, Conflict, NotFound, XmppError
 from component.jid import Jid
 from component.services.room_model import Member, OptionChange, RoomOptions, RoomSnapshot
 from component.services.room_ports import AffiliationChange
+from component.xmpp import muc
 from component.xmpp.stanzas import Stanza
 from tests.unit.fakes import COMPONENT, MUC
 
@@ -115,8 +116,9 @@ class FakeMuc:
             return member.jid, member.nick
         return member.jid, await self.subscribe(room, member.jid, nick)
 
-    def notice_sender(self) -> Jid:
-        return Jid.parse(COMPONENT)
+    def notice_stanzas(self, room: Jid, card: muc.ProfileCard, *,
+                       stanza_id: str) -> list[Stanza]:
+        return [muc.profile_notice(Jid.parse(COMPONENT), room, card, stanza_id=stanza_id)]
 
     def ops(self, operation: str) -> list[str]:
         return [detail for op, detail in self.calls if op == operation]
