@@ -201,6 +201,17 @@ async def daemon(xmpp_server: XmppServer, admin: Account,
         yield handle
 
 
+@pytest_asyncio.fixture(scope="module")
+async def private_daemon(xmpp_server: XmppServer, tmp_path_factory: pytest.TempPathFactory
+                         ) -> AsyncIterator[RunningDaemon]:
+    """A module's own daemon, on its own server: `daemon = private_daemon` next to
+    `xmpp_server = private_server` (and `api` follows), for modules whose requests change the
+    daemon's state (hosts added, rooms made) where other tests would see it."""
+    config = daemon_config(xmpp_server, tmp_path_factory.mktemp("private") / "store.db")
+    async with running_daemon(config) as handle:
+        yield handle
+
+
 @contextlib.asynccontextmanager
 async def running_daemon(config: Config) -> AsyncIterator[RunningDaemon]:
     """A started daemon whose link is up; stopped on exit."""

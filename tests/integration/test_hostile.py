@@ -12,13 +12,11 @@ daemon registers, and a good message must still arrive after it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
-import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,10 +27,9 @@ from tests.integration.conftest import (
     ClientFactory,
     RunningDaemon,
     UserFactory,
-    daemon_config,
+    private_daemon,
     private_make_user,
     private_server,
-    running_daemon,
 )
 from tests.integration.xmpp_client import XmppClient, tag
 from tests.unit.strategies import BILLION_LAUGHS, bodies
@@ -69,15 +66,7 @@ HOSTILE_XML = {
 # This module's own server and users (see private_server); client_factory follows them.
 xmpp_server = private_server
 make_user = private_make_user
-
-
-@pytest_asyncio.fixture(scope="module")
-async def daemon(xmpp_server: XmppServer, tmp_path_factory: pytest.TempPathFactory
-                 ) -> AsyncIterator[RunningDaemon]:
-    """Overrides the session's daemon (and `api` with it)."""
-    config = daemon_config(xmpp_server, tmp_path_factory.mktemp("hostile") / "store.db")
-    async with running_daemon(config) as handle:
-        yield handle
+daemon = private_daemon
 
 
 async def good_message_arrives(api: Api, sender: str, bob: Account, bob_client: XmppClient,
