@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from component.xmpp_prep import nodeprep, resourceprep
+
 MAX_PART_BYTES = 1023
-# RFC 7622 §3.3.1: characters never allowed in a localpart, plus whitespace and controls.
-_LOCAL_FORBIDDEN = re.compile(r"[\"&'/:<>@\s\x00-\x1f\x7f]")
-_RESOURCE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 _LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$", re.UNICODE)
 
 
@@ -34,7 +33,7 @@ class Jid:
 
     @classmethod
     def parse(cls, text: str) -> Jid:
-        """Parse and normalise (domain lower-cased) a JID, or raise JidError."""
+        """Parse and prepare a JID as the server will (nodeprep, resourceprep), or raise."""
         if not isinstance(text, str) or not text:
             raise JidError("empty address")
         bare, slash, resource = text.partition("/")
@@ -46,10 +45,13 @@ class Jid:
         domain = domain.lower()
         if not is_valid_domain(domain):
             raise JidError(f"invalid domain {domain!r}")
-        if local and (_LOCAL_FORBIDDEN.search(local) or len(local.encode()) > MAX_PART_BYTES):
-            raise JidError(f"invalid localpart {local!r}")
-        if _RESOURCE_FORBIDDEN.search(resource) or len(resource.encode()) > MAX_PART_BYTES:
-            raise JidError("invalid resource")
+        try:
+            local = nodeprep(local) if local else ""
+            resource = resourceprep(resource) if resource else ""
+        except ValueError as exc:
+            raise JidError(f"invalid address {text!r}: {exc}") from None
+        if len(local.encode()) > MAX_PART_BYTES or len(resource.encode()) > MAX_PART_BYTES:
+            raise JidError("a part of the address is longer than 1023 bytes")
         return cls(local, domain, resource)
 
     @classmethod

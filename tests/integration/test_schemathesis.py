@@ -43,11 +43,9 @@ RUN_TIMEOUT = 240.0
 LAST = ("add_host_post", "destroy_muc_post")
 # One worker: with two, schemathesis' coverage phase calls ast.parse from both threads, which
 # CPython 3.11 can fail with "SystemError: AST constructor recursion depth mismatch"
-# (python/cpython gh-106905).
-# ASCII strings: Jid.parse accepts localparts that ejabberd's nodeprep refuses (characters
-# unassigned in Unicode 3.2, private use...), which the server answers with bad-request, so
-# such names get 502 instead of 400. Drop the codec once component/jid.py checks nodeprep.
-GENERATION = ("--workers", "1", "--generation-codec", "ascii")
+# (python/cpython gh-106905). Full Unicode strings: Jid.parse applies nodeprep/resourceprep
+# as ejabberd does, so a name the server would refuse is a 400 here, never a 502.
+GENERATION = ("--workers", "1")
 
 # The one designed 5xx a healthy server gives: rooms on Prosody have no max_users (501).
 CONFIG = """

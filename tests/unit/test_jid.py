@@ -32,3 +32,22 @@ def test_user_and_bare() -> None:
     assert Jid.parse("bob@qtalk.test.org/r").bare == jid
     with pytest.raises(JidError):
         Jid.user("bob@evil.org", "qtalk.test.org")
+
+
+def test_localpart_is_prepared_as_the_server_will() -> None:
+    assert Jid.parse("Alice@QTalk.test.org").local == "alice"
+    assert Jid.parse("ＡＢＣ@qtalk.test.org").local == "abc"  # NFKC, then case folding
+    assert Jid.parse("bob@qtalk.test.org/Phone").resource == "Phone"  # resources keep case
+
+
+@pytest.mark.parametrize("text", [
+    "y\U000130e8@qtalk.test.org",      # unassigned in Unicode 3.2: ejabberd says bad-request
+    "y\U000f6ecf@qtalk.test.org",      # private use
+    "a\u200eb@qtalk.test.org",          # a bidi mark
+    "\u05d0a@qtalk.test.org",           # right-to-left mixed with left-to-right
+    "a\u3000b@qtalk.test.org",          # non-ASCII space
+    "bob@qtalk.test.org/a\u0085b",      # a C1 control in a resource
+])
+def test_stringprep_refusals(text: str) -> None:
+    with pytest.raises(JidError):
+        Jid.parse(text)

@@ -69,7 +69,7 @@ def test_parse_affiliations_subscriptions_and_form() -> None:
         f"affiliation='owner'/><item jid='Alice@QTALK.test.org/x' affiliation='owner'/></query>"
         "</iq>")
     assert muc.parse_affiliations(reply) == [(Jid.parse(COMPONENT), "owner"),
-                                             (Jid("Alice", HOST), "owner")]
+                                             (Jid("alice", HOST), "owner")]
     subs = etree.fromstring(
         "<iq type='result'><subscriptions xmlns='urn:xmpp:mucsub:0'><subscription "
         f"jid='{ALICE}' nick='Al'><event node='n'/></subscription></subscriptions></iq>")
