@@ -94,8 +94,10 @@ class UserService:
     async def _fetch(self, user: Jid) -> VcardEntry:
         entry = (await self._vcards.vcards([user])).get(user)
         if entry is None:
-            raise XmppError(f"vCard of {user}", condition="remote-server-timeout",
-                            text="the server did not answer; try again")
+            # The directory keeps only answers it could read: a timeout or an iq error.
+            raise XmppError(f"vCard of {user}", condition="undefined-condition",
+                            text="the server gave no usable answer (an error or none in "
+                                 "time); see the daemon's log")
         return entry
 
     async def _exists(self, user: Jid) -> bool:
