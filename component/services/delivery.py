@@ -68,6 +68,7 @@ class OutboxDelivery:
         self._settled_upto: int | None = None
         self._accepted: dict[str, int] = {}  # caller-supplied ids → seq
         self._commit_wakeup = asyncio.Event()
+        self._commit_lock = asyncio.Lock()
         self._pump_wakeup = asyncio.Event()
         self._down: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tasks: list[asyncio.Task[None]] = []
@@ -173,6 +174,11 @@ class OutboxDelivery:
             await self._commit_now()
 
     async def _commit_now(self) -> None:
+        # The committer task and drain() both commit: one transaction at a time.
+        async with self._commit_lock:
+            await self._commit_group()
+
+    async def _commit_group(self) -> None:
         group, self._group = self._group, _Group()
         upto, self._settled_upto = self._settled_upto, None
         if not (group.entries or group.keys or upto is not None) or self._outbox is None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -250,3 +251,34 @@ async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer,
         await bob.close()
 
 
+
+
+async def test_sigterm_drains_what_was_accepted(own_server: XmppServer,
+                                                tmp_path: Path) -> None:
+    """SIGTERM mid-burst: the daemon stops accepting, lets requests in flight finish, waits
+    for their acknowledgement, closes the stream and exits 0 with an empty outbox."""
+    server = own_server
+    config = daemon_config(server, tmp_path / "store.db")
+    write_config(config, tmp_path / "config.toml")
+    base = f"http://127.0.0.1:{config.http.port}"
+    bob = await XmppClient.connect(server.c2s_port, f"bob@{server.host}", "pw-bob")
+    burst = Burst(base + "/qtalk/", server.host, "term")
+    try:
+        with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log") as daemon:
+            await wait_ready(base)
+
+            async def term_at_half(done: int) -> None:
+                if done == BURST // 2 and daemon.poll() is None:
+                    daemon.send_signal(signal.SIGTERM)
+
+            await burst.run(term_at_half)
+            exit_code = await asyncio.to_thread(daemon.wait, 30)
+        seen = await received_ids([bob], set(burst.answers), timeout=30)
+        report("SIGTERM daemon", burst, seen)
+        assert exit_code == 0
+        assert BURST // 2 <= len(burst.answers) < BURST
+        assert set(burst.answers) - set(seen) == set()
+        with sqlite3.connect(tmp_path / "store.db") as db:
+            assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+    finally:
+        await bob.close()
