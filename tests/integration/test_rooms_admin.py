@@ -20,6 +20,7 @@ from tests.integration.rooms_helpers import (
     config_form,
     mucsub_item,
     new_room,
+    room_exists,
     server_affiliations,
     server_subscribers,
     subscribed,
@@ -161,6 +162,26 @@ async def test_profile_push_reaches_the_members(api: Api, make_user: UserFactory
     card = card_of(await bob_client.wait_message(lambda m: card_of(m) is not None))
     assert card is not None
     assert (card.get("nick"), card.get("pic"), card.get("version")) == ("Team", "/p.png", "2")
+
+
+async def test_a_destroyed_room_can_be_made_again(api: Api, make_user: UserFactory,
+                                                  xmpp_server: XmppServer,
+                                                  observer: XmppClient) -> None:
+    """Prosody keeps a tombstone of a destroyed room (`gone`); a service admin's join
+    replaces it, so the name is free again on both servers."""
+    alice, bob = make_user("alice"), make_user("bob")
+    room_id = new_room()
+    room = f"{room_id}@{xmpp_server.muc_domain}"
+    await create(api, room_id, alice.user, bob.user, muc_name="First")
+    status, reply = await api("destroy_muc", {"muc_id": room_id, "muc_owner": alice.user})
+    assert status == 200, reply
+    assert not await room_exists(observer, room)
+    status, reply = await api("muc_users", {"muc_id": room_id})
+    assert status == 404, reply
+    await create(api, room_id, bob.user, muc_name="Second")
+    assert await server_affiliations(observer, room) == {bob.jid: "owner"}
+    status, reply = await api("management/get_muc_opts", {"muc": room_id})
+    assert (status, reply["data"]["showname"]) == (200, "Second"), reply
 
 
 def refused(room_id: str, host: str) -> dict[str, tuple[str, Any, int]]:
