@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +35,23 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q / 100 * len(sorted_values)))]
 
 
+@dataclass(frozen=True, slots=True)
+class Settings:
+    pinned: bool
+    seconds: float          # each throughput run
+    lat_seconds: float      # each latency run
+    group_seconds: float    # groupchat load, then it drains
+    max_drain: float
+    quiet: float = 0.0      # wait for other processes to use less than this many cores
+    quiet_wait: float = 120.0
+    profile: dict[str, Path] = field(default_factory=dict)
+
+
 class Round:
-    def __init__(self, index: int, workdir: Path, *, pinned: bool, seconds: float,
-                 lat_seconds: float, group_seconds: float, max_drain: float,
-                 profile: dict[str, Path]) -> None:
-        self.index, self.workdir, self.pinned = index, workdir, pinned
-        self.seconds, self.lat_seconds, self.group_seconds = seconds, lat_seconds, group_seconds
-        self.max_drain = max_drain
-        self.profile = profile
-        self.server = start_ejabberd(workdir / "ejabberd", pinned=pinned)
+    def __init__(self, index: int, workdir: Path, settings: Settings) -> None:
+        self.index, self.workdir, self.settings = index, workdir, settings
+        self.pinned = settings.pinned
+        self.server = start_ejabberd(workdir / "ejabberd", pinned=settings.pinned)
         self.hosts = Hosts(self.server.host, self.server.muc_domain)
         self.receiver: Receiver | None = None
         self.members: list[Receiver] = []
@@ -111,6 +120,7 @@ class Round:
                 store=self.workdir / "group.db" if scenario.group else None)
             await daemon.ready()
         try:
+            record["waited_for_quiet_s"] = await self._await_quiet()
             self._reset(receivers, latency=scenario.kind == "rate")
             load = {"wrk": self._wrk, "rate": self._rate, "flood": self._flood}[scenario.kind]
             await self._measure(record, receivers, daemon, lambda: load(scenario, daemon,
@@ -156,14 +166,29 @@ class Round:
 
     async def _profile(self, name: str, daemon: DaemonProcess | None
                        ) -> asyncio.subprocess.Process | None:
-        path = self.profile.get(name)
+        path = self.settings.profile.get(name)
         if path is None or daemon is None:
             return None
         py_spy = Path(sys.executable).with_name("py-spy")
         return await asyncio.create_subprocess_exec(
-            str(py_spy), "record", "-p", str(daemon.pid), "-d", str(int(self.seconds) - 1),
+            str(py_spy), "record", "-p", str(daemon.pid), "-d", str(int(self.settings.seconds) - 1),
             "-r", "250", "-f", "raw", "-o", str(path.with_suffix(f".r{self.index}.txt")),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+    async def _await_quiet(self) -> float:
+        """On a shared machine: wait (bounded) until other processes and the hypervisor
+        (steal) leave the CPUs alone."""
+        if not self.settings.quiet:
+            return 0.0
+        began = time.monotonic()
+        while time.monotonic() - began < self.settings.quiet_wait:
+            ours = self._our_pids() | self.beam
+            a = procstat.sample(ours)
+            await asyncio.sleep(2.0)
+            busy = procstat.window(a, procstat.sample(ours))
+            if busy["foreign_cores"] + busy["steal_cores"] < self.settings.quiet:
+                break
+        return time.monotonic() - began
 
     # -- the three kinds of load -------------------------------------------------------------
 
@@ -174,7 +199,7 @@ class Round:
     async def _wrk(self, scenario: Scenario, daemon: DaemonProcess | None, record: Record
                    ) -> Callable[[], Awaitable[None]]:
         script = wrk.write_script(self.workdir, scenario.name, scenario.body(self.hosts))
-        seconds = self.group_seconds if scenario.group else self.seconds
+        seconds = self.settings.group_seconds if scenario.group else self.settings.seconds
         children_a = procstat.children_cpu_seconds(os.getpid())
         process = await wrk.start(self._url(scenario, daemon), script,
                                   connections=scenario.connections, seconds=seconds)
@@ -196,7 +221,7 @@ class Round:
         template.write_bytes(scenario.body(self.hosts, "@@BODY@@"))
         process = await _python("bench.ratec", "--url", self._url(scenario, daemon),
                                 "--template", str(template), "--rate", str(scenario.rate),
-                                "--seconds", str(self.lat_seconds))
+                                "--seconds", str(self.settings.lat_seconds))
 
         async def end() -> None:
             result = await _result(process)
@@ -215,9 +240,9 @@ class Round:
                 "--secret", s.secret, "--host", s.host, "--sender", f"{SENDER}@{s.host}",
                 "--to", f"{RECIPIENT}@{s.host}", "--shape", scenario.shape]
         if rate:
-            argv += ["--rate", str(rate), "--seconds", str(self.lat_seconds)]
+            argv += ["--rate", str(rate), "--seconds", str(self.settings.lat_seconds)]
         else:
-            argv += ["--seconds", str(self.seconds),
+            argv += ["--seconds", str(self.settings.seconds),
                      "--window", "2048" if scenario.shape == "product" else "4096"]
         process = await _python("bench.flood", *argv)
 
@@ -236,7 +261,7 @@ class Round:
 
     async def _drain(self, receivers: list[Receiver], *, expected: int | None) -> Record:
         """Wait for the stragglers: until all `expected` arrived, or none for IDLE seconds."""
-        deadline = time.monotonic() + self.max_drain
+        deadline = time.monotonic() + self.settings.max_drain
         last, last_change = -1, time.monotonic()
         while time.monotonic() < deadline:
             total = sum(r.counter.count for r in receivers)

@@ -103,5 +103,5 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("gqm16", "wrk", "daemon", "groupchat via our send_message", QM, group=True),
 ]}
 
-DEFAULT = ("ej16", "qm16", "qt16", "qb16", "qt16m", "qb16m", "flco", "flpr",
+DEFAULT = ("ej16", "qm16", "qt16", "qb16", "qt16m", "qb16m", "flco", "flpm", "flpr",
            "latej", "latqm", "latqt", "latqb", "latfl", "gej16", "gqm16")
