@@ -113,7 +113,10 @@ class Daemon:
         """Groups (issue 3): the server's rooms, their store and resync; returns their routes."""
         self.nicks = nicks = NickDirectory(self.link, VcardCache(db))
         store, domain = SqliteRoomStore(db), config.xmpp.muc_domain
-        directory = RoomDirectory(self.profile.muc(self.link, domain, store), store, self.hosts)
+        # With several daemons on one domain, another one may have changed a room a moment
+        # ago: the store then answers nothing from memory, every read asks the server.
+        directory = RoomDirectory(self.profile.muc(self.link, domain, store), store, self.hosts,
+                                  fresh_for=0.0 if config.xmpp.balanced else 60.0)
         self.resync = RoomResync(directory, self.profile.muc(BoundedIq(self.link, RESYNC_IQS),
                                                              domain, store))
         self.rooms = RoomService(directory, self.delivery, nicks)

@@ -120,12 +120,15 @@ def _xmpp(doc: dict[str, Any], problems: list[str]) -> XmppConfig:
                (("ping_interval", 30.0), ("iq_timeout", 10.0), ("reconnect_max_delay", 5.0))}
     for key, value in timings.items():
         r.check(key, value > 0, "must be positive")
-    r.unknown_keys({*fields, "port", "hosts", "server_kind", *timings})
+    balanced = r.get("balanced", bool, False)
+    r.check("balanced", not balanced or server_kind == "ejabberd",
+            "only ejabberd balances one component domain over several connections")
+    r.unknown_keys({*fields, "port", "hosts", "server_kind", "balanced", *timings})
     return XmppConfig(server=fields["server"], port=port, domain=fields["domain"],
                       secret=fields["secret"], hosts=hosts, muc_domain=fields["muc_domain"],
                       ping_interval=timings["ping_interval"], iq_timeout=timings["iq_timeout"],
                       reconnect_max_delay=timings["reconnect_max_delay"],
-                      server_kind=server_kind)
+                      server_kind=server_kind, balanced=balanced)
 
 
 def _http(doc: dict[str, Any], problems: list[str]) -> HttpConfig:

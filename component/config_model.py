@@ -31,6 +31,8 @@ class XmppConfig:
     iq_timeout: float = 10.0
     reconnect_max_delay: float = 5.0  # a refused connect costs nothing on loopback
     server_kind: str = "ejabberd"
+    # Several daemons share this domain (ejabberd domain_balancing, type destination).
+    balanced: bool = False
 
 
 @dataclass(frozen=True)

@@ -82,9 +82,11 @@ class EjabberdServer(ServerProcess):
         room_mam: bool = True,
         erl_flags: Sequence[str] = (),
         cpus: str | None = None,
+        component_connections: int = 1,
     ) -> None:
         """`room_mam`: rooms archive by default; `erl_flags` go to `erl` (say `+S 1:1`);
-        `cpus` runs the VM under `taskset -c cpus` (benchmarks pin the server side)."""
+        `cpus` runs the VM under `taskset -c cpus` (benchmarks pin the server side);
+        `component_connections` > 1 balances the component domain over that many links."""
         super().__init__(workdir, "qtalk-ejabberd-")
         self.host, self.extra_hosts = host, tuple(extra_hosts)
         self.muc_domain = f"conference.{host}"
@@ -92,6 +94,7 @@ class EjabberdServer(ServerProcess):
         self.secret = secret or secrets.token_hex(16)
         self.mam, self.room_mam = mam, room_mam
         self.erl_flags, self.cpus = tuple(erl_flags), cpus
+        self.component_connections = component_connections
         picked = iter(free_ports(4))
         self.c2s_port = c2s_port or next(picked)
         self.component_port = component_port or next(picked)
@@ -191,7 +194,17 @@ class EjabberdServer(ServerProcess):
             http_port=self.http_port, component_domain=self.component_domain,
             observer=f"{OBSERVER}@{self.host}",
             secret=self.secret, mam_default="always" if self.mam else "never",
-            room_mam="true" if self.room_mam else "false")
+            room_mam="true" if self.room_mam else "false",
+            balancing_yaml=self._balancing_yaml())
+
+    def _balancing_yaml(self) -> str:
+        """Several daemons on one domain: each full JID of the domain is pinned to one link
+        (type destination), which lets each daemon find a resource that routes back to it.
+        component_number is required: without it ejabberd 23.01 crashes the session."""
+        if self.component_connections <= 1:
+            return ""
+        return (f"domain_balancing:\n  \"{self.component_domain}\":\n    type: destination\n"
+                f"    component_number: {self.component_connections}\n")
 
     def _node(self) -> str:
         """A random node name, kept in the workdir: Mnesia's schema is tied to it."""

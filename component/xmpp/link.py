@@ -32,6 +32,7 @@ HANDSHAKE = "{jabber:component:accept}handshake"
 WRITE_HIGH_WATER = 256 << 10
 BACKOFF_BASE = 0.2
 STABLE_AFTER = 10.0  # a session that lived this long resets the backoff
+ROUTE_PROBES = 24  # with two links, the odds that none of them routes back are 2**-24
 
 
 def check_outbound(stanza: Stanza, own: Jid, is_served_host: Callable[[str], bool]) -> None:
@@ -42,7 +43,7 @@ def check_outbound(stanza: Stanza, own: Jid, is_served_host: Callable[[str], boo
     that user), messages and presences also from the served user domains.
     """
     sender = stanza.sender.domain
-    if stanza.kind == "iq" and stanza.sender != own:
+    if stanza.kind == "iq" and (sender != own.domain or stanza.sender.local):
         raise BadRequest("iqs are sent from the component's own JID only")
     if sender != own.domain and not is_served_host(sender):
         raise DomainNotServed(f"from: domain {sender} is not served by this API")
@@ -88,7 +89,11 @@ class ComponentLink:
                  is_served_host: Callable[[str], bool],
                  on_stanza: Callable[[etree._Element], None]) -> None:
         self.config = config
-        self.jid = Jid.parse(config.domain)
+        self.domain_jid = Jid.parse(config.domain)
+        # The address our iqs come from, so the server's replies come back to this link:
+        # the bare domain, or with `balanced` a resource that ejabberd routes to this very
+        # connection when several daemons share the domain (see _claim_route).
+        self.jid = self.domain_jid
         self.server = Jid.parse(config.hosts[0])
         self._max_stanza_bytes = max_stanza_bytes
         self._is_served_host = is_served_host
@@ -187,6 +192,8 @@ class ComponentLink:
         self._transport = transport
         try:
             await self._open_stream(transport, protocol)
+            if self.config.balanced:
+                await self._claim_route(transport)
             self._went_up()
             keepalive = asyncio.create_task(self._keepalive(transport))
             try:
@@ -203,6 +210,33 @@ class ComponentLink:
         stream_id = await self._before_loss(self._stream_id, protocol)
         transport.write(stanzas.handshake(stream_id, self.config.secret))
         await self._before_loss(self._handshake, protocol)
+
+    async def _claim_route(self, transport: asyncio.Transport) -> None:
+        """Find a resource of our domain whose replies the server routes to this connection.
+
+        With several daemons on one domain, ejabberd spreads stanzas for the domain over the
+        connections by `domain_balancing` (type `destination`: a hash of the full JID). So we
+        ping the server from a few candidate resources at once and keep the first one whose
+        pong comes back here; every later iq (barriers included) is sent from it.
+        """
+        loop = asyncio.get_running_loop()
+        tag = f"{random.getrandbits(32):08x}"
+        probes: dict[asyncio.Future[etree._Element], Jid] = {}
+        for n in range(ROUTE_PROBES):
+            candidate = Jid(self.domain_jid.local, self.domain_jid.domain, f"qc-{tag}-{n}")
+            stanza_id = self.new_id()
+            future: asyncio.Future[etree._Element] = loop.create_future()
+            self._pending[stanza_id] = future
+            probes[future] = candidate
+            transport.write(stanzas.build_ping(candidate, self.server, stanza_id=stanza_id).data)
+        done, _ = await asyncio.wait(probes, timeout=self.config.iq_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        for future in probes:
+            future.cancel()
+        if not done:
+            raise HandshakeRefused("no route back: check domain_balancing (type destination)")
+        self.jid = probes[next(iter(done))]
+        log.info("iqs go out as %s (a route the server balances to this link)", self.jid)
 
     async def _before_loss(self, step: asyncio.Future[Any], protocol: _Protocol) -> Any:
         done, _ = await asyncio.wait({step, protocol.lost}, timeout=self.config.iq_timeout,
@@ -305,7 +339,7 @@ class ComponentLink:
     # -- outbound ------------------------------------------------------------------------
 
     def check_addresses(self, stanza: Stanza) -> None:
-        check_outbound(stanza, self.jid, self._is_served_host)
+        check_outbound(stanza, self.domain_jid, self._is_served_host)
 
     def send(self, stanza: Stanza) -> None:
         """Queue a checked stanza for the next coalesced write; raises LinkDown when down."""

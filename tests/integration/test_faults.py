@@ -52,6 +52,7 @@ class Burst:
         self.url, self.host, self.tag = url, host, tag_
         self.answers: dict[str, str] = {}  # id → routed | queued
         self.failed = 0
+        self.failures: Counter[str] = Counter()  # why, for the report
         self.done = 0
 
     async def run(self, on_progress: Callable[[int], Awaitable[None]] | None = None) -> None:
@@ -75,8 +76,10 @@ class Burst:
                     self.answers[reply["data"]["id"]] = reply["data"]["status"]
                 else:
                     self.failed += 1
-            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError):
+                    self.failures[f"{r.status} {reply['errcode']}"] += 1
+            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
                 self.failed += 1
+                self.failures[type(exc).__name__] += 1
             self.done += 1
             if on_progress is not None:
                 await on_progress(self.done)
@@ -106,7 +109,8 @@ async def started_daemon(config: Config) -> Daemon:
 def report(name: str, burst: Burst, seen: Counter[str]) -> None:
     answered = set(burst.answers)
     print(f"\n{name}: {BURST} requests, {len(answered)} answered "
-          f"({Counter(burst.answers.values())}), {burst.failed} refused or cut; "
+          f"({Counter(burst.answers.values())}), {burst.failed} refused or cut "
+          f"{dict(burst.failures)}; "
           f"{len(answered & set(seen))} of the answered received, "
           f"{sum(seen.values())} copies in all ({sum(c - 1 for c in seen.values())} duplicates)")
 
@@ -214,6 +218,7 @@ secret = "{x.secret}"
 hosts = {list(x.hosts)!r}
 muc_domain = "{x.muc_domain}"
 server_kind = "{x.server_kind}"
+balanced = {str(x.balanced).lower()}
 reconnect_max_delay = 1
 [http]
 bind = "127.0.0.1"
