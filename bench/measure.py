@@ -17,22 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from bench import procstat, wrk
+from bench import loadproc, procstat, wrk
 from bench.scenarios import ALL, MEMBERS, RECIPIENT, ROOM, SENDER, Hosts, Scenario
 from bench.servers import DaemonProcess, start_ejabberd
 from bench.xmpp import Receiver
 
 Record = dict[str, Any]
 IDLE = 1.5
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q / 100 * len(sorted_values)))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +70,10 @@ class Round:
                                pinned=self.pinned, store=self.workdir / "group.db")
         try:
             await daemon.ready()
-            await _post_json(daemon.url + "/qtalk/create_muc", {
+            await loadproc.post_json(daemon.url + "/qtalk/create_muc", {
                 "muc_id": ROOM, "muc_owner": MEMBERS[0], "muc_domain": self.hosts.muc,
                 "muc_name": ROOM})
-            await _post_json(daemon.url + "/qtalk/add_muc_user", {
+            await loadproc.post_json(daemon.url + "/qtalk/add_muc_user", {
                 "muc_id": ROOM, "muc_owner": MEMBERS[0], "muc_member": list(MEMBERS[1:]),
                 "muc_domain": self.hosts.muc})
             await asyncio.sleep(1.0)  # invitations and subscriptions settle
@@ -97,7 +88,7 @@ class Round:
         scenario = ALL[name]
         self._reset(self.members)
         for n in range(5):
-            await _post_json(base + scenario.path, json.loads(
+            await loadproc.post_json(base + scenario.path, json.loads(
                 scenario.body(self.hosts, f"probe {n}")))
         await self._drain(self.members, expected=None)
         return sum(r.counter.count for r in self.members) / 5
@@ -219,12 +210,12 @@ class Round:
             return await self._flood(scenario, daemon, record, rate=1000.0)
         template = self.workdir / f"{scenario.name}.json"
         template.write_bytes(scenario.body(self.hosts, "@@BODY@@"))
-        process = await _python("bench.ratec", "--url", self._url(scenario, daemon),
+        process = await loadproc.start("bench.ratec", "--url", self._url(scenario, daemon),
                                 "--template", str(template), "--rate", str(scenario.rate),
                                 "--seconds", str(self.settings.lat_seconds))
 
         async def end() -> None:
-            result = await _result(process)
+            result = await loadproc.result(process)
             ok = sum(v for k, v in result["statuses"].items() if k.startswith("2"))
             record.update(requests=result["sent"], non2xx=result["sent"] - ok,
                           http_p50=result["http_p50"], http_p99=result["http_p99"],
@@ -244,10 +235,10 @@ class Round:
         else:
             argv += ["--seconds", str(self.settings.seconds),
                      "--window", "2048" if scenario.shape == "product" else "4096"]
-        process = await _python("bench.flood", *argv)
+        process = await loadproc.start("bench.flood", *argv)
 
         async def end() -> None:
-            result = await _result(process)
+            result = await loadproc.result(process)
             record.update(accepted=result["sent"], loadgen_cpu=result["cpu"],
                           sent_per_s=result["sent"] / (result["ended"] - result["started"]))
         return end
@@ -289,42 +280,12 @@ class Round:
             record["answered_per_s"] = (record["requests"] - record["non2xx"]) / seconds
         latencies = sorted(x / 1e6 for r in receivers for x in r.counter.latencies)
         if latencies:
-            record.update(lat_n=len(latencies), lat_p50=percentile(latencies, 50),
-                          lat_p90=percentile(latencies, 90), lat_p99=percentile(latencies, 99),
-                          lat_p999=percentile(latencies, 99.9), lat_max=latencies[-1])
+            record.update(lat_n=len(latencies), lat_max=latencies[-1], **{
+                f"lat_p{name}": loadproc.percentile(latencies, q)
+                for name, q in (("50", 50), ("90", 90), ("99", 99), ("999", 99.9))})
 
     def _beam_cpu(self) -> float:
         return sum(procstat.cpu_seconds(pid) for pid in self.beam)
 
     def _our_pids(self) -> set[int]:
         return procstat.descendants(os.getpid())
-
-
-async def _python(module: str, *argv: str) -> asyncio.subprocess.Process:
-    """A load process; returns once it printed that it is ready (connections open)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *argv, stdout=asyncio.subprocess.PIPE,
-        cwd=ROOT)
-    assert process.stdout is not None
-    line = await process.stdout.readline()
-    if b'"ready"' not in line:
-        raise RuntimeError(f"{module} did not start: {line!r}")
-    return process
-
-
-async def _result(process: asyncio.subprocess.Process) -> dict[str, Any]:
-    assert process.stdout is not None
-    output = await process.stdout.read()
-    await process.wait()
-    if process.returncode != 0 or not output.strip():
-        raise RuntimeError(f"load process exited with {process.returncode}: {output!r}")
-    result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
-    return result
-
-
-async def _post_json(url: str, payload: Any) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session, session.post(url, json=payload) as reply:
-        answer: dict[str, Any] = await reply.json(content_type=None)
-        if reply.status >= 300 and reply.status != 207:
-            raise RuntimeError(f"POST {url}: HTTP {reply.status}: {answer}")
-        return answer

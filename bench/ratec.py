@@ -21,16 +21,11 @@ from pathlib import Path
 import aiohttp
 import uvloop
 
+from bench.loadproc import percentile
 from bench.pace import due_times
 
 PLACEHOLDER = b"@@BODY@@"
 PAD = b"x" * 40
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    return sorted_values[min(len(sorted_values) - 1, int(q / 100 * len(sorted_values)))]
 
 
 class Load:
