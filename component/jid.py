@@ -6,6 +6,7 @@ one makes ejabberd close the whole component stream. So every address is parsed 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -34,7 +35,13 @@ class Jid:
     @classmethod
     def parse(cls, text: str) -> Jid:
         """Parse and prepare a JID as the server will (nodeprep, resourceprep), or raise."""
-        if not isinstance(text, str) or not text:
+        if not isinstance(text, str):
+            raise JidError("empty address")
+        return _parse_cached(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Jid:
+        if not text:
             raise JidError("empty address")
         bare, slash, resource = text.partition("/")
         local, at, domain = bare.rpartition("@")
@@ -71,3 +78,10 @@ class Jid:
     def __str__(self) -> str:
         text = f"{self.local}@{self.domain}" if self.local else self.domain
         return f"{text}/{self.resource}" if self.resource else text
+
+
+# A request names the same few addresses several times (checks, builders, the store), and
+# Jid is immutable: remembering the last parsed ones saves most of the work.
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> Jid:
+    return Jid._parse(text)

@@ -9,6 +9,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from component.http.route import route_of
 from component.metrics import Metrics
 
 log = logging.getLogger("component.http.access")
@@ -35,7 +36,10 @@ def observe_middleware(metrics: Metrics) -> Middleware:
             endpoint = _endpoint(request)
             metrics.requests.labels(endpoint, str(status)).inc()
             metrics.latency.labels(endpoint).observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
+            route = route_of(request)
+            # A mutating call's line is its audit line (with the same request id): one line
+            # per request, not two.
+            if (route is None or not route.mutating) and log.isEnabledFor(logging.INFO):
                 log.info("%s %s %d %.1fms", request.method, request.path, status,
                          elapsed * 1000, extra={"fields": {
                              "request_id": request.get("request_id", ""),

@@ -32,15 +32,6 @@ class Database:
         await db.migrate()
         return db
 
-    async def private_connection(self) -> aiosqlite.Connection:
-        """A connection of its own, for a module whose transactions span several awaits.
-
-        On the shared connection, statements of other coroutines would land inside such a
-        transaction (and be rolled back with it); a second connection keeps them apart, and
-        SQLite's WAL lets both work, one writer at a time (busy_timeout waits its turn).
-        """
-        return await connect(self.path)
-
     async def migrate(self) -> None:
         async with self.conn.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()

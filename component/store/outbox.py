@@ -6,15 +6,19 @@ batch), so "acknowledged" is always a prefix: deleting is `DELETE WHERE seq <= m
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import aiosqlite
+from typing import TypeVar
 
 from component.jid import Jid
-from component.store.db import Database, run, run_many
+from component.store.db import Database, run
 from component.xmpp.stanzas import Stanza
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -24,19 +28,38 @@ class OutboxRow:
 
 
 class SqliteOutbox:
-    """Its group transactions run on a private connection (see Database.private_connection)."""
+    """Group transactions run whole on a writer thread of the outbox's own.
+
+    One hop to that thread per group (not one per statement, as through aiosqlite) keeps the
+    event loop's share of a commit small; and a connection nobody else uses means no other
+    coroutine's statement can land inside the outbox's transaction.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._conn: aiosqlite.Connection | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        self._conn = await self._db.private_connection()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="outbox-writer")
+        self._conn = await self._on_writer(self._connect)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        if self._writer is not None:
+            if self._conn is not None:
+                await self._on_writer(self._conn.close)
+            self._writer.shutdown(wait=True)
+            self._writer, self._conn = None, None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._db.path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "busy_timeout = 5000"):
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
+
+    async def _on_writer(self, call: Callable[[], T]) -> T:
+        assert self._writer is not None, "SqliteOutbox.open() first"
+        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
 
     async def last_seq(self) -> int:
         async with self._db.conn.execute(
@@ -57,26 +80,26 @@ class SqliteOutbox:
                      accepted_keys: Sequence[str]) -> None:
         """One transaction for a whole group of requests: inserts, acked deletes, ids."""
         now = time.time()
+        rows = [(r.seq, r.stanza.id, r.stanza.kind, str(r.stanza.sender),
+                 str(r.stanza.recipient), r.stanza.data, now) for r in new]
+        keys = [(key, now) for key in accepted_keys]
+        await self._on_writer(lambda: self._commit(rows, acked_upto, keys))
+
+    def _commit(self, rows: Sequence[tuple[object, ...]], acked_upto: int | None,
+                keys: Sequence[tuple[str, float]]) -> None:
         conn = self._conn
-        assert conn is not None, "SqliteOutbox.open() first"
-        await run(conn, "BEGIN")
-        try:
-            if new:
-                await run_many(
-                    conn, "INSERT INTO outbox (seq, stanza_id, kind, sender, recipient, data,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(r.seq, r.stanza.id, r.stanza.kind, str(r.stanza.sender),
-                      str(r.stanza.recipient), r.stanza.data, now) for r in new])
+        assert conn is not None
+        with conn:  # BEGIN ... COMMIT, or ROLLBACK on an exception
+            conn.execute("BEGIN")
+            if rows:
+                conn.executemany(
+                    "INSERT INTO outbox (seq, stanza_id, kind, sender, recipient, data,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             if acked_upto is not None:
-                await run(conn, "DELETE FROM outbox WHERE seq <= ?", (acked_upto,))
-            if accepted_keys:
-                await run_many(
-                    conn, "INSERT OR IGNORE INTO accepted_ids (key, accepted_at) VALUES (?, ?)",
-                    [(key, now) for key in accepted_keys])
-            await run(conn, "COMMIT")
-        except BaseException:
-            await run(conn, "ROLLBACK")
-            raise
+                conn.execute("DELETE FROM outbox WHERE seq <= ?", (acked_upto,))
+            if keys:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO accepted_ids (key, accepted_at) VALUES (?, ?)", keys)
 
     async def accepted_keys(self) -> list[str]:
         """Every remembered caller-supplied id (loaded once, at start)."""

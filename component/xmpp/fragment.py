@@ -7,6 +7,7 @@ original routed on those too). Startalk's body attributes are copied into the ca
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 
@@ -20,14 +21,17 @@ from component.xmpp.stanzas import QTALK_NS, Stanza, StartalkFields, split_type
 _STREAM_NAMESPACES = frozenset({"jabber:client", "jabber:server", "jabber:component:accept"})
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
-                           huge_tree=False, remove_blank_text=False, collect_ids=False)
+# One parser for the process: building one per message cost more than parsing it. lxml
+# parsers are not thread-safe, and the daemon parses on its event loop's thread only.
+_PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
+                          huge_tree=False, remove_blank_text=False, collect_ids=False)
+# Message ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
+_IDS = random.Random(secrets.randbits(128))
 
 
 def new_message_id() -> str:
     """An id in the shape of the original's server-made ids: prefix, random, epoch ms."""
-    return f"http{secrets.randbelow(10**16)}{int(time.time() * 1000)}"
+    return f"http{_IDS.randrange(10**16)}{int(time.time() * 1000)}"
 
 
 def parse_message(xml: str, max_bytes: int) -> etree._Element:
@@ -36,7 +40,7 @@ def parse_message(xml: str, max_bytes: int) -> etree._Element:
     if len(raw) > max_bytes:
         raise TooLarge(f"message: {len(raw)} bytes, the limit is {max_bytes}")
     try:
-        root = etree.fromstring(raw, _parser())
+        root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise BadStanza(f"message: not well-formed XML: {exc.msg}") from exc
     except ValueError as exc:
