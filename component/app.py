@@ -81,7 +81,7 @@ class Daemon:
         self.messages = MessageService(self.delivery, self.hosts,
                                        max_stanza_bytes=config.limits.max_stanza_bytes,
                                        max_body_chars=config.limits.max_body_chars,
-                                       groups=self.rooms)
+                                       groups=self.rooms, carbons=config.xmpp.carbons)
         user_routes = self._wire_users_and_commands(config, db)
         self.metrics = self._wire_metrics(db)
         self.app = make_app(config, [*MessageRoutes(self.messages, config.limits).routes(),

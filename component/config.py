@@ -123,12 +123,13 @@ def _xmpp(doc: dict[str, Any], problems: list[str]) -> XmppConfig:
     balanced = r.get("balanced", bool, False)
     r.check("balanced", not balanced or server_kind == "ejabberd",
             "only ejabberd balances one component domain over several connections")
-    r.unknown_keys({*fields, "port", "hosts", "server_kind", "balanced", *timings})
+    carbons = r.get("carbons", bool, True)
+    r.unknown_keys({*fields, "port", "hosts", "server_kind", "balanced", "carbons", *timings})
     return XmppConfig(server=fields["server"], port=port, domain=fields["domain"],
                       secret=fields["secret"], hosts=hosts, muc_domain=fields["muc_domain"],
                       ping_interval=timings["ping_interval"], iq_timeout=timings["iq_timeout"],
                       reconnect_max_delay=timings["reconnect_max_delay"],
-                      server_kind=server_kind, balanced=balanced)
+                      server_kind=server_kind, balanced=balanced, carbons=carbons)
 
 
 def _http(doc: dict[str, Any], problems: list[str]) -> HttpConfig:

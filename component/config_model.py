@@ -33,6 +33,8 @@ class XmppConfig:
     server_kind: str = "ejabberd"
     # Several daemons share this domain (ejabberd domain_balancing, type destination).
     balanced: bool = False
+    # XEP-0280 `sent` carbons of injected chat messages to the sender's own clients.
+    carbons: bool = True
 
 
 @dataclass(frozen=True)

@@ -91,11 +91,15 @@ class SendResult:
 
 class MessageService:
     def __init__(self, sink: StanzaSink, hosts: HostPolicy, *, max_stanza_bytes: int,
-                 max_body_chars: int = 32 << 10, groups: GroupGate | None = None) -> None:
+                 max_body_chars: int = 32 << 10, groups: GroupGate | None = None,
+                 carbons: bool = True) -> None:
         self._sink = sink
         self._hosts = hosts
         self._max_stanza_bytes = max_stanza_bytes
         self._max_body_chars = max_body_chars
+        # XEP-0280 copies to the sender's own clients: they double ejabberd's work per
+        # message (measured, bench/RESULTS.md), so a deployment without such clients opts out.
+        self._carbons = carbons
         self._groups = groups
 
     @property
@@ -151,7 +155,7 @@ class MessageService:
             outcome.key = f"{sender.bare} {caller_id}" if caller_id else None
             outcome.id = stanza.id
             outcome.stanzas.append(stanza)
-            if requested_type in CARBON_TYPES:
+            if self._carbons and requested_type in CARBON_TYPES:
                 outcome.stanzas.append(build_sent_carbon(
                     sender, stanza, stanza_id=f"{stanza.id}-carbon"))
             self._check(outcome)
@@ -218,8 +222,10 @@ class MessageService:
                 msec_times=str(int(time.time() * 1000)))
             message = build_message(sender, recipient, stanza_id=outcome.id,
                                     msg_type=xmpp_type, body=request.body, fields=fields)
-            outcome.stanzas += [message, build_sent_carbon(
-                sender, message, stanza_id=f"{outcome.id}-carbon")]
+            outcome.stanzas.append(message)
+            if self._carbons:
+                outcome.stanzas.append(build_sent_carbon(
+                    sender, message, stanza_id=f"{outcome.id}-carbon"))
             self._check(outcome)
         except ApiError as exc:
             outcome.error, outcome.stanzas = exc, []

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient
 from lxml import etree
 
 from component.errors import LinkDown
-from tests.unit.fakes import HOST, RecordingSink
+from component.services.messages import ChatRequest, MessageService
+from tests.unit.fakes import HOST, RecordingSink, hosts
 from tests.unit.http_apps import client_for, make_config, message_app
 
 Client = Callable[..., Any]
@@ -198,3 +199,10 @@ async def test_link_down_is_503_and_always_200_switch() -> None:
     async with build_client(sink, always_200=True) as client:
         status, reply = await post(client, "send_thirdmessage", third("<message/>"))
         assert (status, reply["ret"], reply["errcode"]) == (200, False, 2001)
+
+
+async def test_carbons_can_be_switched_off(sink: RecordingSink) -> None:
+    service = MessageService(sink, hosts(), max_stanza_bytes=65536, carbons=False)
+    result = await service.send_chat(ChatRequest("alice", ("bob", "carol"), "hi"))
+    assert result.status == "routed"
+    assert [s.recipient.local for s in sink.sent] == ["bob", "carol"]  # no copies to alice
