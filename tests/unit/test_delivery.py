@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,17 @@ async def rows(db: Database) -> list[str]:
         return [str(r[0]) for r in await cursor.fetchall()]
 
 
+async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 5.0) -> None:
+    """Poll until `check` holds (a busy CI machine may be slow), or fail after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
+
+
 @pytest.fixture(autouse=True)
 def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(delivery_module, "SETTLE_SECONDS", 0.05)
@@ -109,8 +121,11 @@ async def test_routed_after_the_barrier_and_rows_leave_after_settling(db: Databa
     report = await delivery.deliver([message(1), message(2)])
     assert report.status == "routed"
     assert [s.id for s in link.written] == ["m1", "m2"]
-    await asyncio.sleep(0.2)
-    assert await rows(db) == []
+
+    async def outbox_empty() -> bool:
+        return await rows(db) == []
+
+    await eventually(outbox_empty)
     await delivery.drain(1)
 
 
@@ -121,8 +136,7 @@ async def test_queued_while_down_then_sent_in_order_when_up(db: Database) -> Non
     assert {r.status for r in reports} == {"queued"}
     assert await rows(db) == ["m0", "m1", "m2"]
     link.go_up()
-    await asyncio.sleep(0.05)
-    assert [s.id for s in link.written] == ["m0", "m1", "m2"]
+    await eventually(lambda: [s.id for s in link.written] == ["m0", "m1", "m2"])
     await delivery.drain(1)
     assert await rows(db) == []
 
@@ -132,14 +146,14 @@ async def test_a_drop_replays_unacknowledged_and_recently_acked(db: Database) ->
     link.go_up()
     delivery = await started(link, db, window=4096)
     waiter = asyncio.create_task(delivery.deliver([message(1), message(2)]))
-    await asyncio.sleep(0.02)
+    await eventually(lambda: len(link.written) == 2)
     link.go_down()
     assert (await waiter).status == "queued"
     assert delivery.window == 2048
     link.written.clear()
     link.auto_ack = True
     link.go_up()
-    await asyncio.sleep(0.05)
+    await eventually(lambda: len(link.written) == 2)
     assert [s.id for s in link.written] == ["m1", "m2"]  # same ids, same order
     await delivery.drain(1)
 
@@ -153,8 +167,7 @@ async def test_a_restart_replays_what_the_outbox_kept(db: Database) -> None:
     second = await started(second_link, db)
     assert second.depth == 2
     second_link.go_up()
-    await asyncio.sleep(0.05)
-    assert [s.id for s in second_link.written] == ["m1", "m2"]
+    await eventually(lambda: [s.id for s in second_link.written] == ["m1", "m2"])
     report = await second.deliver([message(3)])
     assert report.status == "routed"
     await second.drain(1)
@@ -196,15 +209,18 @@ async def test_window_bounds_stanzas_in_flight() -> None:
     link = FakeLink(auto_ack=False)
     link.go_up()
     delivery = await started(link, None, window=10, outbox_max=1000)
-    tasks = [asyncio.create_task(delivery.deliver([message(n)], wait=5)) for n in range(25)]
+    tasks = [asyncio.create_task(delivery.deliver([message(n)], wait=30)) for n in range(25)]
+    await eventually(lambda: len(link.written) == 10)
     await asyncio.sleep(0.05)
-    assert len(link.written) == 10
-    for _ in range(3):
+    assert len(link.written) == 10  # and no more, while nothing is acknowledged
+
+    def acknowledge_all() -> bool:
         for barrier in list(link.barriers):
             if not barrier.done():
                 barrier.set_result(etree.Element("iq"))
-        await asyncio.sleep(0.02)
-    assert len(link.written) == 25
+        return len(link.written) == 25
+
+    await eventually(acknowledge_all)
     assert {(await t).status for t in tasks} == {"routed"}
     await delivery.drain(1)
 
