@@ -154,10 +154,8 @@ class MessageService:
             stanza = fragment.prepare_message(element, sender, recipient)
             outcome.key = f"{sender.bare} {caller_id}" if caller_id else None
             outcome.id = stanza.id
-            outcome.stanzas.append(stanza)
-            if self._carbons and requested_type in CARBON_TYPES:
-                outcome.stanzas.append(build_sent_carbon(
-                    sender, stanza, stanza_id=f"{stanza.id}-carbon"))
+            outcome.stanzas += self._with_carbon(sender, stanza,
+                                                 carbon=requested_type in CARBON_TYPES)
             self._check(outcome)
         except ApiError as exc:
             outcome.error, outcome.stanzas = exc, []
@@ -222,14 +220,17 @@ class MessageService:
                 msec_times=str(int(time.time() * 1000)))
             message = build_message(sender, recipient, stanza_id=outcome.id,
                                     msg_type=xmpp_type, body=request.body, fields=fields)
-            outcome.stanzas.append(message)
-            if self._carbons:
-                outcome.stanzas.append(build_sent_carbon(
-                    sender, message, stanza_id=f"{outcome.id}-carbon"))
+            outcome.stanzas += self._with_carbon(sender, message, carbon=True)
             self._check(outcome)
         except ApiError as exc:
             outcome.error, outcome.stanzas = exc, []
         return outcome
+
+    def _with_carbon(self, sender: Jid, message: Stanza, *, carbon: bool) -> list[Stanza]:
+        """The message, and its XEP-0280 `sent` copy for the sender's own clients."""
+        if not (carbon and self._carbons):
+            return [message]
+        return [message, build_sent_carbon(sender, message, stanza_id=f"{message.id}-carbon")]
 
     def _check(self, outcome: ItemOutcome) -> None:
         for stanza in outcome.stanzas:

@@ -87,8 +87,7 @@ def prepare_message(root: etree._Element, sender: Jid, recipient: Jid) -> Stanza
     """Address the caller's message, give it an id, add the carrier (DESIGN.md §5)."""
     body = root.find("body")
     msg_type, startalk_type = split_type(root.get("type", "normal"))
-    stanza_id = root.get("id") or (body.get("id") if body is not None else None) \
-        or new_message_id()
+    stanza_id = caller_id(root) or new_message_id()
     fields = StartalkFields(
         msg_type=body.get("msgType") if body is not None else None,
         ma_type=body.get("maType") if body is not None else None,
