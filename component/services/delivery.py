@@ -49,6 +49,7 @@ class _Group:
     entries: list[Entry] = field(default_factory=list)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    forget_before: float | None = None  # remembered ids older than this are dropped
 
 
 class OutboxDelivery:
@@ -67,8 +68,10 @@ class OutboxDelivery:
         self._group = _Group()
         self._settled_upto: int | None = None
         self._accepted: dict[str, int] = {}  # caller-supplied ids → seq
+        self._accepted_order: deque[tuple[float, str]] = deque()  # (accepted at, id), oldest first
         self._commit_wakeup = asyncio.Event()
         self._commit_lock = asyncio.Lock()
+        self._settle_timer: asyncio.TimerHandle | None = None  # one at a time
         self._pump_wakeup = asyncio.Event()
         self._down: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tasks: list[asyncio.Task[None]] = []
@@ -81,7 +84,9 @@ class OutboxDelivery:
             await self._outbox.open()
             self._seq = await self._outbox.last_seq()
             await self._outbox.prune_accepted(time.time() - REMEMBER_IDS_SECONDS)
-            self._accepted = dict.fromkeys(await self._outbox.accepted_keys(), 0)
+            for key, accepted_at in await self._outbox.accepted_ids():
+                self._accepted[key] = 0
+                self._accepted_order.append((accepted_at, key))
             rows = await self._outbox.load()
             self._unsent.extend(Entry(r.seq, r.stanza) for r in rows)
             if rows:
@@ -103,6 +108,8 @@ class OutboxDelivery:
             # The server is still running, so what it routed needs no more settling.
             self._settled_upto = self._settling[-1].seq
             self._settling.clear()
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
         await self._commit_now()
         for task in self._tasks:
             task.cancel()
@@ -137,8 +144,7 @@ class OutboxDelivery:
                              f"{self._config.outbox_max}", retry_after=5)
         loop = asyncio.get_running_loop()
         entries = [Entry(self._next_seq(), s, loop.create_future()) for s in stanzas]
-        for key in remember:
-            self._accepted[key] = entries[-1].seq
+        self._remember(remember, entries[-1].seq)
         await self._commit(entries, remember)
         timeout = self._config.ack_timeout if wait is None else wait
         if not self._link.up.is_set() and wait is None:
@@ -148,6 +154,18 @@ class OutboxDelivery:
         done, _ = await asyncio.wait({last, self._down}, timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
         return DeliveryReport("routed" if last in done else "queued")
+
+    def _remember(self, keys: Sequence[str], seq: int) -> None:
+        """Keep caller-supplied ids REMEMBER_IDS_SECONDS, in memory and in the store."""
+        now = time.time()
+        for key in keys:
+            self._accepted[key] = seq
+            self._accepted_order.append((now, key))
+        cutoff = now - REMEMBER_IDS_SECONDS
+        if self._accepted_order and self._accepted_order[0][0] < cutoff:
+            while self._accepted_order and self._accepted_order[0][0] < cutoff:
+                self._accepted.pop(self._accepted_order.popleft()[1], None)
+            self._group.forget_before = cutoff
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -181,11 +199,13 @@ class OutboxDelivery:
     async def _commit_group(self) -> None:
         group, self._group = self._group, _Group()
         upto, self._settled_upto = self._settled_upto, None
-        if not (group.entries or group.keys or upto is not None) or self._outbox is None:
+        work = group.entries or group.keys or upto is not None or group.forget_before
+        if not work or self._outbox is None:
             return
         rows = [OutboxRow(e.seq, e.stanza) for e in group.entries]
         try:
-            await self._outbox.commit(rows, upto, group.keys)
+            await self._outbox.commit(rows, upto, group.keys,
+                                      forget_before=group.forget_before)
         except Exception:
             log.exception("outbox write failed: %d requests refused", len(group.waiters))
             for waiter in group.waiters:
@@ -237,15 +257,25 @@ class OutboxDelivery:
                 entry.acked.set_result(None)
             self._settling.append(entry)
         self.window = min(self._config.window, self.window * 2)
-        asyncio.get_running_loop().call_later(SETTLE_SECONDS, self._settle)
+        if self._settle_timer is None:
+            self._settle_timer = asyncio.get_running_loop().call_later(SETTLE_SECONDS,
+                                                                       self._settle)
         self._pump_wakeup.set()
 
     def _settle(self) -> None:
+        self._settle_timer = None
         cutoff = time.monotonic() - SETTLE_SECONDS
         while self._settling and self._settling[0].acked_at <= cutoff:
             self._settled_upto = self._settling.popleft().seq
         if self._settled_upto is not None:
             self._commit_wakeup.set()
+        if self._settling:
+            # The loop's timer may fire a little before the monotonic clock gets there (uvloop
+            # rounds to milliseconds): look again then, or the last rows of a burst would stay
+            # in the outbox until the next traffic and be sent twice after a restart.
+            wait = self._settling[0].acked_at + SETTLE_SECONDS - time.monotonic()
+            self._settle_timer = asyncio.get_running_loop().call_later(max(wait, 0.001),
+                                                                       self._settle)
 
     def _link_lost(self) -> None:
         """Everything written but not settled goes back to the front, in order."""

@@ -77,16 +77,18 @@ class SqliteOutbox:
                                             bytes(r[5]))) for r in rows]
 
     async def commit(self, new: Sequence[OutboxRow], acked_upto: int | None,
-                     accepted_keys: Sequence[str]) -> None:
-        """One transaction for a whole group of requests: inserts, acked deletes, ids."""
+                     accepted_keys: Sequence[str], *,
+                     forget_before: float | None = None) -> None:
+        """One transaction for a whole group of requests: inserts, acked deletes, ids (and
+        remembered ids older than `forget_before` dropped)."""
         now = time.time()
         rows = [(r.seq, r.stanza.id, r.stanza.kind, str(r.stanza.sender),
                  str(r.stanza.recipient), r.stanza.data, now) for r in new]
         keys = [(key, now) for key in accepted_keys]
-        await self._on_writer(lambda: self._commit(rows, acked_upto, keys))
+        await self._on_writer(lambda: self._commit(rows, acked_upto, keys, forget_before))
 
     def _commit(self, rows: Sequence[tuple[object, ...]], acked_upto: int | None,
-                keys: Sequence[tuple[str, float]]) -> None:
+                keys: Sequence[tuple[str, float]], forget_before: float | None) -> None:
         conn = self._conn
         assert conn is not None
         with conn:  # BEGIN ... COMMIT, or ROLLBACK on an exception
@@ -100,11 +102,14 @@ class SqliteOutbox:
             if keys:
                 conn.executemany(
                     "INSERT OR IGNORE INTO accepted_ids (key, accepted_at) VALUES (?, ?)", keys)
+            if forget_before is not None:
+                conn.execute("DELETE FROM accepted_ids WHERE accepted_at < ?", (forget_before,))
 
-    async def accepted_keys(self) -> list[str]:
-        """Every remembered caller-supplied id (loaded once, at start)."""
-        async with self._db.conn.execute("SELECT key FROM accepted_ids") as cursor:
-            return [str(row[0]) for row in await cursor.fetchall()]
+    async def accepted_ids(self) -> list[tuple[str, float]]:
+        """Every remembered caller-supplied id with its time, oldest first (read at start)."""
+        async with self._db.conn.execute(
+                "SELECT key, accepted_at FROM accepted_ids ORDER BY accepted_at") as cursor:
+            return [(str(row[0]), float(row[1])) for row in await cursor.fetchall()]
 
     async def prune_accepted(self, older_than: float) -> None:
         await run(self._db.conn, "DELETE FROM accepted_ids WHERE accepted_at < ?", (older_than,))

@@ -237,3 +237,19 @@ async def test_caller_ids_are_remembered(db: Database) -> None:
     assert restarted.accepted_before(["alice@qtalk.test.org m1"]) == {
         "alice@qtalk.test.org m1": "routed"}
     await restarted.drain(0.1)
+
+
+async def test_remembered_ids_are_forgotten_after_their_time(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "REMEMBER_IDS_SECONDS", 0.05)
+    link = FakeLink()
+    link.go_up()
+    delivery = await started(link, db)
+    await delivery.deliver([message(1)], remember=["alice@qtalk.test.org m1"])
+    await asyncio.sleep(0.1)
+    await delivery.deliver([message(2)], remember=["alice@qtalk.test.org m2"])
+    assert delivery.accepted_before(["alice@qtalk.test.org m1", "alice@qtalk.test.org m2"]) \
+        == {"alice@qtalk.test.org m2": "routed"}
+    await delivery.drain(1)
+    async with db.conn.execute("SELECT key FROM accepted_ids") as cursor:
+        assert [row[0] for row in await cursor.fetchall()] == ["alice@qtalk.test.org m2"]
