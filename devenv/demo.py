@@ -20,6 +20,7 @@ from pathlib import Path
 
 from devenv.ejabberd import EjabberdServer, installed
 from devenv.proc import LOOPBACK, accepts, terminate, wait_for_ports, wait_for_signal
+from devenv.servers import XmppServer
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKDIR = Path("run/demo")  # relative to ROOT, which is the daemon's working directory
@@ -27,10 +28,12 @@ C2S_PORT, COMPONENT_PORT, ADMIN_PORT, API_PORT = 15222, 15347, 15280, 10050
 USERS = ("test1", "test2", "test3")
 
 
-def config_toml(server: EjabberdServer, *, http_port: int = API_PORT,
-                store: Path = WORKDIR / "qtalk-component.db", extra: Sequence[str] = ()) -> str:
+def config_toml(server: XmppServer, *, http_port: int = API_PORT,
+                store: Path = WORKDIR / "qtalk-component.db", xmpp: Sequence[str] = (),
+                extra: Sequence[str] = ()) -> str:
     """The daemon's config file for this server (the contract of component/config.py);
-    `extra` lines are appended (bench: `[delivery]` `durable = false`)."""
+    `xmpp` lines go into its [xmpp] table, `extra` lines are appended (bench: `[delivery]`
+    `durable = false`)."""
     def s(text: str) -> str:
         return json.dumps(text)  # a JSON string is a valid TOML basic string
 
@@ -44,6 +47,7 @@ def config_toml(server: EjabberdServer, *, http_port: int = API_PORT,
         f"hosts = [{', '.join(s(h) for h in server.hosts)}]",
         f"muc_domain = {s(server.muc_domain)}",
         f"server_kind = {s(server.kind)}",
+        *xmpp,
         "",
         "[http]",
         f"bind = {s(LOOPBACK)}",

@@ -24,6 +24,7 @@ import pytest
 
 from component.app import Daemon
 from component.config import Config
+from devenv.demo import config_toml
 from devenv.servers import KINDS, XmppServer
 from tests.integration.conftest import daemon_config, started_server
 from tests.integration.tcp_proxy import CuttableProxy
@@ -208,31 +209,28 @@ async def wait_ready(base: str, timeout: float = 30) -> None:
     raise TimeoutError("the daemon did not become ready")
 
 
-def write_config(config: Config, path: Path) -> None:
-    x = config.xmpp
-    path.write_text(f"""[xmpp]
-server = "{x.server}"
-port = {x.port}
-domain = "{x.domain}"
-secret = "{x.secret}"
-hosts = {list(x.hosts)!r}
-muc_domain = "{x.muc_domain}"
-server_kind = "{x.server_kind}"
-balanced = {str(x.balanced).lower()}
-reconnect_max_delay = 1
-[http]
-bind = "127.0.0.1"
-port = {config.http.port}
-[store]
-path = "{config.store.path}"
-""".replace("'", '"'))
+def signal_at_half(process: subprocess.Popen[bytes], sig: signal.Signals
+                   ) -> Callable[[int], Awaitable[None]]:
+    """A burst's progress hook that signals the daemon's process group half-way through."""
+    async def at_half(done: int) -> None:
+        if done == BURST // 2 and process.poll() is None:
+            os.killpg(process.pid, sig)
+
+    return at_half
+
+
+def write_config(server: XmppServer, config: Config, path: Path) -> None:
+    """The config file of a daemon subprocess, the same as `config` says."""
+    path.write_text(config_toml(server, http_port=config.http.port, store=config.store.path,
+                                xmpp=[f"balanced = {str(config.xmpp.balanced).lower()}",
+                                      "reconnect_max_delay = 1"]))
 
 
 async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer,
                                                 tmp_path: Path) -> None:
     ej = own_server
     config = daemon_config(ej, tmp_path / "store.db")
-    write_config(config, tmp_path / "config.toml")
+    write_config(ej, config, tmp_path / "config.toml")
     base = f"http://127.0.0.1:{config.http.port}"
     bob = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
     burst = Burst(base + "/qtalk/", ej.host, "kd")
@@ -240,11 +238,7 @@ async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer,
         with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log") as first:
             await wait_ready(base)
 
-            async def kill_at_half(done: int) -> None:
-                if done == BURST // 2 and first.poll() is None:
-                    os.killpg(first.pid, signal.SIGKILL)
-
-            await burst.run(kill_at_half)
+            await burst.run(signal_at_half(first, signal.SIGKILL))
             first.wait(10)
         with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log"):
             await wait_ready(base)
@@ -264,7 +258,7 @@ async def test_sigterm_drains_what_was_accepted(own_server: XmppServer,
     for their acknowledgement, closes the stream and exits 0 with an empty outbox."""
     server = own_server
     config = daemon_config(server, tmp_path / "store.db")
-    write_config(config, tmp_path / "config.toml")
+    write_config(server, config, tmp_path / "config.toml")
     base = f"http://127.0.0.1:{config.http.port}"
     bob = await XmppClient.connect(server.c2s_port, f"bob@{server.host}", "pw-bob")
     burst = Burst(base + "/qtalk/", server.host, "term")
@@ -272,11 +266,7 @@ async def test_sigterm_drains_what_was_accepted(own_server: XmppServer,
         with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log") as daemon:
             await wait_ready(base)
 
-            async def term_at_half(done: int) -> None:
-                if done == BURST // 2 and daemon.poll() is None:
-                    daemon.send_signal(signal.SIGTERM)
-
-            await burst.run(term_at_half)
+            await burst.run(signal_at_half(daemon, signal.SIGTERM))
             exit_code = await asyncio.to_thread(daemon.wait, 30)
         seen = await received_ids([bob], set(burst.answers), timeout=30)
         report("SIGTERM daemon", burst, seen)

@@ -46,7 +46,7 @@ async def test_two_daemons_share_the_load_and_survive_each_other(
     paths, bases = [], []
     for name in ("a", "b"):
         config = daemon_config(server, tmp_path / f"{name}.db", xmpp={"balanced": True})
-        write_config(config, tmp_path / f"{name}.toml")
+        write_config(server, config, tmp_path / f"{name}.toml")
         paths.append(tmp_path / f"{name}.toml")
         bases.append(f"http://127.0.0.1:{config.http.port}")
     bob = await XmppClient.connect(server.c2s_port, f"bob@{server.host}", "pw-bob")
