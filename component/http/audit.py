@@ -38,11 +38,23 @@ def request_id(request: web.Request) -> str:
     return request.get(_REQUEST_ID) or ""
 
 
+def facts_of(request: web.Request) -> dict[str, Any]:
+    """The facts gathered so far for this request's audit line (a live dict)."""
+    facts: dict[str, Any] = request.setdefault(_FACTS, {})
+    return facts
+
+
 def note(request: web.Request, *, acting_as: str | Iterable[str] | None = None,
          targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
          **extra: Any) -> None:
     """Add facts to this request's audit line; may be called more than once."""
-    facts = request.setdefault(_FACTS, {})
+    add_facts(facts_of(request), acting_as=acting_as, targets=targets, stanza_ids=stanza_ids,
+              **extra)
+
+
+def add_facts(facts: dict[str, Any], *, acting_as: str | Iterable[str] | None = None,
+              targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
+              **extra: Any) -> None:
     if acting_as is not None:
         users = [acting_as] if isinstance(acting_as, str) else acting_as
         facts.setdefault("acting_as", {}).update(dict.fromkeys(users))  # ordered set
@@ -87,16 +99,23 @@ async def audit_trail(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def _write(request: web.Request, endpoint: str, status: int, errcode: int,
            seconds: float) -> None:
+    integrator = integrator_of(request)
+    write_line(request_id(request), integrator.name if integrator else "-", request.remote,
+               endpoint, request.get(_FACTS, {}), status, errcode, seconds)
+
+
+def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
+               facts: dict[str, Any], status: int, errcode: int, seconds: float) -> None:
+    """The audit line of one mutating call (also written by the fast lane)."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
-    integrator = integrator_of(request)
     record: dict[str, Any] = {
-        "request_id": request_id(request),
-        "integrator": integrator.name if integrator else "-",
-        "remote": request.remote or "-",
+        "request_id": rid,
+        "integrator": integrator,
+        "remote": remote or "-",
         "endpoint": endpoint,
         **{key: list(value) if isinstance(value, dict) else value
-           for key, value in request.get(_FACTS, {}).items()},
+           for key, value in facts.items()},
         "status": status,
         "errcode": errcode,
         "ms": round(seconds * 1000, 1),

@@ -27,7 +27,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from component.config import Integrator
 from component.errors import ApiError, Forbidden, RateLimited, Unauthorized
-from component.http.envelope import failure
+from component.http.envelope import Answer, failure_answer
 from component.http.route import route_of
 
 log = logging.getLogger(__name__)
@@ -130,12 +130,18 @@ def auth_middleware(gate: Gate) -> Middleware:
 
 
 def _refusal(error: ApiError, *, presented: bool) -> web.Response:
-    response = failure(error)
+    return refusal(error, presented=presented).response()
+
+
+def refusal(error: ApiError, *, presented: bool) -> Answer:
+    reply = failure_answer(error)
     if isinstance(error, Unauthorized):
         # RFC 6750 §3: no error code when no credentials came at all.
         invalid = ', error="invalid_token"' if presented else ""
-        response.headers["WWW-Authenticate"] = f'Bearer realm="qtalk"{invalid}'
-    return response
+        headers = {**(reply.headers or {}),
+                   "WWW-Authenticate": f'Bearer realm="qtalk"{invalid}'}
+        reply = Answer(reply.status, reply.errcode, reply.body, headers)
+    return reply
 
 
 def integrator_of(request: web.Request) -> Integrator | None:
@@ -145,6 +151,9 @@ def integrator_of(request: web.Request) -> Integrator | None:
 
 def require_host(request: web.Request, domain: str) -> None:
     """Refuse (403) a call acting for a user of `domain` unless the integrator may."""
-    integrator = integrator_of(request)
+    require_host_for(integrator_of(request), domain)
+
+
+def require_host_for(integrator: Integrator | None, domain: str) -> None:
     if integrator is not None and not allowed(integrator.hosts, domain.lower()):
         raise Forbidden(f"integrator {integrator.name!r} may not act for users of {domain}")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
 from component.errors import ErrCode
-from component.http.envelope import envelope, failure, success
+from component.http.envelope import Answer, answer, failure_answer
 from component.services.messages import ItemOutcome, SendResult
 
 
@@ -21,29 +19,29 @@ def item_report(index: int, item: ItemOutcome) -> dict[str, Any]:
     return report
 
 
-def single_reply(result: SendResult, errmsg: str = "success") -> web.Response:
+def single_reply(result: SendResult, errmsg: str = "success") -> Answer:
     """A request that carried one item: its error becomes the whole answer."""
     item = result.items[0]
     if item.error is not None:
-        return failure(item.error)
+        return failure_answer(item.error)
     if item.duplicate_of:
-        return success({"id": item.id, "status": item.duplicate_of, "duplicate": True},
-                       "success; already accepted before, not sent again")
-    return success({"id": item.id, "status": result.status}, errmsg)
+        return answer(True, ErrCode.SUCCESS, "success; already accepted before, not sent again",
+                      {"id": item.id, "status": item.duplicate_of, "duplicate": True})
+    return answer(True, ErrCode.SUCCESS, errmsg, {"id": item.id, "status": result.status})
 
 
-def batch_reply(result: SendResult, errmsg: str = "success") -> web.Response:
+def batch_reply(result: SendResult, errmsg: str = "success") -> Answer:
     """All accepted: 200. None: the first refusal's status. Some: 207, errcode 1."""
     items = [item_report(i, item) for i, item in enumerate(result.items)]
     refused = [item for item in result.items if item.error is not None]
     data = {"status": result.status, "items": items}
     if not refused:
-        return success(data, errmsg)
+        return answer(True, ErrCode.SUCCESS, errmsg, data)
     first = refused[0].error
     assert first is not None
     if len(refused) == len(result.items):
-        return envelope(False, first.errcode, f"no item was accepted: {first.message}", data,
-                        status=first.http_status)
-    return envelope(False, ErrCode.FAILED,
-                    f"{len(refused)} of {len(items)} items refused; the others were sent",
-                    data, status=207)
+        return answer(False, first.errcode, f"no item was accepted: {first.message}", data,
+                      status=first.http_status)
+    return answer(False, ErrCode.FAILED,
+                  f"{len(refused)} of {len(items)} items refused; the others were sent",
+                  data, status=207)
