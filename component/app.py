@@ -21,13 +21,15 @@ from component.adhoc.admin import add_host_command, get_web_key_command, status_
 from component.adhoc.commands import CommandRegistry
 from component.adhoc.rooms import RoomCommands
 from component.config import Config
+from component.http.auth import Gate
+from component.http.fastlane import IDLE_SECONDS, FastLane, listen
 from component.http.health import add_health_routes
 from component.http.hosts import HostRoutes
 from component.http.messages import MessageRoutes
 from component.http.openapi import add_openapi_route
 from component.http.rooms import RoomRoutes
 from component.http.route import Route
-from component.http.server import make_app
+from component.http.server import PREFIX, make_app
 from component.http.users import UserRoutes
 from component.metrics import Metrics, Snapshot
 from component.servers import profile_of
@@ -84,11 +86,17 @@ class Daemon:
                                        groups=self.rooms, carbons=config.xmpp.carbons)
         user_routes = self._wire_users_and_commands(config, db)
         self.metrics = self._wire_metrics(db)
-        self.app = make_app(config, [*MessageRoutes(self.messages, config.limits).routes(),
-                                     *user_routes, *room_routes], db=db, metrics=self.metrics)
+        message_routes = MessageRoutes(self.messages, config.limits)
+        # One gate for both lanes: an integrator's rate is one budget, whichever serves it.
+        self.gate = Gate(config.integrators) if config.integrators else None
+        self.app = make_app(config, [*message_routes.routes(), *user_routes, *room_routes],
+                            db=db, metrics=self.metrics, gate=self.gate)
+        self._message_handlers = message_routes.call_handlers()
         add_health_routes(self.app, link_up=self.link.up.is_set, store_writable=db.writable)
         add_openapi_route(self.app, config)
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self.lane: FastLane | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _wire_metrics(self, db: Database) -> Metrics:
@@ -153,11 +161,8 @@ class Daemon:
 
     @property
     def http_port(self) -> int:
-        assert self._runner is not None
-        for site in self._runner.sites:
-            server = site._server  # aiohttp keeps the bound socket only here
-            if isinstance(server, asyncio.base_events.Server) and server.sockets:
-                return int(server.sockets[0].getsockname()[1])
+        if self._server is not None and self._server.sockets:
+            return int(self._server.sockets[0].getsockname()[1])
         return self.config.http.port
 
     async def start(self) -> None:
@@ -169,9 +174,10 @@ class Daemon:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      shutdown_timeout=SHUTDOWN_GRACE)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.http.bind, self.config.http.port,
-                           reuse_address=True)
-        await site.start()
+        self.lane, self._server = await listen(self._runner, self._message_handlers,
+                                               self.config, prefix=PREFIX, gate=self.gate,
+                                               metrics=self.metrics)
+        self._spawn(self._sweep_idle())
         log.info("HTTP API on %s:%d", self.config.http.bind, self.http_port)
         interval = watchdog_interval()
         if interval:
@@ -191,8 +197,18 @@ class Daemon:
             notify("WATCHDOG=1")
             await asyncio.sleep(interval)
 
+    async def _sweep_idle(self) -> None:
+        while True:
+            await asyncio.sleep(IDLE_SECONDS / 5)
+            if self.lane is not None:
+                self.lane.sweep_idle()
+
     async def stop(self) -> None:
         notify("STOPPING=1")
+        if self._server is not None:
+            self._server.close()  # no new connections
+        if self.lane is not None:
+            await self.lane.close(SHUTDOWN_GRACE)
         if self._runner is not None:
             await self._runner.cleanup()  # stops accepting, waits for requests in flight
         await self.dispatcher.drain()

@@ -74,8 +74,8 @@ def _guard(route: Route) -> Handler:
     return handle
 
 
-def make_app(config: Config, routes: Iterable[Route], *,
-             db: Database | None = None, metrics: Metrics | None = None) -> web.Application:
+def make_app(config: Config, routes: Iterable[Route], *, db: Database | None = None,
+             metrics: Metrics | None = None, gate: Gate | None = None) -> web.Application:
     """The app; without `db` (some unit tests) Idempotency-Key headers are not honoured."""
     # Outermost first. The request id wraps everything so every answer names its request;
     # the error middleware turns exceptions into envelopes and applies the 200 switch last;
@@ -86,7 +86,7 @@ def make_app(config: Config, routes: Iterable[Route], *,
     if metrics is not None:
         middlewares.insert(1, observe_middleware(metrics))
     if config.integrators:
-        middlewares.append(auth_middleware(Gate(config.integrators)))
+        middlewares.append(auth_middleware(gate or Gate(config.integrators)))
     idempotency = Idempotency(IdempotencyStore(db)) if db is not None else None
     if idempotency is not None:
         middlewares.append(idempotency.middleware)

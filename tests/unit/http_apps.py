@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from component.config import Config, parse_config
+from component.http.auth import Gate
 from component.http.health import add_health_routes
 from component.http.messages import MessageRoutes
 from component.http.server import make_app
@@ -46,10 +47,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def message_app(config: Config, sink: RecordingSink,
-                db: Database | None = None) -> web.Application:
+def message_app(config: Config, sink: RecordingSink, db: Database | None = None,
+                gate: Gate | None = None) -> web.Application:
     service = MessageService(sink, hosts(), max_stanza_bytes=config.limits.max_stanza_bytes)
-    app = make_app(config, MessageRoutes(service, config.limits).routes(), db=db)
+    app = make_app(config, MessageRoutes(service, config.limits).routes(), db=db, gate=gate)
     add_health_routes(app, link_up=lambda: True, store_writable=_writable)
     return app
 

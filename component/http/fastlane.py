@@ -1,0 +1,239 @@
+"""The fast lane: port 10050's own protocol, serving plain message requests itself.
+
+aiohttp's request and response objects and its middleware chain cost several times what a
+message costs the rest of the daemon (reference perf-anchors.md §7: any design on them
+stops at about 2.5× ejabberd's API). So every connection starts here. A plain POST to a
+message endpoint (http1.parse_head) is served on the spot, with the same handlers, the same
+credentials check, audit line, metrics, request id and envelope as the aiohttp path. The
+first request that is anything else (another path, an Idempotency-Key, a chunked body, a
+malformed head) hands the connection, with every unread byte, to aiohttp for the rest of its
+life. Requests on one connection are served one after another, as HTTP/1.1 wants; a handler
+is never cancelled, not even when its caller goes away, so an accepted message is never
+half-accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from aiohttp import web
+
+from component.config import Config
+from component.errors import ApiError, InternalError
+from component.http import audit
+from component.http.auth import Gate, refusal
+from component.http.call import Call
+from component.http.envelope import Answer, failure_answer
+from component.http.http1 import MAX_HEAD_BYTES, Answers, Head, parse_head
+from component.metrics import Metrics
+
+log = logging.getLogger("component.http.server")
+CallHandler = Callable[[Call], Awaitable[Answer]]
+IDLE_SECONDS = 75.0  # aiohttp's keep-alive timeout, so both lanes close idle peers alike
+_SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+class FastLane:
+    """What all fast connections share: handlers by path, the gate, metrics, settings."""
+
+    def __init__(self, handlers: dict[str, CallHandler], slow_lane: Callable[[], Any], *,
+                 prefix: str, max_body: int, always_200: bool, gate: Gate | None,
+                 metrics: Metrics | None) -> None:
+        self.routes = {(prefix + path).encode(): (path, prefix + path, handler)
+                       for path, handler in handlers.items()}
+        self.slow_lane = slow_lane  # aiohttp's protocol factory
+        self.max_body = max_body
+        self.always_200 = always_200
+        self.gate = gate
+        self.metrics = metrics
+        self.answers = Answers()
+        self.connections: set[FastConnection] = set()
+        self.closing = False
+        self._counters: dict[tuple[str, int], Any] = {}
+
+    def __call__(self) -> FastConnection:
+        return FastConnection(self)
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        if self.metrics is None:
+            return
+        counter = self._counters.get((endpoint, status))
+        if counter is None:
+            counter = self.metrics.requests.labels(endpoint, str(status))
+            self._counters[(endpoint, status)] = counter
+            self._counters[(endpoint, -1)] = self.metrics.latency.labels(endpoint)
+        counter.inc()
+        self._counters[(endpoint, -1)].observe(seconds)
+
+    def sweep_idle(self) -> None:
+        """Close connections that have been idle longer than IDLE_SECONDS."""
+        cutoff = time.monotonic() - IDLE_SECONDS
+        for connection in list(self.connections):
+            if not connection.busy and connection.last_active < cutoff:
+                connection.close()
+
+    async def close(self, timeout: float) -> None:
+        """Stop: idle connections close now, busy ones after their answer (bounded)."""
+        self.closing = True
+        for connection in list(self.connections):
+            if not connection.busy:
+                connection.close()
+        deadline = time.monotonic() + timeout
+        while self.connections and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        for connection in list(self.connections):
+            connection.close()
+
+
+async def listen(runner: web.AppRunner, handlers: dict[str, CallHandler], config: Config,
+                 *, prefix: str, gate: Gate | None, metrics: Metrics | None
+                 ) -> tuple[FastLane, asyncio.Server]:
+    """Serve `config.http` with the fast lane in front of the runner's (set up) aiohttp app."""
+    assert runner.server is not None, "the runner must be set up"
+    lane = FastLane(handlers, runner.server, prefix=prefix,
+                    max_body=config.limits.max_request_bytes,
+                    always_200=config.http.always_200, gate=gate, metrics=metrics)
+    server = await asyncio.get_running_loop().create_server(
+        lane, config.http.bind, config.http.port, reuse_address=True)
+    return lane, server
+
+
+class FastConnection(asyncio.Protocol):
+    def __init__(self, lane: FastLane) -> None:
+        self.lane = lane
+        self.transport: asyncio.Transport | None = None
+        self.remote: str | None = None
+        self.buffer = bytearray()
+        self.busy = False
+        self.last_active = time.monotonic()
+        self._paused_reading = False
+        self._eof = False
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.remote = peer[0] if isinstance(peer, tuple) else None
+        self.lane.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._next()
+        elif len(self.buffer) > self.lane.max_body + MAX_HEAD_BYTES and self.transport:
+            self.transport.pause_reading()  # a pipelining peer: read on once answered
+            self._paused_reading = True
+
+    def eof_received(self) -> bool | None:
+        self._eof = True
+        if not self.busy:
+            self.close()
+        return True  # close once the answer in progress is written
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lane.connections.discard(self)
+        self.transport = None
+
+    def close(self) -> None:
+        self.lane.connections.discard(self)
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _next(self) -> None:
+        """Serve the next complete request in the buffer, or hand the connection over."""
+        buffer = self.buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                self._hand_over()
+            elif self._eof:
+                self.close()
+            return
+        head = parse_head(bytes(buffer[:end]))
+        route = self.lane.routes.get(head.path) if head is not None else None
+        if head is None or route is None or head.content_length > self.lane.max_body:
+            self._hand_over()
+            return
+        start = end + 4
+        if len(buffer) - start < head.content_length:
+            return  # the rest of the body is on its way
+        body = bytes(buffer[start:start + head.content_length])
+        del buffer[:start + head.content_length]
+        self.busy = True
+        asyncio.get_running_loop().create_task(self._serve(head, route, body))
+
+    def _hand_over(self) -> None:
+        """From now on aiohttp serves this connection, starting with the unread bytes."""
+        transport, self.transport = self.transport, None
+        self.lane.connections.discard(self)
+        if transport is None or transport.is_closing():
+            return
+        protocol = self.lane.slow_lane()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if self._paused_reading:
+            transport.resume_reading()
+        if self.buffer:
+            protocol.data_received(bytes(self.buffer))
+            self.buffer.clear()
+        if self._eof:
+            protocol.eof_received()
+
+    async def _serve(self, head: Head, route: tuple[str, str, CallHandler],
+                     body: bytes) -> None:
+        lane = self.lane
+        started = time.perf_counter()
+        path, endpoint, handler = route
+        rid = head.request_id if _SANE_ID.fullmatch(head.request_id) \
+            else secrets.token_hex(8)
+        call = Call(body, head.wait, None, {})
+        try:
+            reply = await self._answer(call, handler, path, head.authorization)
+        except Exception:  # the last resort, as the aiohttp error middleware
+            log.exception("POST %s failed", endpoint)
+            reply = failure_answer(InternalError("internal error; see the daemon's log"))
+        seconds = time.perf_counter() - started
+        audit.write_line(rid, call.integrator.name if call.integrator else "-", self.remote,
+                         path, call.facts, reply.status, reply.errcode, seconds)
+        status = 200 if lane.always_200 else reply.status
+        lane.observe(endpoint, status, seconds)
+        keep_alive = head.keep_alive and not lane.closing
+        if self.transport is not None:
+            self.transport.write(lane.answers.encode(status, reply.body, rid, reply.headers,
+                                                     keep_alive=keep_alive))
+        self.busy = False
+        self.last_active = time.monotonic()
+        if not keep_alive or (self._eof and not self.buffer):
+            self.close()
+            return
+        if self._paused_reading and self.transport is not None:
+            self._paused_reading = False
+            self.transport.resume_reading()
+        if self.buffer or self._eof:
+            self._next()
+
+    async def _answer(self, call: Call, handler: CallHandler, path: str,
+                      authorization: str | None) -> Answer:
+        gate = self.lane.gate
+        if gate is not None:
+            try:
+                call.integrator = gate.identify(authorization)
+                gate.admit(call.integrator, self.remote, path)
+            except ApiError as exc:
+                log.info("POST /qtalk/%s from %s refused: %s", path, self.remote, exc.message)
+                return refusal(exc, presented=authorization is not None)
+        try:
+            return await handler(call)
+        except ApiError as exc:
+            log.info("POST /qtalk/%s refused: %s", path, exc.message)
+            return failure_answer(exc)
