@@ -31,7 +31,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = web.RequestKey("qtalk_request_id", str)
 _FACTS = web.RequestKey("qtalk_audit", dict[str, Any])
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-_PLAIN = re.compile(r"[A-Za-z0-9._:@/+=*-]+")
+_PLAIN_LIST = re.compile(r"[A-Za-z0-9._:@/+=*-]+(?:,[A-Za-z0-9._:@/+=*-]+)*")
 
 
 def request_id(request: web.Request) -> str:
@@ -124,13 +124,18 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
 
 
 def _logfmt(record: dict[str, Any]) -> str:
-    """key=value pairs; anything not plain is JSON-quoted, so no caller text can forge a line."""
+    """key=value pairs; anything not plain is JSON-quoted, so no caller text can forge a line.
+
+    A list is plain when its items, joined with commas, are: the one pattern (one regex call
+    per key; this line is written for every message) also refuses empty items and commas."""
     parts = []
     for key, value in record.items():
-        items = value if isinstance(value, list) else [value]
-        texts = [str(item) for item in items]
-        if all(_PLAIN.fullmatch(text) for text in texts):
-            parts.append(f"{key}={','.join(texts) or '-'}")
+        if isinstance(value, int | float):
+            parts.append(f"{key}={value}")
+            continue
+        joined = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        if _PLAIN_LIST.fullmatch(joined) or (not joined and isinstance(value, list)):
+            parts.append(f"{key}={joined or '-'}")
         else:
             parts.append(f"{key}={orjson.dumps(value, default=str).decode()}")
     return " ".join(parts)
