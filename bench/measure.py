@@ -163,7 +163,8 @@ class Round:
         py_spy = Path(sys.executable).with_name("py-spy")
         return await asyncio.create_subprocess_exec(
             str(py_spy), "record", "-p", str(daemon.pid), "-d", str(int(self.settings.seconds) - 1),
-            "-r", "250", "-f", "raw", "-o", str(path.with_suffix(f".r{self.index}.txt")),
+            "-r", "250", "--nonblocking", "-f", "raw",
+            "-o", str(path.with_suffix(f".r{self.index}.txt")),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
     async def _await_quiet(self) -> float:
