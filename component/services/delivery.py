@@ -1,13 +1,14 @@
 """Durable delivery: the outbox, the window and the barrier (DESIGN.md §3).
 
-XEP-0114 has no acknowledgements, so the daemon makes its own. A message is first committed
-to the outbox (one transaction for every request that arrived meanwhile), then written to the
-stream, then acknowledged by a ping barrier: ejabberd handles a stream in order, so the pong
-proves everything before it was routed. Acknowledged rows stay `settle` seconds more, so
-stanzas the server routed but had not yet handed to a client when it crashed are replayed
-(at-least-once; the same ids let clients drop duplicates). The number of stanzas written but
-not acknowledged is bounded by a window, halved when a link drops with stanzas in flight and
-grown back as barriers return: ejabberd kills a component whose queue passes max_fsm_queue.
+XEP-0114 has no acknowledgements, so the daemon makes its own. A message is committed to the
+outbox (one transaction for every request that arrived meanwhile) while it is written to the
+stream; its caller is answered once it is committed. It is acknowledged by a ping barrier:
+ejabberd handles a stream in order, so the pong proves everything before it was routed.
+Acknowledged rows stay `settle` seconds more, so stanzas the server routed but had not yet
+handed to a client when it crashed are replayed (at-least-once; the same ids let clients drop
+duplicates). The number of stanzas written but not acknowledged is bounded by a window,
+halved when a link drops with stanzas in flight and grown back as barriers return: ejabberd
+kills a component whose queue passes max_fsm_queue.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class OutboxDelivery:
         self._commit_lock = asyncio.Lock()
         self._settle_timer: asyncio.TimerHandle | None = None  # one at a time
         self._pump_wakeup = asyncio.Event()
+        self._barrier: asyncio.Future[etree._Element] | None = None  # the one on its way
+        self._barrier_wanted = False  # stanzas were written after it left
         self._down: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tasks: list[asyncio.Task[None]] = []
         self.replays = 0
@@ -172,9 +175,14 @@ class OutboxDelivery:
         return self._seq
 
     async def _commit(self, entries: list[Entry], keys: Sequence[str]) -> None:
+        # The stanzas go to the stream while their rows are committed: the caller is
+        # answered only after the commit, so whatever is accepted is in the outbox, and the
+        # transaction (a thread hop, over a millisecond under load) stays off the delivery
+        # path. A crash before the commit leaves the caller unanswered; it retries, and the
+        # receiver may see the message twice, with the same id: at-least-once, never lost.
+        self._unsent.extend(entries)
+        self._pump_wakeup.set()
         if self._outbox is None:
-            self._unsent.extend(entries)
-            self._pump_wakeup.set()
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._group.entries += entries
@@ -208,13 +216,15 @@ class OutboxDelivery:
                                       forget_before=group.forget_before)
         except Exception:
             log.exception("outbox write failed: %d requests refused", len(group.waiters))
+            # Not yet written: withdrawn. Already written: past recall; their callers hear
+            # of a failure, and a retry may deliver them twice (never lost).
+            refused = {id(entry) for entry in group.entries}
+            self._unsent = deque(e for e in self._unsent if id(e) not in refused)
             for waiter in group.waiters:
                 waiter.set_exception(InternalError("the outbox could not be written"))
             return
-        self._unsent.extend(group.entries)
         for waiter in group.waiters:
             waiter.set_result(None)
-        self._pump_wakeup.set()
 
     # -- the pump: outbox → stream, within the window ------------------------------------
 
@@ -243,10 +253,22 @@ class OutboxDelivery:
             self._inflight.append(entry)
             moved = True
         if moved:
-            last = self._inflight[-1].seq
-            self._link.barrier().add_done_callback(lambda f: self._barrier_done(last, f))
+            self._ask_barrier()
+
+    def _ask_barrier(self) -> None:
+        """One barrier on its way at a time: stanzas written meanwhile wait for the next,
+        sent when it returns. Under load one ping then covers many requests, and ejabberd
+        answers a ping per round trip instead of one per write."""
+        if self._barrier is not None:
+            self._barrier_wanted = True
+            return
+        last = self._inflight[-1].seq
+        barrier = self._barrier = self._link.barrier()
+        barrier.add_done_callback(lambda f: self._barrier_done(last, f))
 
     def _barrier_done(self, last_seq: int, barrier: asyncio.Future[etree._Element]) -> None:
+        if barrier is self._barrier:
+            self._barrier = None
         if barrier.cancelled() or barrier.exception() is not None:
             return  # the link dropped: _link_lost put the stanzas back for replay
         now = time.monotonic()
@@ -257,6 +279,9 @@ class OutboxDelivery:
                 entry.acked.set_result(None)
             self._settling.append(entry)
         self.window = min(self._config.window, self.window * 2)
+        if self._barrier_wanted and self._inflight:
+            self._barrier_wanted = False
+            self._ask_barrier()
         if self._settle_timer is None:
             self._settle_timer = asyncio.get_running_loop().call_later(SETTLE_SECONDS,
                                                                        self._settle)
@@ -280,6 +305,7 @@ class OutboxDelivery:
     def _link_lost(self) -> None:
         """Everything written but not settled goes back to the front, in order."""
         replay = list(self._settling) + list(self._inflight)
+        self._barrier, self._barrier_wanted = None, False  # it fails with the link
         if self._inflight:
             self.window = max(MIN_WINDOW, self.window // 2)
         self._settling.clear()

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from component.config import DeliveryConfig
-from component.errors import LinkDown, OutboxFull
+from component.errors import InternalError, LinkDown, OutboxFull
 from component.jid import Jid
 from component.services import delivery as delivery_module
 from component.services.delivery import OutboxDelivery
@@ -253,3 +253,62 @@ async def test_remembered_ids_are_forgotten_after_their_time(
     await delivery.drain(1)
     async with db.conn.execute("SELECT key FROM accepted_ids") as cursor:
         assert [row[0] for row in await cursor.fetchall()] == ["alice@qtalk.test.org m2"]
+
+
+async def test_written_while_committing_and_answered_after_the_commit(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = FakeLink()
+    link.go_up()
+    delivery = await started(link, db)
+    original = SqliteOutbox.commit
+    written_during_commit: list[int] = []
+
+    async def slow(self: SqliteOutbox, *args: object, **kwargs: object) -> None:
+        await asyncio.sleep(0.05)
+        written_during_commit.append(len(link.written))
+        await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteOutbox, "commit", slow)
+    report = await delivery.deliver([message(1)])
+    assert written_during_commit == [1]  # on the stream before its row was committed
+    assert report.status == "routed"
+    assert await rows(db) == ["m1"]  # and in the outbox when the caller was answered
+    await delivery.drain(1)
+
+
+async def test_a_failed_commit_is_reported_and_withdraws_what_was_not_written(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = FakeLink()  # down: nothing can be written before the commit fails
+    delivery = await started(link, db)
+
+    async def failing(self: SqliteOutbox, *args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    original = SqliteOutbox.commit
+    monkeypatch.setattr(SqliteOutbox, "commit", failing)
+    with pytest.raises(InternalError):
+        await delivery.deliver([message(1)])
+    monkeypatch.setattr(SqliteOutbox, "commit", original)
+    link.go_up()
+    await delivery.deliver([message(2)])
+    assert [s.id for s in link.written] == ["m2"]  # the refused m1 never went out
+    await delivery.drain(1)
+
+
+async def test_one_barrier_on_its_way_covers_what_is_written_meanwhile() -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, None, outbox_max=1000)
+    first = asyncio.create_task(delivery.deliver([message(0)], wait=30))
+    await eventually(lambda: len(link.barriers) == 1)
+    later = [asyncio.create_task(delivery.deliver([message(n)], wait=30)) for n in (1, 2, 3)]
+    await eventually(lambda: len(link.written) == 4)
+    await asyncio.sleep(0.02)
+    assert len(link.barriers) == 1  # no ping per write while one is on its way
+    link.barriers[0].set_result(etree.Element("iq"))
+    assert (await first).status == "routed"
+    await eventually(lambda: len(link.barriers) == 2)  # the next one covers m1..m3
+    assert not any(task.done() for task in later)
+    link.barriers[1].set_result(etree.Element("iq"))
+    assert {(await task).status for task in later} == {"routed"}
+    await delivery.drain(1)
