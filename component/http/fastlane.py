@@ -4,12 +4,13 @@ aiohttp's request and response objects and its middleware chain cost several tim
 message costs the rest of the daemon (reference perf-anchors.md §7: any design on them
 stops at about 2.5× ejabberd's API). So every connection starts here. A plain POST to a
 message endpoint (http1.parse_head) is served on the spot, with the same handlers, the same
-credentials check, audit line, metrics, request id and envelope as the aiohttp path. The
-first request that is anything else (another path, an Idempotency-Key, a chunked body, a
-malformed head) hands the connection, with every unread byte, to aiohttp for the rest of its
-life. Requests on one connection are served one after another, as HTTP/1.1 wants; a handler
-is never cancelled, not even when its caller goes away, so an accepted message is never
-half-accepted.
+credentials check, audit line, metrics, request id and envelope as the aiohttp path. Any
+other request (another path, an Idempotency-Key) is lent to aiohttp, and the connection
+comes back once aiohttp has answered it. A request whose extent the fast lane will not judge
+(a chunked body, a malformed head) hands the connection, with every unread byte, to aiohttp
+for the rest of its life (component/http/lending.py). Requests on one connection are served
+one after another, as HTTP/1.1 wants; a handler is never cancelled, not even when its caller
+goes away, so an accepted message is never half-accepted.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from component.http.auth import Gate, refusal
 from component.http.call import Call
 from component.http.envelope import Answer, failure_answer
 from component.http.http1 import MAX_HEAD_BYTES, Answers, Head, parse_head
+from component.http.lending import LentTransport
 from component.metrics import Metrics
 
 log = logging.getLogger("component.http.server")
@@ -79,15 +81,20 @@ class FastLane:
                 connection.close()
 
     async def close(self, timeout: float) -> None:
-        """Stop: idle connections close now, busy ones after their answer (bounded)."""
+        """Stop: idle connections close now, busy ones after their answer (bounded). Those
+        lent to aiohttp are left to its own shutdown, which comes next."""
         self.closing = True
         for connection in list(self.connections):
             if not connection.busy:
                 connection.close()
         deadline = time.monotonic() + timeout
-        while self.connections and time.monotonic() < deadline:  # noqa: ASYNC110
+
+        def ours() -> list[FastConnection]:
+            return [c for c in self.connections if not c.lent]
+
+        while ours() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-        for connection in list(self.connections):
+        for connection in ours():
             connection.close()
 
 
@@ -110,10 +117,17 @@ class FastConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
         self.buffer = bytearray()
-        self.busy = False
+        self.busy = False  # a request is being answered (by us or by aiohttp)
         self.last_active = time.monotonic()
+        self._lent: tuple[asyncio.Protocol, LentTransport] | None = None
+        self._lent_for_good = False
         self._paused_reading = False
         self._eof = False
+
+    @property
+    def lent(self) -> bool:
+        """aiohttp is serving this connection now."""
+        return self._lent is not None
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -124,6 +138,9 @@ class FastConnection(asyncio.Protocol):
         self.lane.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._lent_for_good and self._lent is not None:
+            self._lent[0].data_received(data)
+            return
         self.buffer += data
         if not self.busy:
             self._next()
@@ -133,13 +150,28 @@ class FastConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._eof = True
-        if not self.busy:
+        if self._lent_for_good and self._lent is not None:
+            if not self._lent[0].eof_received():
+                self.close()  # what asyncio does when a protocol does not keep a half-open
+        elif not self.busy:
             self.close()
         return True  # close once the answer in progress is written
+
+    def pause_writing(self) -> None:
+        if self._lent is not None:
+            self._lent[0].pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._lent is not None:
+            self._lent[0].resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lane.connections.discard(self)
         self.transport = None
+        if self._lent is not None:
+            handler, lent = self._lent
+            lent.returned = True
+            handler.connection_lost(exc)
 
     def close(self) -> None:
         self.lane.connections.discard(self)
@@ -150,44 +182,67 @@ class FastConnection(asyncio.Protocol):
     # -- requests --------------------------------------------------------------------------
 
     def _next(self) -> None:
-        """Serve the next complete request in the buffer, or hand the connection over."""
+        """Serve the next complete request in the buffer, or lend it to aiohttp."""
         buffer = self.buffer
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
             if len(buffer) > MAX_HEAD_BYTES:
-                self._hand_over()
+                self._lend(None, len(buffer))
             elif self._eof:
                 self.close()
             return
         head = parse_head(bytes(buffer[:end]))
-        route = self.lane.routes.get(head.path) if head is not None else None
-        if head is None or route is None or head.content_length > self.lane.max_body:
-            self._hand_over()
+        if head is None or head.content_length > self.lane.max_body:
+            self._lend(None, len(buffer))  # aiohttp answers 413 and the odd ones
             return
         start = end + 4
-        if len(buffer) - start < head.content_length:
+        extent = start + head.content_length
+        if len(buffer) < extent:
             return  # the rest of the body is on its way
-        body = bytes(buffer[start:start + head.content_length])
-        del buffer[:start + head.content_length]
+        route = self.lane.routes.get(head.path) if head.plain else None
+        if route is None:
+            self._lend(head, extent)
+            return
+        body = bytes(buffer[start:extent])
+        del buffer[:extent]
         self.busy = True
         asyncio.get_running_loop().create_task(self._serve(head, route, body))
 
-    def _hand_over(self) -> None:
-        """From now on aiohttp serves this connection, starting with the unread bytes."""
-        transport, self.transport = self.transport, None
-        self.lane.connections.discard(self)
+    def _lend(self, head: Head | None, extent: int) -> None:
+        """aiohttp serves the next request (its extent known from `head`), or everything
+        from now on (no head)."""
+        transport = self.transport
         if transport is None or transport.is_closing():
             return
-        protocol = self.lane.slow_lane()
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        if self._paused_reading:
+        handler: asyncio.Protocol = self.lane.slow_lane()
+        lent = LentTransport(transport, watch=head is not None,
+                             head_request=head is not None and head.method == b"HEAD",
+                             answered=self._take_back, closed=self._lent_closed)
+        self._lent, self._lent_for_good, self.busy = (handler, lent), head is None, True
+        handler.connection_made(lent)
+        data = bytes(self.buffer[:extent])
+        del self.buffer[:extent]
+        if self._paused_reading and head is None:
+            self._paused_reading = False
             transport.resume_reading()
-        if self.buffer:
-            protocol.data_received(bytes(self.buffer))
-            self.buffer.clear()
-        if self._eof:
-            protocol.eof_received()
+        handler.data_received(data)
+        if self._eof and head is None:
+            handler.eof_received()
+
+    def _take_back(self) -> None:
+        """aiohttp has written its whole answer: the connection is the fast lane's again."""
+        if self._lent is None:
+            return
+        handler, lent = self._lent
+        self._lent = None
+        lent.returned = True
+        handler.connection_lost(None)  # ends its keep-alive wait for a next request
+        self._done()
+
+    def _lent_closed(self) -> None:
+        """aiohttp closed the connection (Connection: close, a bad request): so do we."""
+        self._lent = None
+        self.close()
 
     async def _serve(self, head: Head, route: tuple[str, str, CallHandler],
                      body: bytes) -> None:
@@ -211,9 +266,16 @@ class FastConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.write(lane.answers.encode(status, reply.body, rid, reply.headers,
                                                      keep_alive=keep_alive))
+        if not keep_alive:
+            self.close()
+            return
+        self._done()
+
+    def _done(self) -> None:
+        """An answer is written: read on."""
         self.busy = False
         self.last_active = time.monotonic()
-        if not keep_alive or (self._eof and not self.buffer):
+        if self._eof and not self.buffer:
             self.close()
             return
         if self._paused_reading and self.transport is not None:

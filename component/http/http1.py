@@ -1,11 +1,12 @@
 """The strict HTTP/1.1 subset the fast lane reads itself, and the answers it writes.
 
-Only the plainest request is read here: `POST <path>[?wait=N] HTTP/1.1`, a single decimal
-Content-Length, no Transfer-Encoding, Expect, Upgrade or Idempotency-Key, no folded or
-oddly spaced header lines. `parse_head` returns None for anything else, and the connection
-is handed to aiohttp, whose parser reads the same bytes and answers what is wrong with them
-(or serves them). So this code never has to judge a doubtful request: it only recognises
-the common one.
+`parse_head` reads a request head whose extent is certain: `METHOD target HTTP/1.1`, at most
+one decimal Content-Length, no Transfer-Encoding, Expect or Upgrade, no folded or oddly spaced
+header lines. The fast lane serves such a request itself when it is a POST to a message
+endpoint (`Head.plain`), and lends any other one to aiohttp, request by request. For
+anything else `parse_head` returns None, and the connection is aiohttp's from then on: its
+parser reads the same bytes and answers what is wrong with them, or serves them. So this
+code never has to judge a doubtful request: it only recognises the common ones.
 """
 
 from __future__ import annotations
@@ -18,40 +19,53 @@ from http import HTTPStatus
 MAX_HEAD_BYTES = 8190  # aiohttp's own limit on a request line or header block
 _DIGITS = frozenset(b"0123456789")
 _WAIT_CHARS = frozenset(b"0123456789.")
-# Headers whose presence means a request is not the plain kind (aiohttp serves those).
-_NOT_PLAIN = frozenset({b"transfer-encoding", b"expect", b"upgrade", b"idempotency-key"})
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                   b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Headers that make a request's extent or its connection's future uncertain.
+_NOT_PLAIN = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
 
 
 @dataclass(frozen=True, slots=True)
 class Head:
+    method: bytes
     path: bytes
-    wait: str | None
+    wait: str | None       # `?wait=N`, the one query the fast lane reads itself
+    other_query: bool      # any other query: aiohttp's to read
     content_length: int
     keep_alive: bool
     authorization: str | None
     request_id: str
+    idempotency_key: bool  # aiohttp's middleware stores and replays those
+
+    @property
+    def plain(self) -> bool:
+        """A request the fast lane may serve itself (given a route for its path)."""
+        return self.method == b"POST" and not self.other_query and not self.idempotency_key
 
 
 def parse_head(head: bytes) -> Head | None:
-    """The request head (without its final blank line), if it is a plain POST."""
+    """The request head (without its final blank line), if its extent is certain."""
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ")
-    if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
+    if len(parts) != 3 or parts[2] != b"HTTP/1.1" or not parts[0] \
+            or not _TOKEN.issuperset(parts[0]) or not parts[1].startswith(b"/"):
         return None
     path, _, query = parts[1].partition(b"?")
-    wait = None
+    wait, other_query = None, False
     if query:
         name, _, value = query.partition(b"=")
-        if name != b"wait" or not value or not _WAIT_CHARS.issuperset(value):
-            return None
-        wait = value.decode()
+        if name == b"wait" and value and _WAIT_CHARS.issuperset(value):
+            wait = value.decode()
+        else:
+            other_query = True
     length = -1
     keep_alive = True
     authorization = None
     request_id = ""
+    idempotency_key = False
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or b" " in name or b"\t" in name:
+        if not colon or not name or not _TOKEN.issuperset(name):
             return None  # also obs-fold continuation lines, which start with a space
         name = name.lower()
         value = value.strip(b" \t")
@@ -73,9 +87,10 @@ def parse_head(head: bytes) -> Head | None:
             authorization = value.decode("latin-1")
         elif name == b"x-request-id":
             request_id = value.decode("latin-1")
-    if length < 0:
-        return None
-    return Head(path, wait, length, keep_alive, authorization, request_id)
+        elif name == b"idempotency-key":
+            idempotency_key = True
+    return Head(parts[0], path, wait, other_query, max(length, 0), keep_alive, authorization,
+                request_id, idempotency_key)
 
 
 class Answers:
