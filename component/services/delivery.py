@@ -39,7 +39,7 @@ REMEMBER_IDS_SECONDS = 24 * 3600.0
 class Entry:
     seq: int
     stanza: Stanza
-    acked: asyncio.Future[None] | None = None  # None for rows replayed from a previous run
+    acked: asyncio.Future[None] | None = None  # a request's last stanza only; not on replays
     acked_at: float = 0.0
 
 
@@ -145,8 +145,9 @@ class OutboxDelivery:
         if self.depth + len(stanzas) > self._config.outbox_max:
             raise OutboxFull(f"the outbox holds {self.depth} messages, its limit is "
                              f"{self._config.outbox_max}", retry_after=5)
-        loop = asyncio.get_running_loop()
-        entries = [Entry(self._next_seq(), s, loop.create_future()) for s in stanzas]
+        entries = [Entry(self._next_seq(), s) for s in stanzas]
+        # Only the last one's acknowledgement is awaited: the barrier acks in order.
+        entries[-1].acked = asyncio.get_running_loop().create_future()
         self._remember(remember, entries[-1].seq)
         await self._commit(entries, remember)
         timeout = self._config.ack_timeout if wait is None else wait

@@ -146,7 +146,7 @@ class MessageService:
         try:
             sender = self._address(item.sender, "from")
             element = fragment.parse_message(item.message, self._max_stanza_bytes)
-            fragment.check_body_length(element, self._max_body_chars)
+            fragment.check_body_length(element, self._max_body_chars, len(item.message))
             requested_type = element.get("type", "normal")
             recipient, sender = await self._third_route(item.recipient, sender,
                                                         requested_type)

@@ -45,16 +45,24 @@ def parse_message(xml: str, max_bytes: int) -> etree._Element:
         raise BadStanza(f"message: not well-formed XML: {exc.msg}") from exc
     except ValueError as exc:
         raise BadStanza(f"message: {exc}") from exc
-    _refuse_foreign_nodes(root)
-    _strip_stream_namespace(root)
+    # The tree walks below are skipped when the text cannot hold what they look for: a
+    # DOCTYPE, comment, entity declaration or CDATA needs `<!`, a processing instruction `<?`
+    # (and only those can stand beside the root element), a namespace an `xmlns` attribute.
+    if b"<!" in raw or b"<?" in raw:
+        _refuse_foreign_nodes(root)
+    if b"xmlns" in raw:
+        _strip_stream_namespace(root)
     if root.tag != "message":
         name = etree.QName(root).localname
         raise BadStanza(f"message: expected a <message> element, got <{name}>")
     return root
 
 
-def check_body_length(root: etree._Element, max_chars: int) -> None:
-    """The body text has the same limit as send_message's `Body`."""
+def check_body_length(root: etree._Element, max_chars: int, xml_chars: int) -> None:
+    """The body text has the same limit as send_message's `Body`. A message of `xml_chars`
+    characters cannot hold a longer body (an entity takes more characters than it stands for)."""
+    if xml_chars <= max_chars:
+        return
     length = len(root.findtext("body") or "")
     if length > max_chars:
         raise TooLarge(f"message: body of {length} characters, the limit is {max_chars}")

@@ -80,6 +80,8 @@ HOSTILE = {
                         "<message><body>&x;</body></message>"),
     "undefined entity": "<message><body>&nope;</body></message>",
     "comment": "<message><!-- c --><body>x</body></message>",
+    "comment after the root": "<message><body>x</body></message><!-- c -->",
+    "CDATA with a comment's look": "<message><body><![CDATA[<!-- -->]]></body><!--c--></message>",
     "processing instruction": "<?pi x?><message/>",
     "invalid character": "<message><body>\x01</body></message>",
     "not xml": "hello",
@@ -101,10 +103,17 @@ def test_size_over_the_limit_is_refused_before_parsing() -> None:
 
 
 def test_body_text_over_its_limit_is_refused() -> None:
-    element = fragment.parse_message("<message><body>" + "x" * 11 + "</body></message>", LIMIT)
-    fragment.check_body_length(element, 11)
+    xml = "<message><body>" + "x" * 11 + "</body></message>"
+    element = fragment.parse_message(xml, LIMIT)
+    fragment.check_body_length(element, 11, len(xml))
     with pytest.raises(TooLarge):
-        fragment.check_body_length(element, 10)
+        fragment.check_body_length(element, 10, len(xml))
+    # entities: 11 characters of body from 55 of XML
+    xml = "<message><body>" + "&amp;" * 11 + "</body></message>"
+    element = fragment.parse_message(xml, LIMIT)
+    fragment.check_body_length(element, 11, len(xml))
+    with pytest.raises(TooLarge):
+        fragment.check_body_length(element, 10, len(xml))
 
 
 def test_every_refusal_is_an_api_error() -> None:
