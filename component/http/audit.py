@@ -11,6 +11,7 @@ formatter. Handlers add what only they know through `note()`.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import secrets
 import time
@@ -32,6 +33,19 @@ _REQUEST_ID = web.RequestKey("qtalk_request_id", str)
 _FACTS = web.RequestKey("qtalk_audit", dict[str, Any])
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _PLAIN_LIST = re.compile(r"[A-Za-z0-9._:@/+=*-]+(?:,[A-Za-z0-9._:@/+=*-]+)*")
+
+
+# Request ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
+_IDS = random.Random(secrets.randbits(128))
+
+
+def new_request_id() -> str:
+    return f"{_IDS.getrandbits(64):016x}"
+
+
+def sane_request_id(given: str) -> str:
+    """The caller's X-Request-Id when it is sane, else a new one."""
+    return given if _SANE_ID.fullmatch(given) else new_request_id()
 
 
 def request_id(request: web.Request) -> str:
@@ -67,7 +81,7 @@ def add_facts(facts: dict[str, Any], *, acting_as: str | Iterable[str] | None = 
 async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: every answer, error envelopes included, names its request."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    rid = given if _SANE_ID.fullmatch(given) else secrets.token_hex(8)
+    rid = sane_request_id(given)
     request[_REQUEST_ID] = rid
     response = await handler(request)
     response.headers[REQUEST_ID_HEADER] = rid

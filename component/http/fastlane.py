@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -38,7 +36,6 @@ from component.metrics import Metrics
 log = logging.getLogger("component.http.server")
 CallHandler = Callable[[Call], Awaitable[Answer]]
 IDLE_SECONDS = 75.0  # aiohttp's keep-alive timeout, so both lanes close idle peers alike
-_SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 
 
 class FastLane:
@@ -249,8 +246,7 @@ class FastConnection(asyncio.Protocol):
         lane = self.lane
         started = time.perf_counter()
         path, endpoint, handler = route
-        rid = head.request_id if _SANE_ID.fullmatch(head.request_id) \
-            else secrets.token_hex(8)
+        rid = audit.sane_request_id(head.request_id)
         call = Call(body, head.wait, None, {})
         try:
             reply = await self._answer(call, handler, path, head.authorization)
