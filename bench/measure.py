@@ -107,7 +107,7 @@ class Round:
         if scenario.target == "daemon":
             daemon = DaemonProcess(
                 self.server, self.workdir, f"{scenario.name}-r{self.index}",
-                durable=scenario.durable, pinned=self.pinned,
+                durable=scenario.durable, carbons=scenario.carbons, pinned=self.pinned,
                 store=self.workdir / "group.db" if scenario.group else None)
             await daemon.ready()
         try:

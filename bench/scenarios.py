@@ -41,6 +41,7 @@ class Scenario:
     per_request: int = 1       # messages per request
     connections: int = 16
     durable: bool = True
+    carbons: bool = True       # the daemon's XEP-0280 sent copies (ejabberd's API sends none)
     group: bool = False
     rate: float = 1000.0       # requests/s of the latency runs
     shape: str = "plain"       # raw link: plain message, or the daemon's wire shape
@@ -82,6 +83,10 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("qb16", "wrk", "daemon", f"our send_thirdmessage, arrays of {BATCH}", QT,
              per_request=BATCH),
     Scenario("qt16m", "wrk", "daemon", "qt16 with the outbox in memory", QT, durable=False),
+    Scenario("qt16n", "wrk", "daemon", "qt16 without carbons (the anchor's stanzas)", QT,
+             carbons=False),
+    Scenario("qb16n", "wrk", "daemon", "qb16 without carbons", QT, per_request=BATCH,
+             carbons=False),
     Scenario("qb16m", "wrk", "daemon", "qb16 with the outbox in memory", QT,
              per_request=BATCH, durable=False),
     Scenario("flco", "flood", "raw", "raw component link, plain message (ceiling)"),
@@ -95,6 +100,7 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("latej", "rate", "ejabberd", "ejabberd /api/send_message, 1,000 req/s", EJ_API),
     Scenario("latqm", "rate", "daemon", "our send_message, 1,000 req/s", QM),
     Scenario("latqt", "rate", "daemon", "our send_thirdmessage, 1,000 req/s", QT),
+    Scenario("latqtn", "rate", "daemon", "latqt without carbons", QT, carbons=False),
     Scenario("latqb", "rate", "daemon", f"our arrays of {BATCH}, 10 req/s", QT,
              per_request=BATCH, rate=10.0),
     Scenario("latfl", "rate", "raw", "raw component link, 1,000 msgs/s (floor)"),
@@ -103,5 +109,5 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("gqm16", "wrk", "daemon", "groupchat via our send_message", QM, group=True),
 ]}
 
-DEFAULT = ("ej16", "qm16", "qt16", "qb16", "qt16m", "qb16m", "flco", "flpm", "flpr",
-           "latej", "latqm", "latqt", "latqb", "latfl", "gej16", "gqm16")
+DEFAULT = ("ej16", "qm16", "qt16", "qb16", "qt16m", "qb16m", "qt16n", "qb16n", "flco", "flpm",
+           "flpr", "latej", "latqm", "latqt", "latqtn", "latqb", "latfl", "gej16", "gqm16")

@@ -37,15 +37,17 @@ class DaemonProcess:
     """`python -m component` with a written config; stopped with SIGTERM (it drains)."""
 
     def __init__(self, server: EjabberdServer, workdir: Path, name: str, *, durable: bool,
-                 pinned: bool, store: Path | None = None) -> None:
+                 pinned: bool, store: Path | None = None, carbons: bool = True) -> None:
         (self.port,) = free_ports(1)
         self.url = f"http://{LOOPBACK}:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         self.log = workdir / f"{name}.log"
         config = workdir / f"{name}.toml"
         store = store or workdir / f"{name}.db"
-        config.write_text(config_toml(server, http_port=self.port, store=store, extra=[
-            "[delivery]", f"durable = {'true' if durable else 'false'}", ""]))
+        config.write_text(config_toml(
+            server, http_port=self.port, store=store,
+            xmpp=[] if carbons else ["carbons = false"],
+            extra=["[delivery]", f"durable = {'true' if durable else 'false'}", ""]))
         argv = [sys.executable, "-m", "component", "--config", str(config)]
         if pinned:
             argv = ["taskset", "-c", SERVER_CPU, *argv]
