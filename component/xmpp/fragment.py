@@ -19,6 +19,7 @@ from component.xmpp.stanzas import QTALK_NS, Stanza, StartalkFields, split_type
 
 # Stanzas written in a client or server namespace are re-rooted into the component stream's.
 _STREAM_NAMESPACES = frozenset({"jabber:client", "jabber:server", "jabber:component:accept"})
+_CARRIER_TAG = f"{{{QTALK_NS}}}qtalk"
 
 
 # One parser for the process: building one per message cost more than parsing it. lxml
@@ -58,12 +59,21 @@ def parse_message(xml: str, max_bytes: int) -> etree._Element:
     return root
 
 
+def body_of(root: etree._Element) -> etree._Element | None:
+    """The message's `<body>` child (a loop over the few children: 4× cheaper than find())."""
+    for child in root:
+        if child.tag == "body":
+            return child
+    return None
+
+
 def check_body_length(root: etree._Element, max_chars: int, xml_chars: int) -> None:
     """The body text has the same limit as send_message's `Body`. A message of `xml_chars`
     characters cannot hold a longer body (an entity takes more characters than it stands for)."""
     if xml_chars <= max_chars:
         return
-    length = len(root.findtext("body") or "")
+    body = body_of(root)
+    length = len(body.text or "") if body is not None else 0
     if length > max_chars:
         raise TooLarge(f"message: body of {length} characters, the limit is {max_chars}")
 
@@ -87,15 +97,16 @@ def _strip_stream_namespace(root: etree._Element) -> None:
 
 def caller_id(root: etree._Element) -> str | None:
     """The id the caller gave the message (its own, else its body's), if any."""
-    body = root.find("body")
+    body = body_of(root)
     return root.get("id") or (body.get("id") if body is not None else None)
 
 
 def prepare_message(root: etree._Element, sender: Jid, recipient: Jid) -> Stanza:
     """Address the caller's message, give it an id, add the carrier (DESIGN.md §5)."""
-    body = root.find("body")
+    body = body_of(root)
     msg_type, startalk_type = split_type(root.get("type", "normal"))
-    stanza_id = caller_id(root) or new_message_id()
+    stanza_id = root.get("id") or (body.get("id") if body is not None else None) \
+        or new_message_id()
     fields = StartalkFields(
         msg_type=body.get("msgType") if body is not None else None,
         ma_type=body.get("maType") if body is not None else None,
@@ -104,9 +115,9 @@ def prepare_message(root: etree._Element, sender: Jid, recipient: Jid) -> Stanza
         startalk_type=startalk_type, msec_times=root.get("msec_times"))
     if body is not None and body.get("id") is None:
         body.set("id", stanza_id)
-    for old in root.findall(f"{{{QTALK_NS}}}qtalk"):
+    for old in [child for child in root if child.tag == _CARRIER_TAG]:
         root.remove(old)
-    carrier = etree.SubElement(root, f"{{{QTALK_NS}}}qtalk", nsmap={None: QTALK_NS})
+    carrier = etree.SubElement(root, _CARRIER_TAG, nsmap={None: QTALK_NS})
     for name, value in fields.carrier_attributes():
         carrier.set(name, value)
     root.attrib.update({"type": msg_type, "id": stanza_id, "from": str(sender),

@@ -32,9 +32,19 @@ def check_chars(text: str, what: str) -> str:
     return text
 
 
+# Most values (JIDs, ids, types) need neither refusing nor escaping: one search says so.
+_TEXT_WORK = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[&<>\r]")
+_ATTR_WORK = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+                        "|[&<>'\"\r\n\t]")
+
+
 def text(value: str, what: str = "text") -> str:
+    if not _TEXT_WORK.search(value):
+        return value
     return check_chars(value, what).translate(_TEXT)
 
 
 def attr(value: str, what: str = "attribute") -> str:
+    if not _ATTR_WORK.search(value):
+        return value
     return check_chars(value, what).translate(_ATTR)
