@@ -211,7 +211,9 @@ class OutboxDelivery:
         work = group.entries or group.keys or upto is not None or group.forget_before
         if not work or self._outbox is None:
             return
-        rows = [OutboxRow(e.seq, e.stanza) for e in group.entries]
+        # Carbons are courtesy copies for the sender's own clients: written and acknowledged
+        # like the rest, but not kept (a crash of the daemon may lose one, never a message).
+        rows = [OutboxRow(e.seq, e.stanza) for e in group.entries if e.stanza.durable]
         try:
             await self._outbox.commit(rows, upto, group.keys,
                                       forget_before=group.forget_before)

@@ -36,6 +36,7 @@ class Stanza:
     sender: Jid
     recipient: Jid
     data: bytes
+    durable: bool = True  # kept in the outbox until routed (a carbon is not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ def build_sent_carbon(owner: Jid, forwarded: Stanza, *, stanza_id: str) -> Stanz
     data = (f"<message{head}><sent xmlns='{CARBONS_NS}'><forwarded xmlns='{FORWARD_NS}'>"
             .encode() + inner + b"</forwarded></sent><no-store xmlns='urn:xmpp:hints'/>"
             b"</message>")
-    return Stanza("message", stanza_id, owner.bare, owner.bare, data)
+    return Stanza("message", stanza_id, owner.bare, owner.bare, data, durable=False)
 
 
 def build_notify(sender: Jid, recipient: Jid, *, stanza_id: str, category: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -311,4 +312,16 @@ async def test_one_barrier_on_its_way_covers_what_is_written_meanwhile() -> None
     assert not any(task.done() for task in later)
     link.barriers[1].set_result(etree.Element("iq"))
     assert {(await task).status for task in later} == {"routed"}
+    await delivery.drain(1)
+
+
+async def test_carbons_are_sent_and_acknowledged_but_not_kept(db: Database) -> None:
+    link = FakeLink()
+    delivery = await started(link, db)
+    carbon = dataclasses.replace(message(2), durable=False)
+    report = await delivery.deliver([message(1), carbon])
+    assert report.status == "queued"
+    assert await rows(db) == ["m1"]  # the courtesy copy is not in the outbox
+    link.go_up()
+    await eventually(lambda: [s.id for s in link.written] == ["m1", "m2"])
     await delivery.drain(1)

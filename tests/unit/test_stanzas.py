@@ -66,6 +66,8 @@ def test_sent_carbon_wraps_the_message_in_the_client_namespace() -> None:
     assert message is not None
     assert message.get("to") == "bob@qtalk.test.org"
     assert root.find("{urn:xmpp:hints}no-store") is not None
+    assert inner.durable
+    assert not carbon.durable  # a courtesy copy: not kept in the outbox
 
 
 def test_ping_and_iq_error_golden() -> None:
