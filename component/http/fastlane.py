@@ -214,7 +214,8 @@ class FastConnection(asyncio.Protocol):
         handler: asyncio.Protocol = self.lane.slow_lane()
         lent = LentTransport(transport, watch=head is not None,
                              head_request=head is not None and head.method == b"HEAD",
-                             answered=self._take_back, closed=self._lent_closed)
+                             answered=self._take_back, untold=self._keep_lent,
+                             closed=self._lent_closed)
         self._lent, self._lent_for_good, self.busy = (handler, lent), head is None, True
         handler.connection_made(lent)
         data = bytes(self.buffer[:extent])
@@ -235,6 +236,22 @@ class FastConnection(asyncio.Protocol):
         lent.returned = True
         handler.connection_lost(None)  # ends its keep-alive wait for a next request
         self._done()
+
+    def _keep_lent(self) -> None:
+        """aiohttp's answer has no length to follow (chunked): the connection stays its own,
+        with whatever the client sent meanwhile."""
+        if self._lent is None:
+            return
+        self._lent_for_good = True
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        if self._paused_reading and self.transport is not None:
+            self._paused_reading = False
+            self.transport.resume_reading()
+        if data:
+            self._lent[0].data_received(data)
+        if self._eof:
+            self._lent[0].eof_received()
 
     def _lent_closed(self) -> None:
         """aiohttp closed the connection (Connection: close, a bad request): so do we."""

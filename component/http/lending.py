@@ -19,10 +19,11 @@ class LentTransport(asyncio.Transport):
     """The real transport as aiohttp's handler sees it."""
 
     def __init__(self, real: asyncio.Transport, *, head_request: bool, watch: bool,
-                 answered: Callable[[], None], closed: Callable[[], None]) -> None:
+                 answered: Callable[[], None], untold: Callable[[], None],
+                 closed: Callable[[], None]) -> None:
         super().__init__()
         self._real = real
-        self._answered, self._closed = answered, closed
+        self._answered, self._untold, self._closed = answered, untold, closed
         self._watching = watch
         self._head_request = head_request
         self._answer_head = bytearray()
@@ -81,6 +82,7 @@ class LentTransport(asyncio.Transport):
             length = _content_length(bytes(self._answer_head[:end]))
             if length is None:  # not an answer whose end can be told: aiohttp keeps it
                 self._watching = False
+                asyncio.get_running_loop().call_soon(self._untold)  # not inside its write
                 return
             body_seen = len(self._answer_head) - end - 4
             self._left = (0 if self._head_request else length) - body_seen

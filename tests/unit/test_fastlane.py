@@ -294,3 +294,31 @@ def test_a_plain_head() -> None:
     assert (head.path, head.wait, head.content_length, head.keep_alive, head.authorization,
             head.request_id) == (b"/qtalk/send_message", "0.5", 12, False, "Bearer t", "r1")
     assert head.plain
+
+
+async def _chunked(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    await response.write(b"no length to follow")
+    await response.write_eof()
+    return response
+
+
+async def test_an_answer_without_a_length_keeps_the_connection_with_aiohttp(
+        sink: RecordingSink, db: Database) -> None:
+    lanes = Lanes(config_with(), sink, db)
+    lanes.app.router.add_get("/chunked", _chunked)
+    async with lanes:
+        port = int(lanes.url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n"
+                     + request(PREFIX + "send_thirdmessage", orjson.dumps(GOOD)))
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b"Transfer-Encoding: chunked" in head
+        await reader.readuntil(b"0\r\n\r\n")
+        second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert second.startswith(b"HTTP/1.1 200")
+        assert AIOHTTP_SERVER_HEADER.encode() in second  # aiohttp's, for good now
+        writer.close()
+    assert len(sink.sent) == 2
