@@ -6,6 +6,7 @@ Message endpoints are served by aiohttp and, for plain requests, by the fast lan
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from component.config import Integrator
 from component.http import audit
 from component.http.auth import integrator_of
+from component.http.envelope import Answer
 
 
 @dataclass(slots=True)
@@ -27,3 +29,6 @@ class Call:
     async def of(cls, request: web.Request) -> Call:
         return cls(await request.read(), request.query.get("wait"), integrator_of(request),
                    audit.facts_of(request))
+
+
+CallHandler = Callable[[Call], Awaitable[Answer]]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, cast
 
 from aiohttp import web
@@ -27,14 +27,13 @@ from component.config import Config
 from component.errors import ApiError, InternalError
 from component.http import audit
 from component.http.auth import Gate, refusal
-from component.http.call import Call
+from component.http.call import Call, CallHandler
 from component.http.envelope import Answer, failure_answer
 from component.http.http1 import MAX_HEAD_BYTES, Answers, Head, parse_head
 from component.http.lending import LentTransport
 from component.metrics import Metrics
 
 log = logging.getLogger("component.http.server")
-CallHandler = Callable[[Call], Awaitable[Answer]]
 IDLE_SECONDS = 75.0  # aiohttp's keep-alive timeout, so both lanes close idle peers alike
 
 

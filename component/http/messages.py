@@ -15,7 +15,7 @@ from component.config import LimitsConfig
 from component.errors import ApiError, BadField, TooLarge
 from component.http import audit, auth
 from component.http import body as fields
-from component.http.call import Call
+from component.http.call import Call, CallHandler
 from component.http.envelope import Answer
 from component.http.replies import batch_reply, single_reply
 from component.http.route import POST, Route
@@ -28,8 +28,6 @@ from component.services.messages import (
     SendResult,
     ThirdMessage,
 )
-
-CallHandler = Callable[[Call], Awaitable[Answer]]
 
 
 class MessageRoutes:
