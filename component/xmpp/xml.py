@@ -10,7 +10,8 @@ import re
 
 from component.errors import BadRequest
 
-_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ALLOWED = "\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"  # XML 1.0 Char
+_FORBIDDEN = re.compile(f"[^{_ALLOWED}]")
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 # In attributes, tabs and newlines are escaped too, or attribute-value normalisation turns
 # them into spaces on the receiving side.
@@ -33,9 +34,8 @@ def check_chars(text: str, what: str) -> str:
 
 
 # Most values (JIDs, ids, types) need neither refusing nor escaping: one search says so.
-_TEXT_WORK = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[&<>\r]")
-_ATTR_WORK = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-                        "|[&<>'\"\r\n\t]")
+_TEXT_WORK = re.compile(f"[^{_ALLOWED}]|[&<>\r]")
+_ATTR_WORK = re.compile(f"[^{_ALLOWED}]|[&<>'\"\r\n\t]")
 
 
 def text(value: str, what: str = "text") -> str:
