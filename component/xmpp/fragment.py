@@ -97,7 +97,10 @@ def _strip_stream_namespace(root: etree._Element) -> None:
 
 def caller_id(root: etree._Element) -> str | None:
     """The id the caller gave the message (its own, else its body's), if any."""
-    body = body_of(root)
+    return _caller_id(root, body_of(root))
+
+
+def _caller_id(root: etree._Element, body: etree._Element | None) -> str | None:
     return root.get("id") or (body.get("id") if body is not None else None)
 
 
@@ -105,8 +108,7 @@ def prepare_message(root: etree._Element, sender: Jid, recipient: Jid) -> Stanza
     """Address the caller's message, give it an id, add the carrier (DESIGN.md §5)."""
     body = body_of(root)
     msg_type, startalk_type = split_type(root.get("type", "normal"))
-    stanza_id = root.get("id") or (body.get("id") if body is not None else None) \
-        or new_message_id()
+    stanza_id = _caller_id(root, body) or new_message_id()
     fields = StartalkFields(
         msg_type=body.get("msgType") if body is not None else None,
         ma_type=body.get("maType") if body is not None else None,
