@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from component.errors import ApiError, ErrCode
+from component.errors import ApiError, ErrCode, InternalError
 
 JSON_TYPE = "application/json"
 ERRCODE_KEY = web.ResponseKey("qtalk_errcode", int)  # kept on the response, for the audit
@@ -43,6 +43,11 @@ def failure_answer(error: ApiError) -> Answer:
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return answer(False, error.errcode, error.message, data, status=error.http_status,
                   headers=headers)
+
+
+def unexpected_answer() -> Answer:
+    """The answer to an exception no handler expected (logged by whoever caught it)."""
+    return failure_answer(InternalError("internal error; see the daemon's log"))
 
 
 def envelope(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200,

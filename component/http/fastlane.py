@@ -24,11 +24,11 @@ from typing import Any, cast
 from aiohttp import web
 
 from component.config import Config
-from component.errors import ApiError, InternalError
+from component.errors import ApiError
 from component.http import audit
 from component.http.auth import Gate, refusal
 from component.http.call import Call, CallHandler
-from component.http.envelope import Answer, failure_answer
+from component.http.envelope import Answer, failure_answer, unexpected_answer
 from component.http.http1 import MAX_HEAD_BYTES, Answers, Head, parse_head
 from component.http.lending import LentTransport
 from component.metrics import Metrics
@@ -268,7 +268,7 @@ class FastConnection(asyncio.Protocol):
             reply = await self._answer(call, handler, path, head.authorization)
         except Exception:  # the last resort, as the aiohttp error middleware
             log.exception("POST %s failed", endpoint)
-            reply = failure_answer(InternalError("internal error; see the daemon's log"))
+            reply = unexpected_answer()
         seconds = time.perf_counter() - started
         audit.write_line(rid, call.integrator.name if call.integrator else "-", self.remote,
                          path, call.facts, reply.status, reply.errcode, seconds)

@@ -9,10 +9,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from component.config import Config
-from component.errors import ApiError, InternalError, MethodNotAllowed, TooLarge, UnknownPath
+from component.errors import ApiError, MethodNotAllowed, TooLarge, UnknownPath
 from component.http import audit
 from component.http.auth import Gate, auth_middleware
-from component.http.envelope import failure
+from component.http.envelope import failure, unexpected_answer
 from component.http.idempotency import Idempotency
 from component.http.observe import add_metrics_route, observe_middleware
 from component.http.route import ROUTES, Route
@@ -43,7 +43,7 @@ def _error_middleware(always_200: bool) -> Middleware:
             response = failure(_http_error(exc))
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
-            response = failure(InternalError("internal error; see the daemon's log"))
+            response = unexpected_answer().response()
         if always_200 and isinstance(response, web.Response) and response.status != 200:
             response.set_status(200)
         return response
