@@ -26,6 +26,7 @@ from component.errors import ApiError, ErrCode
 from component.http.auth import integrator_of
 from component.http.envelope import ERRCODE_KEY
 from component.http.route import route_of
+from component.logs import line_handler_for
 
 log = logging.getLogger("component.audit")
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -134,7 +135,11 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
         "errcode": errcode,
         "ms": round(seconds * 1000, 1),
     }
-    log.info("%s", _logfmt(record), extra={"fields": record})
+    handler = line_handler_for(log)
+    if handler is not None:
+        handler.write_info(log.name, _logfmt(record), record)
+    else:
+        log.info("%s", _logfmt(record), extra={"fields": record})
 
 
 def _logfmt(record: dict[str, Any]) -> str:
@@ -144,12 +149,16 @@ def _logfmt(record: dict[str, Any]) -> str:
     per key; this line is written for every message) also refuses empty items and commas."""
     parts = []
     for key, value in record.items():
-        if isinstance(value, int | float):
+        if isinstance(value, _NUMBERS):
             parts.append(f"{key}={value}")
             continue
-        joined = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-        if _PLAIN_LIST.fullmatch(joined) or (not joined and isinstance(value, list)):
+        is_list = isinstance(value, list)
+        joined = ",".join(map(str, value)) if is_list else str(value)
+        if _PLAIN_LIST.fullmatch(joined) or (is_list and not joined):
             parts.append(f"{key}={joined or '-'}")
         else:
             parts.append(f"{key}={orjson.dumps(value, default=str).decode()}")
     return " ".join(parts)
+
+
+_NUMBERS = (int, float)  # a tuple: `int | float` would build a union object every call

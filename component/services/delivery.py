@@ -39,7 +39,9 @@ REMEMBER_IDS_SECONDS = 24 * 3600.0
 class Entry:
     seq: int
     stanza: Stanza
-    acked: asyncio.Future[None] | None = None  # a request's last stanza only; not on replays
+    # A request's last stanza only (not on replays): True once acknowledged, False when its
+    # caller stops waiting (the link dropped, or the wait ran out; it is sent all the same).
+    acked: asyncio.Future[bool] | None = None
     acked_at: float = 0.0
 
 
@@ -76,7 +78,6 @@ class OutboxDelivery:
         self._pump_wakeup = asyncio.Event()
         self._barrier: asyncio.Future[etree._Element] | None = None  # the one on its way
         self._barrier_wanted = False  # stanzas were written after it left
-        self._down: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tasks: list[asyncio.Task[None]] = []
         self.replays = 0
 
@@ -150,16 +151,18 @@ class OutboxDelivery:
         entries[-1].acked = asyncio.get_running_loop().create_future()
         self._remember(remember, entries[-1].seq)
         await self._commit(entries, remember)
-        timeout = self._config.ack_timeout if wait is None else wait
         if not self._link.up.is_set() and wait is None:
             return DeliveryReport("queued")
         last = entries[-1].acked
         assert last is not None
-        if last.done():  # the barrier came back while the rows were committed
-            return DeliveryReport("routed")
-        done, _ = await asyncio.wait({last, self._down}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        return DeliveryReport("routed" if last in done else "queued")
+        if not last.done():  # else the barrier came back while the rows were committed
+            # One future per request, resolved by the barrier, a link drop or this timer:
+            # asyncio.wait's sets and callbacks cost more than the rest of this method.
+            timer = asyncio.get_running_loop().call_later(
+                self._config.ack_timeout if wait is None else wait, _stop_waiting, last)
+            await last
+            timer.cancel()
+        return DeliveryReport("routed" if last.result() else "queued")
 
     def _remember(self, keys: Sequence[str], seq: int) -> None:
         """Keep caller-supplied ids REMEMBER_IDS_SECONDS, in memory and in the store."""
@@ -281,7 +284,7 @@ class OutboxDelivery:
             entry = self._inflight.popleft()
             entry.acked_at = now
             if entry.acked is not None and not entry.acked.done():
-                entry.acked.set_result(None)
+                entry.acked.set_result(True)
             self._settling.append(entry)
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
@@ -320,11 +323,16 @@ class OutboxDelivery:
         if replay:
             log.warning("link lost: %d stanzas will be sent again (window now %d)",
                         len(replay), self.window)
-        self._down.set_result(None)
-        self._down = asyncio.get_running_loop().create_future()
+        for entry in self._unsent:  # their callers hear "queued"; the stanzas are replayed
+            _stop_waiting(entry.acked)
 
     def _lowest_pending_seq(self) -> int:
         for queue in (self._inflight, self._unsent, self._group.entries):
             if queue:
                 return queue[0].seq
         return self._seq + 1
+
+
+def _stop_waiting(acked: asyncio.Future[bool] | None) -> None:
+    if acked is not None and not acked.done():
+        acked.set_result(False)

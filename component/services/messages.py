@@ -145,13 +145,13 @@ class MessageService:
         outcome = ItemOutcome(item.recipient)
         try:
             sender = self._address(item.sender, "from")
-            element = fragment.parse_message(item.message, self._max_stanza_bytes)
-            fragment.check_body_length(element, self._max_body_chars, len(item.message))
-            requested_type = element.get("type", "normal")
+            message = fragment.parse_message(item.message, self._max_stanza_bytes)
+            fragment.check_body_length(message, self._max_body_chars, len(item.message))
+            requested_type = message.root.get("type", "normal")
             recipient, sender = await self._third_route(item.recipient, sender,
                                                         requested_type)
-            caller_id = fragment.caller_id(element)
-            stanza = fragment.prepare_message(element, sender, recipient)
+            caller_id = fragment.caller_id(message)
+            stanza = fragment.prepare_message(message, sender, recipient)
             outcome.key = f"{sender.bare} {caller_id}" if caller_id else None
             outcome.id = stanza.id
             outcome.stanzas += self._with_carbon(sender, stanza,

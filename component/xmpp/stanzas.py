@@ -81,12 +81,18 @@ def _message_inner(body: str, fields: StartalkFields) -> str:
     return f"<body{_attrs(body_attrs)}>{text(body, 'Body')}</body>{carrier_xml(fields)}"
 
 
+def message_head(msg_type: str, stanza_id: str, sender: Jid, recipient: Jid,
+                 *extra: tuple[str, str]) -> str:
+    """The attributes of a `<message>` start tag, escaped, each with its leading space."""
+    return _attrs([("type", msg_type), ("id", stanza_id), ("from", str(sender)),
+                   ("to", str(recipient)), *extra])
+
+
 def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str, body: str,
                   fields: StartalkFields) -> Stanza:
     """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5)."""
-    head = _attrs([("type", msg_type), ("id", stanza_id), ("from", str(sender)),
-                   ("to", str(recipient))]
-                  + ([("msec_times", fields.msec_times)] if fields.msec_times else []))
+    head = message_head(msg_type, stanza_id, sender, recipient,
+                        *([("msec_times", fields.msec_times)] if fields.msec_times else []))
     data = f"<message{head}>{_message_inner(body, fields)}</message>"
     return Stanza("message", stanza_id, sender, recipient, data.encode())
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from component.errors import ApiError, BadStanza, TooLarge
 from component.jid import Jid
 from component.xmpp import fragment
+from component.xmpp.stanzas import StartalkFields
 
 ALICE = Jid.parse("alice@qtalk.test.org")
 BOB = Jid.parse("bob@qtalk.test.org")
@@ -118,3 +121,99 @@ def test_body_text_over_its_limit_is_refused() -> None:
 
 def test_every_refusal_is_an_api_error() -> None:
     assert issubclass(BadStanza, ApiError)
+
+
+# -- the spliced stanza is the edited one ------------------------------------------------
+# `prepare_message` splices a plain message's text instead of editing and serialising its
+# tree; both must give the same XML, whatever the caller wrote.
+
+def _both(xml: str) -> tuple[bytes | None, bytes]:
+    """The spliced and the edited stanza for one message (the same id for both)."""
+    message = fragment.parse_message(xml, LIMIT)
+    body = fragment.body_of(message.root)
+    stanza_id = fragment.caller_id(message) or "given-id"
+    fields = StartalkFields(
+        msg_type=body.get("msgType") if body is not None else None,
+        body_id=(body.get("id") or stanza_id) if body is not None else None)
+    needs_id = body is not None and body.get("id") is None
+    spliced = fragment.spliced(message, ALICE, BOB, stanza_id, "chat", fields, needs_id) \
+        if message.plain else None
+    edited = fragment.edited(fragment.parse_message(xml, LIMIT).root, ALICE, BOB, stanza_id,
+                             "chat", fields, needs_id)
+    return spliced, edited
+
+
+def _canonical(data: bytes) -> bytes:
+    return bytes(etree.tostring(etree.fromstring(data), method="c14n"))
+
+
+_NAME = st.sampled_from(["type", "id", "from", "to", "msec_times", "xml:lang", "a", "x-y"])
+_TEXT = st.text(st.sampled_from(list("ab <>&'\"\n\t中😀")), max_size=8).map(
+    lambda t: t.replace("&", "&amp;").replace("<", "&lt;"))
+
+
+def _attrs(draw: st.DrawFn) -> str:
+    names = draw(st.lists(_NAME, unique=True, max_size=4))
+    out = ""
+    for name in names:
+        value = draw(_TEXT).replace("'", "&apos;").replace('"', "&quot;")
+        quote = draw(st.sampled_from(["'", '"']))
+        out += f"{draw(st.sampled_from([' ', '  ', chr(10)]))}{name}={quote}{value}{quote}"
+    return out
+
+
+@st.composite
+def _element(draw: st.DrawFn, depth: int = 0) -> str:
+    tag = draw(st.sampled_from(["body", "x", "subject", "bodyx", "message"]))
+    attrs = _attrs(draw)
+    if depth >= 2 or draw(st.booleans()):
+        return f"<{tag}{attrs}{draw(st.sampled_from(['/', ' /']))}>"
+    children = draw(st.lists(st.one_of(_TEXT, _element(depth + 1)), max_size=3))
+    return f"<{tag}{attrs}>{''.join(children)}</{tag}{draw(st.sampled_from(['', ' ']))}>"
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> str:
+    attrs = _attrs(draw)
+    if draw(st.integers(0, 9)) == 0:
+        return f"<message{attrs}/>"
+    children = draw(st.lists(st.one_of(_TEXT, _element()), max_size=4))
+    return f"<message{attrs}>{''.join(children)}</message{draw(st.sampled_from(['', ' ']))}>"
+
+
+@given(_messages())
+def test_the_spliced_stanza_is_the_edited_one(xml: str) -> None:
+    spliced, edited = _both(xml)
+    if spliced is not None:
+        assert _canonical(spliced) == _canonical(edited), xml
+
+
+@pytest.mark.parametrize("xml", [
+    "<message type='chat'><body>hi</body></message>",
+    "<message><body>x</body></message>",
+    "<message\n type = \"chat\"  id='m1' msec_times='5'><body msgType='3'>a &amp; b</body>"
+    "<x a='&gt;'><y/></x></message >",
+    "<message xml:lang='zh'><body/></message>",
+    "<message/>",
+    "<message to='evil@x' from=\"evil@y\"><bodyx/><body id='b'>t</body></message>",
+])
+def test_usual_messages_are_spliced(xml: str) -> None:
+    spliced, edited = _both(xml)
+    assert spliced is not None
+    assert _canonical(spliced) == _canonical(edited)
+
+
+@pytest.mark.parametrize("xml", [
+    " <message><body>x</body></message>",              # whitespace before the root
+    "<message><x><body>n</body></x><body>x</body></message>",  # whose body gets the id?
+])
+def test_unusual_messages_are_edited(xml: str) -> None:
+    spliced, edited = _both(xml)
+    assert spliced is None
+    assert b"given-id" in edited
+
+
+def test_namespaced_and_commented_messages_are_not_plain() -> None:
+    for xml in ("<message xmlns='jabber:client'><body>x</body></message>",
+                "<message><body><![CDATA[<b>]]></body></message>"):
+        assert not fragment.parse_message(xml, LIMIT).plain
