@@ -32,6 +32,10 @@ from component.xmpp.stanzas import Stanza
 log = logging.getLogger(__name__)
 MIN_WINDOW = 64
 SETTLE_SECONDS = 2.0
+# Settled rows are deleted in sweeps this far apart (as a share of SETTLE_SECONDS), not one
+# timer per acknowledgement: under steady load that timer fired for every barrier, and each
+# firing cost a wake-up and a transaction of its own.
+SETTLE_SWEEPS = 8
 REMEMBER_IDS_SECONDS = 24 * 3600.0
 
 
@@ -303,12 +307,13 @@ class OutboxDelivery:
         if self._settled_upto is not None:
             self._commit_wakeup.set()
         if self._settling:
-            # The loop's timer may fire a little before the monotonic clock gets there (uvloop
-            # rounds to milliseconds): look again then, or the last rows of a burst would stay
-            # in the outbox until the next traffic and be sent twice after a restart.
+            # Look again when the oldest is due, but not sooner than the next sweep. (Always
+            # again: the loop's timer may fire a little before the monotonic clock gets there,
+            # as uvloop rounds to milliseconds, and the last rows of a burst must not stay in
+            # the outbox until the next traffic, to be sent twice after a restart.)
             wait = self._settling[0].acked_at + SETTLE_SECONDS - time.monotonic()
-            self._settle_timer = asyncio.get_running_loop().call_later(max(wait, 0.001),
-                                                                       self._settle)
+            self._settle_timer = asyncio.get_running_loop().call_later(
+                max(wait, SETTLE_SECONDS / SETTLE_SWEEPS), self._settle)
 
     def _link_lost(self) -> None:
         """Everything written but not settled goes back to the front, in order."""
