@@ -191,7 +191,12 @@ class OutboxDelivery:
         # path. A crash before the commit leaves the caller unanswered; it retries, and the
         # receiver may see the message twice, with the same id: at-least-once, never lost.
         self._unsent.extend(entries)
-        self._pump_wakeup.set()
+        if self._link.is_writable():
+            # Written now, ahead of the transaction: the server can route the message while
+            # the rows are committed, not after.
+            self._pump_once()
+        else:
+            self._pump_wakeup.set()
         if self._outbox is None:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -354,6 +354,10 @@ class ComponentLink:
         """Wait while the transport pushes back (the server is not reading fast enough)."""
         await self._writable.wait()
 
+    def is_writable(self) -> bool:
+        """Up, and the transport is not pushing back."""
+        return self.state is LinkState.UP and self._writable.is_set()
+
     def _schedule_flush(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True

@@ -13,6 +13,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from component.errors import BadJson
+from component.http.body import MAX_JSON_DEPTH, decode_json
 from component.http.route import ROUTES
 from tests.unit.fakes import HOST, RecordingSink
 from tests.unit.http_apps import SMALL_LIMITS, client_for, make_config, message_app
@@ -133,3 +135,14 @@ async def test_escaping_cannot_smuggle_a_stanza_over_the_limit(path: str, body: 
     assert "stanza would be" in reply["errmsg"]
     assert "the limit is 4000" in reply["errmsg"]
     assert sink.sent == []
+
+
+def test_json_depth_limit_is_exact() -> None:
+    def nested(levels: int) -> bytes:
+        return b"[" * levels + b"]" * levels
+
+    assert decode_json(nested(MAX_JSON_DEPTH)) is not None
+    with pytest.raises(BadJson):
+        decode_json(nested(MAX_JSON_DEPTH + 1))
+    # brackets inside strings are counted but do not make a document deep
+    assert decode_json(orjson.dumps({"body": "[{" * 100})) == {"body": "[{" * 100}
