@@ -329,3 +329,36 @@ async def test_carbons_are_sent_and_acknowledged_but_not_kept(db: Database) -> N
     link.go_up()
     await eventually(lambda: [s.id for s in link.written] == ["m1", "m2"])
     await delivery.drain(1)
+
+
+async def test_a_copy_is_written_once_its_message_is_routed() -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, None, outbox_max=1000)
+    carbon = dataclasses.replace(message(2), durable=False)
+    request = asyncio.create_task(delivery.deliver([message(1), carbon], wait=30))
+    await eventually(lambda: len(link.barriers) == 1)
+    await asyncio.sleep(0.02)
+    assert [s.id for s in link.written] == ["m1"]  # the copy waits for the message
+    link.barriers[0].set_result(etree.Element("iq"))
+    assert (await request).status == "routed"  # answered for its message alone
+    await eventually(lambda: [s.id for s in link.written] == ["m1", "m2"])
+    await eventually(lambda: len(link.barriers) == 2)  # the copy is acknowledged in turn
+    link.barriers[1].set_result(etree.Element("iq"))
+    await eventually(lambda: delivery.depth == 0)
+    await delivery.drain(1)
+
+
+async def test_a_copy_waits_through_a_link_drop() -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, None, outbox_max=1000)
+    carbon = dataclasses.replace(message(2), durable=False)
+    request = asyncio.create_task(delivery.deliver([message(1), carbon], wait=30))
+    await eventually(lambda: len(link.barriers) == 1)
+    link.go_down()
+    assert (await request).status == "queued"
+    link.auto_ack = True
+    link.go_up()
+    await eventually(lambda: [s.id for s in link.written] == ["m1", "m1", "m2"])
+    await delivery.drain(1)
