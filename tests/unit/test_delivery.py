@@ -16,6 +16,7 @@ from component.errors import InternalError, LinkDown, OutboxFull
 from component.jid import Jid
 from component.services import delivery as delivery_module
 from component.services.delivery import OutboxDelivery
+from component.services.ports import DeliveryReport
 from component.store.db import Database
 from component.store.outbox import SqliteOutbox
 from component.xmpp.stanzas import Stanza, StartalkFields, build_message
@@ -331,13 +332,20 @@ async def test_carbons_are_sent_and_acknowledged_but_not_kept(db: Database) -> N
     await delivery.drain(1)
 
 
-async def test_a_copy_is_written_once_its_message_is_routed() -> None:
-    link = FakeLink(auto_ack=False)
+async def message_and_copy_in_flight(
+        link: FakeLink) -> tuple[OutboxDelivery, asyncio.Task[DeliveryReport]]:
+    """A request of a message and its carbon, the message written, its barrier on its way."""
     link.go_up()
     delivery = await started(link, None, outbox_max=1000)
     carbon = dataclasses.replace(message(2), durable=False)
     request = asyncio.create_task(delivery.deliver([message(1), carbon], wait=30))
     await eventually(lambda: len(link.barriers) == 1)
+    return delivery, request
+
+
+async def test_a_copy_is_written_once_its_message_is_routed() -> None:
+    link = FakeLink(auto_ack=False)
+    delivery, request = await message_and_copy_in_flight(link)
     await asyncio.sleep(0.02)
     assert [s.id for s in link.written] == ["m1"]  # the copy waits for the message
     link.barriers[0].set_result(etree.Element("iq"))
@@ -351,11 +359,7 @@ async def test_a_copy_is_written_once_its_message_is_routed() -> None:
 
 async def test_a_copy_waits_through_a_link_drop() -> None:
     link = FakeLink(auto_ack=False)
-    link.go_up()
-    delivery = await started(link, None, outbox_max=1000)
-    carbon = dataclasses.replace(message(2), durable=False)
-    request = asyncio.create_task(delivery.deliver([message(1), carbon], wait=30))
-    await eventually(lambda: len(link.barriers) == 1)
+    delivery, request = await message_and_copy_in_flight(link)
     link.go_down()
     assert (await request).status == "queued"
     link.auto_ack = True
