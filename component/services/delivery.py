@@ -37,6 +37,7 @@ SETTLE_SECONDS = 2.0
 # firing cost a wake-up and a transaction of its own.
 SETTLE_SWEEPS = 8
 REMEMBER_IDS_SECONDS = 24 * 3600.0
+COMMIT_DELAY = 0.005  # the longest a transaction waits for the server to route first
 
 
 @dataclass(eq=False, slots=True)
@@ -219,8 +220,29 @@ class OutboxDelivery:
     async def _committer(self) -> None:
         while True:
             await self._commit_wakeup.wait()
+            await self._after_routing()
             self._commit_wakeup.clear()
             await self._commit_now()
+
+    async def _after_routing(self) -> None:
+        """Wait (at most COMMIT_DELAY) for the barrier on its way: with the server on the
+        same core, a transaction run at once took the CPU before the server could route
+        what had just been written. The callers are answered after both anyway."""
+        barrier = self._barrier
+        if barrier is None or barrier.done():
+            return
+        loop = asyncio.get_running_loop()
+        routed: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not routed.done():
+                routed.set_result(None)
+
+        barrier.add_done_callback(wake)
+        timer = loop.call_later(COMMIT_DELAY, wake)
+        await routed
+        timer.cancel()
+        barrier.remove_done_callback(wake)
 
     async def _commit_now(self) -> None:
         # The committer task and drain() both commit: one transaction at a time.

@@ -366,3 +366,31 @@ async def test_a_copy_waits_through_a_link_drop() -> None:
     link.go_up()
     await eventually(lambda: [s.id for s in link.written] == ["m1", "m1", "m2"])
     await delivery.drain(1)
+
+
+async def test_the_transaction_lets_the_server_route_first(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "COMMIT_DELAY", 30.0)
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, db)
+    request = asyncio.create_task(delivery.deliver([message(1)], wait=30))
+    await eventually(lambda: len(link.barriers) == 1)
+    await asyncio.sleep(0.05)
+    assert await rows(db) == []  # written, not yet committed: the barrier is on its way
+    link.barriers[0].set_result(etree.Element("iq"))
+    assert (await request).status == "routed"
+    assert await rows(db) == ["m1"]  # committed before the caller was answered
+    await delivery.drain(1)
+
+
+async def test_a_slow_server_delays_the_transaction_only_so_long(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "COMMIT_DELAY", 0.05)
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, db)
+    report = await delivery.deliver([message(1)], wait=0.3)
+    assert report.status == "queued"  # no barrier came back
+    assert await rows(db) == ["m1"]  # but it was committed all the same
+    await delivery.drain(0.1)
