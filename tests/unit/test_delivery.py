@@ -368,12 +368,18 @@ async def test_a_copy_waits_through_a_link_drop() -> None:
     await delivery.drain(1)
 
 
-async def test_the_transaction_lets_the_server_route_first(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(delivery_module, "COMMIT_DELAY", 30.0)
+async def unanswered(db: Database, monkeypatch: pytest.MonkeyPatch,
+                     commit_delay: float) -> tuple[FakeLink, OutboxDelivery]:
+    """A delivery whose barriers the test answers, with the transaction's wait set."""
+    monkeypatch.setattr(delivery_module, "COMMIT_DELAY", commit_delay)
     link = FakeLink(auto_ack=False)
     link.go_up()
-    delivery = await started(link, db)
+    return link, await started(link, db)
+
+
+async def test_the_transaction_lets_the_server_route_first(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    link, delivery = await unanswered(db, monkeypatch, commit_delay=30.0)
     request = asyncio.create_task(delivery.deliver([message(1)], wait=30))
     await eventually(lambda: len(link.barriers) == 1)
     await asyncio.sleep(0.05)
@@ -386,10 +392,7 @@ async def test_the_transaction_lets_the_server_route_first(
 
 async def test_a_slow_server_delays_the_transaction_only_so_long(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(delivery_module, "COMMIT_DELAY", 0.05)
-    link = FakeLink(auto_ack=False)
-    link.go_up()
-    delivery = await started(link, db)
+    _, delivery = await unanswered(db, monkeypatch, commit_delay=0.05)
     report = await delivery.deliver([message(1)], wait=0.3)
     assert report.status == "queued"  # no barrier came back
     assert await rows(db) == ["m1"]  # but it was committed all the same
