@@ -226,14 +226,19 @@ def write_config(server: XmppServer, config: Config, path: Path) -> None:
                                       "reconnect_max_delay = 1"]))
 
 
+async def subprocess_burst(server: XmppServer, tmp_path: Path,
+                           tag: str) -> tuple[str, XmppClient, Burst]:
+    """For a daemon subprocess: its config file written, its URL, bob online, a burst."""
+    config = daemon_config(server, tmp_path / "store.db")
+    write_config(server, config, tmp_path / "config.toml")
+    base = f"http://127.0.0.1:{config.http.port}"
+    bob = await XmppClient.connect(server.c2s_port, f"bob@{server.host}", "pw-bob")
+    return base, bob, Burst(base + "/qtalk/", server.host, tag)
+
+
 async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer,
                                                 tmp_path: Path) -> None:
-    ej = own_server
-    config = daemon_config(ej, tmp_path / "store.db")
-    write_config(ej, config, tmp_path / "config.toml")
-    base = f"http://127.0.0.1:{config.http.port}"
-    bob = await XmppClient.connect(ej.c2s_port, f"bob@{ej.host}", "pw-bob")
-    burst = Burst(base + "/qtalk/", ej.host, "kd")
+    base, bob, burst = await subprocess_burst(own_server, tmp_path, "kd")
     try:
         with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log") as first:
             await wait_ready(base)
@@ -250,18 +255,11 @@ async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer,
         await bob.close()
 
 
-
-
 async def test_sigterm_drains_what_was_accepted(own_server: XmppServer,
                                                 tmp_path: Path) -> None:
     """SIGTERM mid-burst: the daemon stops accepting, lets requests in flight finish, waits
     for their acknowledgement, closes the stream and exits 0 with an empty outbox."""
-    server = own_server
-    config = daemon_config(server, tmp_path / "store.db")
-    write_config(server, config, tmp_path / "config.toml")
-    base = f"http://127.0.0.1:{config.http.port}"
-    bob = await XmppClient.connect(server.c2s_port, f"bob@{server.host}", "pw-bob")
-    burst = Burst(base + "/qtalk/", server.host, "term")
+    base, bob, burst = await subprocess_burst(own_server, tmp_path, "term")
     try:
         with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log") as daemon:
             await wait_ready(base)
