@@ -35,7 +35,7 @@ SETTLE_SECONDS = 2.0
 # Settled rows are deleted in sweeps this far apart (as a share of SETTLE_SECONDS), not one
 # timer per acknowledgement: under steady load that timer fired for every barrier, and each
 # firing cost a wake-up and a transaction of its own.
-SETTLE_SWEEPS = 8
+SETTLE_SWEEPS = 20
 REMEMBER_IDS_SECONDS = 24 * 3600.0
 COMMIT_DELAY = 0.005  # the longest a transaction waits for the server to route first
 
@@ -327,7 +327,8 @@ class OutboxDelivery:
             if entry.copies:
                 self._unsent.extend(Entry(self._next_seq(), copy) for copy in entry.copies)
                 entry.copies = ()
-            self._settling.append(entry)
+            if entry.stanza.durable:  # a routed copy is not replayed: a crash may lose it
+                self._settling.append(entry)
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
             self._barrier_wanted = False

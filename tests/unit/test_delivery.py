@@ -397,3 +397,21 @@ async def test_a_slow_server_delays_the_transaction_only_so_long(
     assert report.status == "queued"  # no barrier came back
     assert await rows(db) == ["m1"]  # but it was committed all the same
     await delivery.drain(0.1)
+
+
+async def test_a_link_drop_replays_routed_messages_not_routed_copies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "SETTLE_SECONDS", 30.0)  # both still settling
+    link = FakeLink()
+    link.go_up()
+    delivery = await started(link, None, outbox_max=1000)
+    carbon = dataclasses.replace(message(2), durable=False)
+    assert (await delivery.deliver([message(1), carbon])).status == "routed"
+    await eventually(lambda: [s.id for s in link.written] == ["m1", "m2"])
+    await eventually(lambda: delivery.depth == 0)
+    link.go_down()
+    link.go_up()
+    await eventually(lambda: [s.id for s in link.written] == ["m1", "m2", "m1"])
+    await asyncio.sleep(0.05)
+    assert [s.id for s in link.written] == ["m1", "m2", "m1"]  # the copy is not sent again
+    await delivery.drain(1)
