@@ -44,9 +44,13 @@ class LineHandler(logging.StreamHandler[TextIO]):
         """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
         line = (json_line(time.time(), "INFO", logger, message, fields) if self.json
                 else f"INFO {logger}: {message}")
-        with self.lock:  # type: ignore[union-attr]  # StreamHandler always has one
-            self.stream.write(line + self.terminator)
-            self.stream.flush()
+        try:
+            with self.lock:  # type: ignore[union-attr]  # StreamHandler always has one
+                self.stream.write(line + self.terminator)
+                self.stream.flush()
+        except Exception:  # as StreamHandler.emit: a line that cannot be written fails no request
+            self.handleError(logging.makeLogRecord(
+                {"name": logger, "msg": message, "levelno": logging.INFO, "levelname": "INFO"}))
 
 
 def line_handler_for(log: logging.Logger) -> LineHandler | None:
