@@ -142,6 +142,9 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
         log.info("%s", _logfmt(record), extra={"fields": record})
 
 
+_NUMBERS = (int, float)  # a tuple: `int | float` would build a union object every call
+
+
 def _logfmt(record: dict[str, Any]) -> str:
     """key=value pairs; anything not plain is JSON-quoted, so no caller text can forge a line.
 
@@ -160,5 +163,3 @@ def _logfmt(record: dict[str, Any]) -> str:
             parts.append(f"{key}={orjson.dumps(value, default=str).decode()}")
     return " ".join(parts)
 
-
-_NUMBERS = (int, float)  # a tuple: `int | float` would build a union object every call
