@@ -394,7 +394,7 @@ async def test_the_transaction_lets_the_server_route_first(
 async def test_a_slow_server_delays_the_transaction_only_so_long(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     _, delivery = await unanswered(db, monkeypatch, commit_delay=0.05)
-    report = await delivery.deliver([message(1)], wait=0.3)
+    report = await asyncio.wait_for(delivery.deliver([message(1)], wait=0.3), 5)
     assert report.status == "queued"  # no barrier came back
     assert await rows(db) == ["m1"]  # but it was committed all the same
     await delivery.drain(0.1)
