@@ -1,9 +1,10 @@
 """Durable delivery: the outbox, the window and the barrier (DESIGN.md §3).
 
-XEP-0114 has no acknowledgements, so the daemon makes its own. A message is committed to the
-outbox (one transaction for every request that arrived meanwhile) while it is written to the
-stream; its caller is answered once it is committed. It is acknowledged by a ping barrier:
-ejabberd handles a stream in order, so the pong proves everything before it was routed.
+XEP-0114 has no acknowledgements, so the daemon makes its own. A message is written to the
+stream, then committed to the outbox (one transaction for every request that arrived
+meanwhile, once the server has had the chance to route it); its caller is answered once it is
+committed. It is acknowledged by a ping barrier: ejabberd handles a stream in order, so the
+pong proves everything before it was routed. Carbons follow their message once it is routed.
 Acknowledged rows stay `settle` seconds more, so stanzas the server routed but had not yet
 handed to a client when it crashed are replayed (at-least-once; the same ids let clients drop
 duplicates). The number of stanzas written but not acknowledged is bounded by a window,
@@ -194,16 +195,14 @@ class OutboxDelivery:
         return self._seq
 
     async def _commit(self, entries: list[Entry], keys: Sequence[str]) -> None:
-        # The stanzas go to the stream while their rows are committed: the caller is
+        # The stanzas go to the stream before their rows are committed: the caller is
         # answered only after the commit, so whatever is accepted is in the outbox, and the
-        # transaction (a thread hop, over a millisecond under load) stays off the delivery
-        # path. A crash before the commit leaves the caller unanswered; it retries, and the
-        # receiver may see the message twice, with the same id: at-least-once, never lost.
+        # transaction stays off the delivery path. A crash before the commit leaves the
+        # caller unanswered; it retries, and the receiver may see the message twice, with
+        # the same id: at-least-once, never lost.
         self._unsent.extend(entries)
         if self._link.is_writable():
-            # Written now, ahead of the transaction: the server can route the message while
-            # the rows are committed, not after.
-            self._pump_once()
+            self._pump_once()  # written now, ahead of the transaction
         else:
             self._pump_wakeup.set()
         if self._outbox is None:
