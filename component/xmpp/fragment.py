@@ -22,8 +22,8 @@ from component.xmpp.stanzas import (
     Stanza,
     StartalkFields,
     carrier_xml,
-    message_head,
     split_type,
+    stanza_head,
 )
 from component.xmpp.xml import attr
 
@@ -197,6 +197,6 @@ def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
                           inner[at.end():]))
     kept = b"".join(found.group(0) for found in _ROOT_ATTRIBUTE.finditer(start.group(1))
                     if found.group(1) not in _READDRESSED)
-    head = message_head(msg_type, stanza_id, sender, recipient)
+    head = stanza_head(msg_type, stanza_id, sender, recipient)
     return b"".join((b"<message", head.encode(), kept, b">", inner,
                      carrier_xml(fields).encode(), b"</message>"))

@@ -81,18 +81,18 @@ def _message_inner(body: str, fields: StartalkFields) -> str:
     return f"<body{_attrs(body_attrs)}>{text(body, 'Body')}</body>{carrier_xml(fields)}"
 
 
-def message_head(msg_type: str, stanza_id: str, sender: Jid, recipient: Jid,
-                 *extra: tuple[str, str]) -> str:
-    """The attributes of a `<message>` start tag, escaped, each with its leading space."""
-    return _attrs([("type", msg_type), ("id", stanza_id), ("from", str(sender)),
+def stanza_head(stanza_type: str, stanza_id: str, sender: Jid, recipient: Jid,
+                *extra: tuple[str, str]) -> str:
+    """The attributes of a stanza's start tag, escaped, each with its leading space."""
+    return _attrs([("type", stanza_type), ("id", stanza_id), ("from", str(sender)),
                    ("to", str(recipient)), *extra])
 
 
 def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str, body: str,
                   fields: StartalkFields) -> Stanza:
     """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5)."""
-    head = message_head(msg_type, stanza_id, sender, recipient,
-                        *([("msec_times", fields.msec_times)] if fields.msec_times else []))
+    head = stanza_head(msg_type, stanza_id, sender, recipient,
+                       *([("msec_times", fields.msec_times)] if fields.msec_times else []))
     data = f"<message{head}>{_message_inner(body, fields)}</message>"
     return Stanza("message", stanza_id, sender, recipient, data.encode())
 
@@ -104,8 +104,7 @@ def build_sent_carbon(owner: Jid, forwarded: Stanza, *, stanza_id: str) -> Stanz
     server strips that attribute, so the copy would read as a message *from* the recipient.
     """
     inner = forwarded.data.replace(b"<message", b"<message xmlns='jabber:client'", 1)
-    head = _attrs([("type", "chat"), ("id", stanza_id), ("from", str(owner.bare)),
-                   ("to", str(owner.bare))])
+    head = stanza_head("chat", stanza_id, owner.bare, owner.bare)
     data = (f"<message{head}><sent xmlns='{CARBONS_NS}'><forwarded xmlns='{FORWARD_NS}'>"
             .encode() + inner + b"</forwarded></sent><no-store xmlns='urn:xmpp:hints'/>"
             b"</message>")
@@ -119,16 +118,14 @@ def build_notify(sender: Jid, recipient: Jid, *, stanza_id: str, category: str,
     The original's `<presence type="notify">` never reaches a client of a stock server; a
     headline is, like that presence, delivered to online resources and never stored offline.
     """
-    head = _attrs([("type", "headline"), ("id", stanza_id), ("from", str(sender)),
-                   ("to", str(recipient))])
+    head = stanza_head("headline", stanza_id, sender, recipient)
     notify = _attrs([("category", category), ("data", data)])
     payload = f"<message{head}><notify xmlns='{NOTIFY_NS}'{notify}/></message>"
     return Stanza("message", stanza_id, sender, recipient, payload.encode())
 
 
 def build_ping(sender: Jid, recipient: Jid, *, stanza_id: str) -> Stanza:
-    head = _attrs([("type", "get"), ("id", stanza_id), ("from", str(sender)),
-                   ("to", str(recipient))])
+    head = stanza_head("get", stanza_id, sender, recipient)
     return Stanza("iq", stanza_id, sender, recipient,
                   f"<iq{head}><ping xmlns='{PING_NS}'/></iq>".encode())
 
@@ -136,8 +133,7 @@ def build_ping(sender: Jid, recipient: Jid, *, stanza_id: str) -> Stanza:
 def build_iq(sender: Jid, recipient: Jid, *, stanza_id: str, iq_type: str,
              payload: bytes = b"") -> Stanza:
     """An iq around an already serialised payload (built with lxml by the callers)."""
-    head = _attrs([("type", iq_type), ("id", stanza_id), ("from", str(sender)),
-                   ("to", str(recipient))])
+    head = stanza_head(iq_type, stanza_id, sender, recipient)
     return Stanza("iq", stanza_id, sender, recipient,
                   f"<iq{head}>".encode() + payload + b"</iq>")
 
