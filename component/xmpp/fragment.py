@@ -164,8 +164,9 @@ def edited(root: etree._Element, sender: Jid, recipient: Jid, stanza_id: str, ms
 # The text of a plain message (CallerMessage.plain) that lxml accepted. Tags and attributes
 # can be found in it with patterns: no comment, CDATA or instruction can hide a `<`, a `<`
 # cannot stand in text or in an attribute value, and no namespace can rename an element.
-_ROOT_START = re.compile(rb"<message((?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*(/?)>")
-_ROOT_ATTRIBUTE = re.compile(rb"\s+([^\s=/>]+)\s*=\s*(?:\"[^\"]*\"|'[^']*')")
+_ATTRIBUTE = rb"\s+(?P<name>[^\s=/>]+)\s*=\s*(?:\"[^\"]*\"|'[^']*')"
+_ROOT_ATTRIBUTE = re.compile(_ATTRIBUTE)
+_ROOT_START = re.compile(rb"<message(?P<attributes>(?:" + _ATTRIBUTE + rb")*)\s*(?P<empty>/?)>")
 _ROOT_END = re.compile(rb"</message\s*>\s*\Z")
 _BODY_START = re.compile(rb"<body(?=[\s/>])")
 _READDRESSED = frozenset({b"type", b"id", b"from", b"to"})
@@ -180,7 +181,7 @@ def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
     start = _ROOT_START.match(raw)
     if start is None:
         return None
-    if start.group(2):  # <message .../>
+    if start["empty"]:  # <message .../>
         inner = b""
     else:
         end = _ROOT_END.search(raw, start.end())
@@ -188,15 +189,13 @@ def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
             return None
         inner = raw[start.end():end.start()]
     if body_needs_id:
-        bodies = _BODY_START.findall(inner)
+        bodies = list(_BODY_START.finditer(inner))
         if len(bodies) != 1:  # the message's body is one of several: not told apart here
             return None
-        at = _BODY_START.search(inner)
-        assert at is not None
-        inner = b"".join((inner[:at.end()], f" id='{attr(stanza_id)}'".encode(),
-                          inner[at.end():]))
-    kept = b"".join(found.group(0) for found in _ROOT_ATTRIBUTE.finditer(start.group(1))
-                    if found.group(1) not in _READDRESSED)
+        at = bodies[0].end()
+        inner = b"".join((inner[:at], f" id='{attr(stanza_id)}'".encode(), inner[at:]))
+    kept = b"".join(found[0] for found in _ROOT_ATTRIBUTE.finditer(start["attributes"])
+                    if found["name"] not in _READDRESSED)
     head = stanza_head(msg_type, stanza_id, sender, recipient)
     return b"".join((b"<message", head.encode(), kept, b">", inner,
                      carrier_xml(fields).encode(), b"</message>"))
