@@ -43,7 +43,7 @@ class LineHandler(logging.StreamHandler[TextIO]):
     def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
         """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
         line = (json_line(time.time(), "INFO", logger, message, fields) if self.json
-                else f"INFO {logger}: {message}")
+                else PLAIN_FORMAT % {"levelname": "INFO", "name": logger, "message": message})
         try:
             with self.lock:  # type: ignore[union-attr]  # StreamHandler always has one
                 self.stream.write(line + self.terminator)
