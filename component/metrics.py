@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -71,6 +72,22 @@ class Metrics:
                                 "Round trip of iq requests to the XMPP server",
                                 buckets=LATENCY_BUCKETS, registry=self.registry)
         self._refreshers: list[Callable[[], Awaitable[None]]] = []
+        # Labelled children, looked up once: `labels()` costs more than the update itself,
+        # and there are only as many as routes times statuses ("unmatched" for the rest).
+        self._requests: dict[tuple[str, int], Any] = {}
+        self._latencies: dict[str, Any] = {}
+
+    def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
+        """One answered HTTP request, whichever lane served it."""
+        counter = self._requests.get((endpoint, status))
+        if counter is None:
+            counter = self._requests[(endpoint, status)] = \
+                self.requests.labels(endpoint, str(status))
+        latency = self._latencies.get(endpoint)
+        if latency is None:
+            latency = self._latencies[endpoint] = self.latency.labels(endpoint)
+        counter.inc()
+        latency.observe(seconds)
 
     def watch(self, snapshot: Callable[[], Snapshot]) -> None:
         self.registry.register(_StateCollector(snapshot))

@@ -53,21 +53,9 @@ class FastLane:
         self.answers = Answers()
         self.connections: set[FastConnection] = set()
         self.closing = False
-        self._counters: dict[tuple[str, int], Any] = {}
 
     def __call__(self) -> FastConnection:
         return FastConnection(self)
-
-    def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        if self.metrics is None:
-            return
-        counter = self._counters.get((endpoint, status))
-        if counter is None:
-            counter = self.metrics.requests.labels(endpoint, str(status))
-            self._counters[(endpoint, status)] = counter
-            self._counters[(endpoint, -1)] = self.metrics.latency.labels(endpoint)
-        counter.inc()
-        self._counters[(endpoint, -1)].observe(seconds)
 
     def sweep_idle(self) -> None:
         """Close connections that have been idle longer than IDLE_SECONDS."""
@@ -273,7 +261,8 @@ class FastConnection(asyncio.Protocol):
         audit.write_line(rid, call.integrator.name if call.integrator else "-", self.remote,
                          path, call.facts, reply.status, reply.errcode, seconds)
         status = 200 if lane.always_200 else reply.status
-        lane.observe(endpoint, status, seconds)
+        if lane.metrics is not None:
+            lane.metrics.observe_request(endpoint, status, seconds)
         keep_alive = head.keep_alive and not lane.closing
         if self.transport is not None:
             self.transport.write(lane.answers.encode(status, reply.body, rid, reply.headers,

@@ -34,8 +34,7 @@ def observe_middleware(metrics: Metrics) -> Middleware:
         finally:
             elapsed = time.perf_counter() - started
             endpoint = _endpoint(request)
-            metrics.requests.labels(endpoint, str(status)).inc()
-            metrics.latency.labels(endpoint).observe(elapsed)
+            metrics.observe_request(endpoint, status, elapsed)
             route = route_of(request)
             # A mutating call's line is its audit line (with the same request id): one line
             # per request, not two.
