@@ -162,4 +162,3 @@ def _logfmt(record: dict[str, Any]) -> str:
         else:
             parts.append(f"{key}={orjson.dumps(value, default=str).decode()}")
     return " ".join(parts)
-

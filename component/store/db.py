@@ -69,11 +69,14 @@ class Database:
         await self.conn.close()
 
 
+# How every connection to the file journals and syncs (the outbox opens its own two).
+FILE_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL")
+
+
 async def connect(path: Path) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = aiosqlite.Row
-    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
-                   "busy_timeout = 5000"):
+    for pragma in (*FILE_PRAGMAS, "foreign_keys = ON", "busy_timeout = 5000"):
         await run(conn, f"PRAGMA {pragma}")
     return conn
 

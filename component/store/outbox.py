@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from component.jid import Jid
-from component.store.db import Database, run
+from component.store.db import FILE_PRAGMAS, Database, run
 from component.xmpp.stanzas import Stanza
 
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class SqliteOutbox:
 
     def _connect(self, *, autocheckpoint: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(self._db.path, isolation_level=None, check_same_thread=False)
-        pragmas = ["journal_mode = WAL", "synchronous = NORMAL"]
+        pragmas = list(FILE_PRAGMAS)
         # The checkpointer copies pages through, it reads nothing twice: a small cache.
         pragmas += ["busy_timeout = 5000", "cache_size = -256"] if autocheckpoint else \
             ["busy_timeout = 0", "wal_autocheckpoint = 0"]
