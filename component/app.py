@@ -15,22 +15,19 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from aiohttp import web
-
 from component.adhoc.adapter import AdhocAdapter
 from component.adhoc.admin import add_host_command, get_web_key_command, status_command
 from component.adhoc.commands import CommandRegistry
 from component.adhoc.rooms import RoomCommands
 from component.config import Config
-from component.http.auth import Gate
-from component.http.fastlane import IDLE_SECONDS, FastLane, listen
-from component.http.health import add_health_routes
+from component.http.health import health_routes
 from component.http.hosts import HostRoutes
 from component.http.messages import MessageRoutes
-from component.http.openapi import add_openapi_route
+from component.http.observe import metrics_route
+from component.http.openapi import openapi_route
 from component.http.rooms import RoomRoutes
 from component.http.route import Route
-from component.http.server import PREFIX, make_app
+from component.http.server import make_pipeline, make_server
 from component.http.users import UserRoutes
 from component.metrics import Metrics, Snapshot
 from component.servers import profile_of
@@ -87,17 +84,12 @@ class Daemon:
                                        groups=self.rooms, carbons=config.xmpp.carbons)
         user_routes = self._wire_users_and_commands(config, db)
         self.metrics = self._wire_metrics(db)
-        message_routes = MessageRoutes(self.messages, config.limits)
-        # One gate for both lanes: an integrator's rate is one budget, whichever serves it.
-        self.gate = Gate(config.integrators) if config.integrators else None
-        self.app = make_app(config, [*message_routes.routes(), *user_routes, *room_routes],
-                            db=db, metrics=self.metrics, gate=self.gate)
-        self._message_handlers = message_routes.call_handlers()
-        add_health_routes(self.app, link_up=self.link.up.is_set, store_writable=db.writable)
-        add_openapi_route(self.app, config)
-        self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
-        self.lane: FastLane | None = None
+        self.pipeline = make_pipeline(config, [
+            *MessageRoutes(self.messages, config.limits).routes(), *user_routes, *room_routes,
+            *health_routes(link_up=self.link.up.is_set, store_writable=db.writable),
+            metrics_route(self.metrics), openapi_route(config)], db=db, metrics=self.metrics)
+        self.http = make_server(config, self.pipeline)
+        self._listening = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _wire_metrics(self, db: Database) -> Metrics:
@@ -162,9 +154,7 @@ class Daemon:
 
     @property
     def http_port(self) -> int:
-        if self._server is not None and self._server.sockets:
-            return int(self._server.sockets[0].getsockname()[1])
-        return self.config.http.port
+        return self.http.port if self._listening else self.config.http.port
 
     async def start(self) -> None:
         await self.hosts.load()
@@ -172,13 +162,11 @@ class Daemon:
         self.link.start()
         self.link.on_up(self._link_up)
         self.link.on_up(self.resync.trigger)  # a drop may have lost state: rebuild the rooms
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=SHUTDOWN_GRACE)
-        await self._runner.setup()
-        self.lane, self._server = await listen(self._runner, self._message_handlers,
-                                               self.config, prefix=PREFIX, gate=self.gate,
-                                               metrics=self.metrics)
-        self._spawn(self._sweep_idle())
+        await self.http.listen(self.config.http.bind, self.config.http.port)
+        self._listening = True
+        self._spawn(self.http.run_deadlines())
+        if self.pipeline.idempotency is not None:
+            self._spawn(self.pipeline.idempotency.prune_forever())
         log.info("HTTP API on %s:%d", self.config.http.bind, self.http_port)
         interval = watchdog_interval()
         if interval:
@@ -198,20 +186,9 @@ class Daemon:
             notify("WATCHDOG=1")
             await asyncio.sleep(interval)
 
-    async def _sweep_idle(self) -> None:
-        while True:
-            await asyncio.sleep(IDLE_SECONDS / 5)
-            if self.lane is not None:
-                self.lane.sweep_idle()
-
     async def stop(self) -> None:
         notify("STOPPING=1")
-        if self._server is not None:
-            self._server.close()  # no new connections
-        if self.lane is not None:
-            await self.lane.close(SHUTDOWN_GRACE)
-        if self._runner is not None:
-            await self._runner.cleanup()  # stops accepting, waits for requests in flight
+        await self.http.close(SHUTDOWN_GRACE)  # no new requests; those in flight finish
         await self.dispatcher.drain()
         await self.resync.close()
         await self.keys.close()

@@ -138,8 +138,14 @@ def _http(doc: dict[str, Any], problems: list[str]) -> HttpConfig:
     port = r.get("port", int, 10050)
     r.check("port", _is_port(port), "not a TCP port")
     r.check("bind", _is_ip(bind), "must be an IP address")
-    r.unknown_keys({"bind", "port", "always_200"})
-    return HttpConfig(bind=bind, port=port, always_200=r.get("always_200", bool, False))
+    defaults = HttpConfig()
+    request_timeout = r.get("request_timeout", float, defaults.request_timeout)
+    r.check("request_timeout", request_timeout > 0, "must be positive")
+    max_connections = r.get("max_connections", int, defaults.max_connections)
+    r.check("max_connections", max_connections > 0, "must be positive")
+    r.unknown_keys({"bind", "port", "always_200", "request_timeout", "max_connections"})
+    return HttpConfig(bind=bind, port=port, always_200=r.get("always_200", bool, False),
+                      request_timeout=request_timeout, max_connections=max_connections)
 
 
 def _store(doc: dict[str, Any], problems: list[str]) -> StoreConfig:

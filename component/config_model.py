@@ -42,6 +42,9 @@ class HttpConfig:
     bind: str = "127.0.0.1"
     port: int = 10050
     always_200: bool = False
+    request_timeout: float = 15.0  # seconds a request's head and body may take (then 408)
+    max_connections: int = 1024    # open connections; the excess is answered 503 and closed
+    idle_timeout: float = 75.0     # a keep-alive connection's wait for its next request
 
 
 @dataclass(frozen=True)

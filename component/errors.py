@@ -1,8 +1,8 @@
 """The error hierarchy, with the wire mapping kept on the classes.
 
 Each error declares its errcode (the integer in the HTTP envelope), its HTTP status and its
-XMPP stanza error condition. The mapping is applied in exactly two places: the aiohttp error
-middleware and the XMPP stanza-error builder.
+XMPP stanza error condition. The mapping is applied in exactly two places: the HTTP request
+pipeline (component/http/pipeline.py) and the XMPP stanza-error builder.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class ErrCode(IntEnum):
     NOT_SUPPORTED = 1010
     AUTH_FAILED = 1011  # auth_uk: a user key that is wrong, expired or not for this host
     KEYS_UNAVAILABLE = 2005  # auth_uk: the key backend (Redis) cannot be reached
+    BAD_HTTP = 1400  # the HTTP request itself: a malformed head, too slow, an unknown coding
     UNAUTHORIZED = 1401
     FORBIDDEN = 1403
     RATE_LIMITED = 1429
@@ -36,6 +37,7 @@ class ErrCode(IntEnum):
     XMPP_TIMEOUT = 2002
     XMPP_ERROR = 2003
     OUTBOX_FULL = 2004
+    OVERLOADED = 2006  # too many open connections, or the daemon is stopping
     INTERNAL = 5000
 
 
@@ -89,6 +91,30 @@ class TooLarge(ApiError):
     http_status = 413
     xmpp_condition = "policy-violation"
     xmpp_type = "modify"
+
+
+class HeadTooLarge(TooLarge):
+    """A request head over the server's limit (RFC 6585 §5)."""
+
+    http_status = 431
+
+
+class BadHttp(BadRequest):
+    """The HTTP request itself is malformed: what llhttp or the server refuses in a head."""
+
+    errcode = ErrCode.BAD_HTTP
+
+
+class RequestTimeout(BadHttp):
+    """A request's head and body did not arrive within `http.request_timeout`."""
+
+    http_status = 408
+
+
+class UnsupportedCoding(BadHttp):
+    """A transfer coding other than chunked (RFC 9112 §6.1: 501)."""
+
+    http_status = 501
 
 
 class UnknownPath(ApiError):
@@ -160,6 +186,15 @@ class OutboxFull(ApiError):
     """The outbox holds as many messages as it may; the caller should retry later."""
 
     errcode = ErrCode.OUTBOX_FULL
+    http_status = 503
+    xmpp_condition = "resource-constraint"
+    xmpp_type = "wait"
+
+
+class Overloaded(ApiError):
+    """Too many open connections, or the daemon is stopping: refused at once."""
+
+    errcode = ErrCode.OVERLOADED
     http_status = 503
     xmpp_condition = "resource-constraint"
     xmpp_type = "wait"

@@ -73,4 +73,3 @@ def setup_logging(config: LogConfig) -> None:
     root = logging.getLogger()
     root.handlers[:] = [LineHandler(sys.stderr, json=config.json)]
     root.setLevel(config.level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,1 +1,1 @@
-"""The HTTP surface (aiohttp): the only package that imports aiohttp."""
+"""The HTTP surface: one server on httptools (llhttp) and one request pipeline."""

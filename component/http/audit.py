@@ -14,24 +14,15 @@ import logging
 import random
 import re
 import secrets
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from component.errors import ApiError, ErrCode
-from component.http.auth import integrator_of
-from component.http.envelope import ERRCODE_KEY
-from component.http.route import route_of
+from component.http.route import Request
 from component.logs import line_handler_for
 
 log = logging.getLogger("component.audit")
-REQUEST_ID_HEADER = "X-Request-Id"
-_REQUEST_ID = web.RequestKey("qtalk_request_id", str)
-_FACTS = web.RequestKey("qtalk_audit", dict[str, Any])
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _PLAIN_LIST = re.compile(r"[A-Za-z0-9._:@/+=*-]+(?:,[A-Za-z0-9._:@/+=*-]+)*")
 
@@ -49,21 +40,11 @@ def sane_request_id(given: str) -> str:
     return given if _SANE_ID.fullmatch(given) else new_request_id()
 
 
-def request_id(request: web.Request) -> str:
-    return request.get(_REQUEST_ID) or ""
-
-
-def facts_of(request: web.Request) -> dict[str, Any]:
-    """The facts gathered so far for this request's audit line (a live dict)."""
-    facts: dict[str, Any] = request.setdefault(_FACTS, {})
-    return facts
-
-
-def note(request: web.Request, *, acting_as: str | Iterable[str] | None = None,
+def note(request: Request, *, acting_as: str | Iterable[str] | None = None,
          targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
          **extra: Any) -> None:
     """Add facts to this request's audit line; may be called more than once."""
-    add_facts(facts_of(request), acting_as=acting_as, targets=targets, stanza_ids=stanza_ids,
+    add_facts(request.facts, acting_as=acting_as, targets=targets, stanza_ids=stanza_ids,
               **extra)
 
 
@@ -78,50 +59,9 @@ def add_facts(facts: dict[str, Any], *, acting_as: str | Iterable[str] | None = 
     facts.update(extra)
 
 
-@web.middleware
-async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outermost: every answer, error envelopes included, names its request."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    rid = sane_request_id(given)
-    request[_REQUEST_ID] = rid
-    response = await handler(request)
-    response.headers[REQUEST_ID_HEADER] = rid
-    return response
-
-
-@web.middleware
-async def audit_trail(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Inside the error middleware, so it sees the real status before the 200 switch."""
-    route = route_of(request)
-    if route is None or not route.mutating:
-        return await handler(request)
-    started = time.monotonic()
-    status, errcode = 500, int(ErrCode.INTERNAL)
-    try:
-        response = await handler(request)
-        status, errcode = response.status, response.get(ERRCODE_KEY, 0)
-        return response
-    except ApiError as exc:
-        status, errcode = exc.http_status, int(exc.errcode)
-        raise
-    except web.HTTPException as exc:
-        status = exc.status
-        errcode = int(ErrCode.TOO_LARGE) if status == 413 else 0
-        raise
-    finally:
-        _write(request, route.path, status, errcode, time.monotonic() - started)
-
-
-def _write(request: web.Request, endpoint: str, status: int, errcode: int,
-           seconds: float) -> None:
-    integrator = integrator_of(request)
-    write_line(request_id(request), integrator.name if integrator else "-", request.remote,
-               endpoint, request.get(_FACTS, {}), status, errcode, seconds)
-
-
 def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
                facts: dict[str, Any], status: int, errcode: int, seconds: float) -> None:
-    """The audit line of one mutating call (also written by the fast lane)."""
+    """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
     record: dict[str, Any] = {

@@ -22,17 +22,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
-from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-
 from component.config import Integrator
 from component.errors import ApiError, Forbidden, RateLimited, Unauthorized
 from component.http.envelope import Answer, failure_answer
-from component.http.route import route_of
+from component.http.route import Request
 
 log = logging.getLogger(__name__)
-PREFIX = "/qtalk/"
-_INTEGRATOR = web.RequestKey("qtalk_integrator", Integrator)  # the authenticated caller
 Clock = Callable[[], float]
 
 
@@ -107,32 +102,6 @@ def _address_in(remote: str | None,
     return any(address in network for network in networks)
 
 
-def auth_middleware(gate: Gate) -> Middleware:
-    """Authenticate every /qtalk/ request; answer refusals here, with their headers."""
-
-    @web.middleware
-    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(PREFIX):
-            return await handler(request)
-        authorization = request.headers.get("Authorization")
-        try:
-            integrator = gate.identify(authorization)
-            request[_INTEGRATOR] = integrator
-            route = route_of(request)
-            gate.admit(integrator, request.remote, route.path if route else None)
-        except ApiError as exc:
-            log.info("%s %s from %s refused: %s", request.method, request.path,
-                     request.remote, exc.message)
-            return _refusal(exc, presented=authorization is not None)
-        return await handler(request)
-
-    return authenticate
-
-
-def _refusal(error: ApiError, *, presented: bool) -> web.Response:
-    return refusal(error, presented=presented).response()
-
-
 def refusal(error: ApiError, *, presented: bool) -> Answer:
     reply = failure_answer(error)
     if isinstance(error, Unauthorized):
@@ -144,14 +113,9 @@ def refusal(error: ApiError, *, presented: bool) -> Answer:
     return reply
 
 
-def integrator_of(request: web.Request) -> Integrator | None:
-    """The authenticated caller; None when no credentials are configured (loopback only)."""
-    return request.get(_INTEGRATOR)
-
-
-def require_host(request: web.Request, domain: str) -> None:
+def require_host(request: Request, domain: str) -> None:
     """Refuse (403) a call acting for a user of `domain` unless the integrator may."""
-    require_host_for(integrator_of(request), domain)
+    require_host_for(request.integrator, domain)
 
 
 def require_host_for(integrator: Integrator | None, domain: str) -> None:

@@ -4,12 +4,10 @@ An integrator may add only a domain its `hosts` scope covers (or "*")."""
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from component.http import audit, auth
 from component.http import body as fields
-from component.http.envelope import success
-from component.http.route import POST, Route
+from component.http.envelope import Answer, success
+from component.http.route import POST, Request, Route
 from component.services.hosts import HostRegistry
 
 
@@ -20,8 +18,8 @@ class HostRoutes:
     def routes(self) -> list[Route]:
         return [Route("add_host", POST, self.add_host)]
 
-    async def add_host(self, request: web.Request) -> web.Response:
-        obj = fields.as_object(fields.decode_json(await request.read()))
+    async def add_host(self, request: Request) -> Answer:
+        obj = fields.as_object(fields.decode_json(request.body))
         host = fields.req_str(obj, "host", max_chars=253)
         auth.require_host(request, host.strip().rstrip("."))
         audit.note(request, targets=[host])

@@ -14,17 +14,13 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
 
 import orjson
-from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from component.errors import ApiError, BadField, Conflict
 from component.http import audit
-from component.http.auth import integrator_of
-from component.http.envelope import ERRCODE_KEY, JSON_TYPE, failure
-from component.http.route import route_of
+from component.http.envelope import Answer, failure_answer
+from component.http.route import Handler, Request
 from component.store.idempotency import IdempotencyStore, StoredAnswer
 
 log = logging.getLogger(__name__)
@@ -35,22 +31,20 @@ PRUNE_INTERVAL = 600.0
 
 
 class Idempotency:
-    """The middleware and its pruning task; one per application."""
+    """The pipeline's idempotency step and its pruning task; one per server."""
 
     def __init__(self, store: IdempotencyStore) -> None:
         self._store = store
         self._running: dict[str, asyncio.Future[None]] = {}
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        route = route_of(request)
-        key = request.headers.get(HEADER)
-        if key is None or route is None or not route.mutating \
-                or request.method not in route.methods:
-            return await handler(request)
-        integrator = integrator_of(request)
-        scope = f"{integrator.name if integrator else ''}\x1f{route.path}\x1f{_checked(key)}"
-        digest = hashlib.sha256(await request.read()).hexdigest()
+    async def run(self, request: Request, handler: Handler) -> Answer:
+        """The stored answer of this key, or the handler's (kept when below 500)."""
+        route = request.route
+        assert route is not None
+        key = _checked(request.headers[HEADER.lower()])
+        integrator = request.integrator
+        scope = f"{integrator.name if integrator else ''}\x1f{route.path}\x1f{key}"
+        digest = hashlib.sha256(request.body).hexdigest()
         while (first := self._running.get(scope)) is not None:
             await asyncio.shield(first)  # our cancellation must not cancel the first's marker
         done = asyncio.get_running_loop().create_future()
@@ -64,37 +58,27 @@ class Idempotency:
             del self._running[scope]
             done.set_result(None)
 
-    async def _run_and_keep(self, request: web.Request, handler: Handler, scope: str,
-                            digest: str) -> web.StreamResponse:
+    async def _run_and_keep(self, request: Request, handler: Handler, scope: str,
+                            digest: str) -> Answer:
         try:
-            response = await handler(request)
+            reply = await handler(request)
         except ApiError as exc:
             if exc.http_status < 500:
-                await self._keep(scope, failure(exc), digest)
-            raise  # the error middleware answers and logs it as usual
-        if isinstance(response, web.Response) and response.status < 500:
-            await self._keep(scope, response, digest)
-        return response
+                await self._keep(scope, failure_answer(exc), digest)
+            raise  # the pipeline answers and logs it as usual
+        if reply.status < 500:
+            await self._keep(scope, reply, digest)
+        return reply
 
-    async def _keep(self, scope: str, response: web.Response, digest: str) -> None:
-        body = response.body
-        if not isinstance(body, bytes):
-            return  # every envelope is bytes; anything else is not ours to replay
+    async def _keep(self, scope: str, reply: Answer, digest: str) -> None:
         try:
-            await self._store.put(scope, StoredAnswer(response.status, body, digest))
+            await self._store.put(scope, StoredAnswer(reply.status, reply.body, digest))
         except Exception:
             # The call has happened; failing to remember it must not turn it into an error.
             log.exception("could not keep the answer for an Idempotency-Key")
 
-    async def pruning(self, app: web.Application) -> AsyncIterator[None]:
-        """aiohttp cleanup context: prune expired keys now and then while the app runs."""
-        task = asyncio.create_task(self._prune_forever())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    async def _prune_forever(self) -> None:
+    async def prune_forever(self) -> None:
+        """Prune expired keys now and then, as long as the daemon runs."""
         while True:
             try:
                 removed = await self._store.prune()
@@ -114,13 +98,12 @@ def _checked(key: str) -> str:
     return key
 
 
-def _replay(request: web.Request, stored: StoredAnswer, digest: str) -> web.Response:
+def _replay(request: Request, stored: StoredAnswer, digest: str) -> Answer:
     if stored.request_sha256 != digest:
         raise Conflict(f"{HEADER} already used for a different request body; "
                        "use a new key for a new request")
     audit.note(request, replayed=True)
-    response = web.Response(body=stored.body, status=stored.status, content_type=JSON_TYPE,
-                            charset="utf-8", headers={REPLAYED: "true"})
-    with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
-        response[ERRCODE_KEY] = int(orjson.loads(stored.body).get("errcode"))  # for the audit
-    return response
+    errcode = 0
+    with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        errcode = int(orjson.loads(stored.body).get("errcode"))  # for the audit
+    return Answer(stored.status, errcode, stored.body, {REPLAYED: "true"})

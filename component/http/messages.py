@@ -6,19 +6,16 @@ capitalised ones of send_message.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-from aiohttp import web
 
 from component.config import LimitsConfig
 from component.errors import ApiError, BadField, TooLarge
 from component.http import audit, auth
 from component.http import body as fields
-from component.http.call import Call, CallHandler
 from component.http.envelope import Answer
 from component.http.replies import batch_reply, single_reply
-from component.http.route import POST, Route
+from component.http.route import POST, Request, Route
 from component.jid import Jid, JidError
 from component.services.messages import (
     ChatRequest,
@@ -36,46 +33,43 @@ class MessageRoutes:
         self.limits = limits
 
     def routes(self) -> list[Route]:
-        return [Route(path, POST, _on_aiohttp(handler))
-                for path, handler in self.call_handlers().items()]
+        return [Route("send_thirdmessage", POST, self.send_thirdmessage),
+                Route("send_xml", POST, self.send_xml),
+                Route("send_message", POST, self.send_message),
+                Route("send_notify", POST, self.send_notify)]
 
-    def call_handlers(self) -> dict[str, CallHandler]:
-        """The handlers by path under /qtalk/; the fast lane serves the same ones."""
-        return {"send_thirdmessage": self.send_thirdmessage, "send_xml": self.send_xml,
-                "send_message": self.send_message, "send_notify": self.send_notify}
+    async def send_thirdmessage(self, request: Request) -> Answer:
+        return await self._third(request, "success")
 
-    async def send_thirdmessage(self, call: Call) -> Answer:
-        return await self._third(call, "success")
-
-    async def send_xml(self, call: Call) -> Answer:
+    async def send_xml(self, request: Request) -> Answer:
         return await self._third(
-            call, "success; send_xml is deprecated, use /qtalk/send_thirdmessage")
+            request, "success; send_xml is deprecated, use /qtalk/send_thirdmessage")
 
-    async def _third(self, call: Call, errmsg: str) -> Answer:
-        value = fields.decode_json(call.body)
+    async def _third(self, request: Request, errmsg: str) -> Answer:
+        value = fields.decode_json(request.body)
         raw_items = fields.as_items(value, self.limits.max_items)
-        parsed = [self._third_item(call, item) for item in raw_items]
+        parsed = [self._third_item(request, item) for item in raw_items]
         good = [item for item in parsed if isinstance(item, ThirdMessage)]
-        audit.add_facts(call.facts, acting_as=[item.sender for item in good])
-        result = _merge(parsed, await self.messages.send_third(good, wait=_wait(call)))
-        _audit(call, result)
+        audit.add_facts(request.facts, acting_as=[item.sender for item in good])
+        result = _merge(parsed, await self.messages.send_third(good, wait=_wait(request)))
+        _audit(request, result)
         if isinstance(value, dict):
             return single_reply(result, errmsg)
         return batch_reply(result, errmsg)
 
-    def _third_item(self, call: Call, item: Any) -> ThirdMessage | ItemOutcome:
+    def _third_item(self, request: Request, item: Any) -> ThirdMessage | ItemOutcome:
         try:
             obj = fields.as_object(item, "item")
             message = ThirdMessage(fields.req_str(obj, "from"), fields.req_str(obj, "to"),
                                    fields.req_str(obj, "message"))
-            _require_host_of(call, message.sender)
+            _require_host_of(request, message.sender)
             return message
         except ApiError as exc:
             target = item.get("to") if isinstance(item, dict) else None
             return ItemOutcome(str(target or ""), error=exc)
 
-    async def send_message(self, call: Call) -> Answer:
-        obj = fields.as_object(fields.decode_json(call.body))
+    async def send_message(self, request: Request) -> Answer:
+        obj = fields.as_object(fields.decode_json(request.body))
         to = obj.get("To")
         if not isinstance(to, list) or not to:
             raise BadField("To", 'expected a non-empty array of {"User": name}')
@@ -95,39 +89,32 @@ class MessageRoutes:
                                        max_chars=self.limits.max_body_chars) or "")
         sender = chat.sender if "@" in chat.sender \
             else f"{chat.sender}@{chat.host or self.messages.default_host}"
-        audit.add_facts(call.facts, acting_as=sender)
-        _require_host_of(call, sender)
-        result = _merge(parsed, await self.messages.send_chat(chat, wait=_wait(call)))
-        _audit(call, result)
+        audit.add_facts(request.facts, acting_as=sender)
+        _require_host_of(request, sender)
+        result = _merge(parsed, await self.messages.send_chat(chat, wait=_wait(request)))
+        _audit(request, result)
         return batch_reply(result)
 
-    async def send_notify(self, call: Call) -> Answer:
-        obj = fields.as_object(fields.decode_json(call.body))
+    async def send_notify(self, request: Request) -> Answer:
+        obj = fields.as_object(fields.decode_json(request.body))
         notify = NotifyRequest(
             sender=fields.req_str(obj, "from"),
             recipients=fields.str_or_list(obj, "to", self.limits.max_items),
             category=fields.req_str(obj, "category"),
             data=fields.opt_str(obj, "data", "", max_chars=self.limits.max_body_chars) or "")
-        audit.add_facts(call.facts, acting_as=notify.sender)
-        _require_host_of(call, notify.sender)
-        result = await self.messages.send_notify(notify, wait=_wait(call))
-        _audit(call, result)
+        audit.add_facts(request.facts, acting_as=notify.sender)
+        _require_host_of(request, notify.sender)
+        result = await self.messages.send_notify(notify, wait=_wait(request))
+        _audit(request, result)
         return batch_reply(result)
-
-
-def _on_aiohttp(handler: CallHandler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handle(request: web.Request) -> web.Response:
-        return (await handler(await Call.of(request))).response()
-
-    return handle
 
 
 MAX_WAIT_SECONDS = 60.0
 
 
-def _wait(call: Call) -> float | None:
+def _wait(request: Request) -> float | None:
     """`?wait=N`: wait up to N seconds for the server's acknowledgement (0: do not wait)."""
-    text = call.wait
+    text = request.query.get("wait") if request.query_string else None
     if text is None:
         return None
     try:
@@ -139,7 +126,7 @@ def _wait(call: Call) -> float | None:
     return seconds
 
 
-def _require_host_of(call: Call, user: str) -> None:
+def _require_host_of(request: Request, user: str) -> None:
     """The integrator must be allowed to act for the sender's domain (403 otherwise).
 
     A sender that is not a JID at all is left to the service, which says what is wrong
@@ -149,11 +136,11 @@ def _require_host_of(call: Call, user: str) -> None:
         domain = Jid.parse(user).domain
     except JidError:
         return
-    auth.require_host_for(call.integrator, domain)
+    auth.require_host_for(request.integrator, domain)
 
 
-def _audit(call: Call, result: SendResult) -> None:
-    audit.add_facts(call.facts, targets=[item.target for item in result.items],
+def _audit(request: Request, result: SendResult) -> None:
+    audit.add_facts(request.facts, targets=[item.target for item in result.items],
                stanza_ids=[item.id for item in result.accepted])
 
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from component.config import Config
 from component.http import openapi_schemas as s
-from component.http.envelope import JSON_TYPE
+from component.http.envelope import JSON_TYPE, Answer
 from component.http.openapi_examples import examples
+from component.http.route import GET, Request, Route
 
 OPENAPI_PATH = "/openapi.json"
 REF = "#/components/{}/{}"
@@ -134,21 +134,17 @@ def _response(status: int, data: Schema | None = None, *, headers: tuple[str, ..
               ) -> Schema:
     codes = ", ".join(f"{int(c)} {c.name}" for c in s.errcodes_by_status()[status])
     content = _content(s.answer(status, data))
-    if status == 400:
-        content |= LINE_TOO_LONG["content"]
     return {"description": f"errcode {codes}",
             "headers": {name: {"$ref": REF.format("headers", name)}
                         for name in ("X-Request-Id", *headers)},
             "content": content}
 
 
-# aiohttp's parser answers this itself, before any middleware: no envelope, no request id.
-LINE_TOO_LONG: Schema = {"description": "a request line or header over 8190 bytes "
-                                        "(text/plain, from the HTTP server itself)",
-                         "content": _content({"type": "string"}, "text/plain")}
-
-
 ERROR_HEADERS = {401: ("WWW-Authenticate",), 429: ("Retry-After",), 503: ("Retry-After",)}
+# What the server itself may answer to any request: a malformed head (400), one too slow
+# (408), too large (413 by Content-Length, 431 a head), an unknown transfer coding (501),
+# too many connections (503), and the last resort (500).
+SERVER_STATUSES = (400, 408, 413, 431, 500, 501, 503)
 
 
 def _errors() -> dict[str, Schema]:
@@ -158,7 +154,7 @@ def _errors() -> dict[str, Schema]:
 
 
 def _qtalk_operation(path: str, method: str, op: Op, config: Config, example: Any) -> Schema:
-    statuses = {400, 500, *op.statuses, *((401, 403, 429) if config.integrators else ())}
+    statuses = {*SERVER_STATUSES, *op.statuses, *((401, 403, 429) if config.integrators else ())}
     if op.mutating:
         statuses.add(409)  # an Idempotency-Key reused for another body
     refused = {"anyOf": [s.EMPTY, op.partial]}
@@ -191,8 +187,8 @@ def _qtalk_operation(path: str, method: str, op: Op, config: Config, example: An
 
 def _probe(tag: str, summary: str, ok: Schema, extra: dict[str, Schema] | None = None,
            method: str = "get") -> Schema:
-    responses = {"200": ok, "400": LINE_TOO_LONG, "500": {"$ref": REF.format("responses", 500)},
-                 **(extra or {})}
+    responses = {**{str(status): {"$ref": REF.format("responses", status)}
+                    for status in SERVER_STATUSES}, "200": ok, **(extra or {})}
     return {"operationId": f"{tag}_{method}", "tags": ["probes"], "summary": summary,
             "security": [], "responses": responses,
             "parameters": [{"$ref": REF.format("parameters", "X-Request-Id")}]}
@@ -251,10 +247,10 @@ def build_document(config: Config) -> dict[str, Any]:
     }
 
 
-def add_openapi_route(app: web.Application, config: Config) -> None:
+def openapi_route(config: Config) -> Route:
     body = orjson.dumps(build_document(config))
 
-    async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type=JSON_TYPE, charset="utf-8")
+    async def openapi(request: Request) -> Answer:
+        return Answer(200, 0, body)
 
-    app.router.add_get(OPENAPI_PATH, openapi)
+    return Route(OPENAPI_PATH, GET, openapi, mutating=False, public=True)

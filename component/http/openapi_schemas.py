@@ -31,6 +31,8 @@ ERRCODE_MEANINGS: dict[ErrCode, str] = {
     ErrCode.CONFLICT: "it exists already, or an Idempotency-Key was reused for another request",
     ErrCode.NOT_SUPPORTED: "the operation is not possible (on this server)",
     ErrCode.AUTH_FAILED: "`auth_uk`: the user key is wrong, expired or not for this host",
+    ErrCode.BAD_HTTP: "the HTTP request itself: a malformed head (400), too slow (408), a "
+                      "transfer coding other than chunked (501)",
     ErrCode.UNAUTHORIZED: "no token, or a wrong one",
     ErrCode.FORBIDDEN: "the token may not use this endpoint, host or source address; "
                        "or not an owner",
@@ -40,6 +42,8 @@ ERRCODE_MEANINGS: dict[ErrCode, str] = {
     ErrCode.XMPP_ERROR: "the XMPP server answered with an error",
     ErrCode.OUTBOX_FULL: "the outbox is full; retry after `Retry-After` seconds",
     ErrCode.KEYS_UNAVAILABLE: "`auth_uk`: the key backend (Redis) cannot be reached",
+    ErrCode.OVERLOADED: "too many open connections (`http.max_connections`), or the daemon "
+                        "is stopping; retry after `Retry-After` seconds",
     ErrCode.INTERNAL: "an unexpected error, logged by the daemon",
 }
 

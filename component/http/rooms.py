@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from aiohttp import web
-
 from component.config import LimitsConfig
 from component.errors import ApiError, ErrCode
 from component.http import audit, auth
 from component.http import body as fields
 from component.http import room_requests as parse
-from component.http.envelope import envelope, success
-from component.http.route import POST, Route
+from component.http.envelope import Answer, answer, success
+from component.http.route import POST, Request, Route
 from component.jid import Jid
 from component.services.room_admin import RoomAdmin
 from component.services.room_model import (
@@ -58,15 +56,16 @@ class RoomRoutes:
                 Route("management/del_muc_user", POST, self.admin_del_muc_user),
                 Route("clear_staff", POST, self.clear_staff)]
 
-    async def _object(self, request: web.Request) -> dict[str, Any]:
-        return fields.as_object(fields.decode_json(await request.read()))
+    @staticmethod
+    def _object(request: Request) -> dict[str, Any]:
+        return fields.as_object(fields.decode_json(request.body))
 
     def _room(self, obj: dict[str, Any], id_key: str = "muc_id",
               domain_key: str = "muc_domain") -> Jid:
         return parse.room_of(obj, id_key, domain_key, self.muc)
 
-    async def create_muc(self, request: web.Request) -> web.Response:
-        obj = await self._object(request)
+    async def create_muc(self, request: Request) -> Answer:
+        obj = self._object(request)
         room, owner = self._room(obj), parse.actor_of(obj, self.host)
         _acting(request, room, owner)
         created = await self.rooms.create(CreateRoom(
@@ -74,14 +73,14 @@ class RoomRoutes:
             description=parse.opt_text(obj, "muc_desc") or ""))
         return success(room_options(created))
 
-    async def add_muc_user(self, request: web.Request) -> web.Response:
+    async def add_muc_user(self, request: Request) -> Answer:
         return await self._members(request, self.rooms.add_members)
 
-    async def del_muc_user(self, request: web.Request) -> web.Response:
+    async def del_muc_user(self, request: Request) -> Answer:
         return await self._members(request, self.rooms.remove_members)
 
-    async def _members(self, request: web.Request, action: MemberAction) -> web.Response:
-        obj = await self._object(request)
+    async def _members(self, request: Request, action: MemberAction) -> Answer:
+        obj = self._object(request)
         room, actor = self._room(obj), parse.actor_of(obj, self.host)
         host = fields.opt_str(obj, "muc_owner_host") or self.host
         parsed = parse.user_list(obj, "muc_member", host, self.limits.max_items)
@@ -90,8 +89,8 @@ class RoomRoutes:
         outcomes = await action(MemberChange(room, actor, users)) if users else []
         return member_reply(room, parsed, outcomes)
 
-    async def destroy_muc(self, request: web.Request) -> web.Response:
-        obj = await self._object(request)
+    async def destroy_muc(self, request: Request) -> Answer:
+        obj = self._object(request)
         room = self._room(obj)
         host_key = "host" if obj.get("host") else "muc_owner_host"
         owner = parse.actor_of(obj, self.host, host_key=host_key)
@@ -100,17 +99,17 @@ class RoomRoutes:
             room, owner, parse.opt_text(obj, "reason") or "management close"))
         return success({"mucid": str(room)})
 
-    async def muc_users(self, request: web.Request) -> web.Response:
-        members = await self.rooms.members(self._room(await self._object(request)))
+    async def muc_users(self, request: Request) -> Answer:
+        members = await self.rooms.members(self._room(self._object(request)))
         return success([{"U": m.jid.local, "H": m.jid.domain, "N": nick, "A": m.affiliation}
                         for m, nick in members], errmsg="")
 
-    async def get_muc_opts(self, request: web.Request) -> web.Response:
-        room = await self.rooms.room(self._room(await self._object(request), "muc", "domain"))
+    async def get_muc_opts(self, request: Request) -> Answer:
+        room = await self.rooms.room(self._room(self._object(request), "muc", "domain"))
         return success(room_options(room), errmsg="")
 
-    async def change_muc_opts(self, request: web.Request) -> web.Response:
-        obj = await self._object(request)
+    async def change_muc_opts(self, request: Request) -> Answer:
+        obj = self._object(request)
         owner = parse.opt_text(obj, "affiliations")
         new_owner = parse.jid_of(owner, fields.opt_str(obj, "host") or self.host,
                                  "affiliations") if owner else None
@@ -120,8 +119,8 @@ class RoomRoutes:
             room_jid, parse.option_change(obj), new_owner))
         return success(room_options(room), errmsg="Muc set opt ok")
 
-    async def admin_del_muc_user(self, request: web.Request) -> web.Response:
-        obj = await self._object(request)
+    async def admin_del_muc_user(self, request: Request) -> Answer:
+        obj = self._object(request)
         user = parse.jid_of(fields.req_str(obj, "user", max_chars=parse.MAX_NAME),
                             fields.opt_str(obj, "host") or self.host, "user")
         room = self._room(obj, "muc", "domain")
@@ -130,8 +129,8 @@ class RoomRoutes:
         return success({"mucid": str(removal.room), "user": str(removal.user),
                         "new_owner": _str(removal.new_owner)}, errmsg="Muc set ok")
 
-    async def send_notice_vcard(self, request: web.Request) -> web.Response:
-        obj = dict(request.query) if request.method == "GET" else await self._object(request)
+    async def send_notice_vcard(self, request: Request) -> Answer:
+        obj = dict(request.query) if request.method == "GET" else self._object(request)
         room_jid = self._room(obj, "muc_name")
         _acting(request, room_jid)
         room = await self.admin.notify_profile(ProfileUpdate(
@@ -140,8 +139,8 @@ class RoomRoutes:
             title=parse.opt_text(obj, "muc_title"), picture=parse.opt_text(obj, "muc_pic")))
         return success(room_options(room))
 
-    async def clear_staff(self, request: web.Request) -> web.Response:
-        obj = await self._object(request)
+    async def clear_staff(self, request: Request) -> Answer:
+        obj = self._object(request)
         host = fields.req_str(obj, "host", max_chars=parse.MAX_NAME)
         parsed = parse.user_list(obj, "users", host, self.limits.max_items)
         users = [item for item in parsed if isinstance(item, Jid)]
@@ -152,7 +151,7 @@ class RoomRoutes:
         return staff_reply(parsed, outcomes)
 
 
-def _acting(request: web.Request, room: Jid, *users: Jid) -> None:
+def _acting(request: Request, room: Jid, *users: Jid) -> None:
     """The integrator must be allowed to act for these users' domains (403 otherwise)."""
     for domain in dict.fromkeys(user.domain for user in users):
         auth.require_host(request, domain)
@@ -171,7 +170,7 @@ def room_options(room: Room) -> dict[str, Any]:
 
 
 def member_reply(room: Jid, parsed: Sequence[Jid | parse.Refused],
-                 outcomes: Sequence[MemberOutcome]) -> web.Response:
+                 outcomes: Sequence[MemberOutcome]) -> Answer:
     by_user = {outcome.user: outcome for outcome in outcomes}
     items: list[dict[str, Any]] = []
     errors: list[ApiError] = []
@@ -188,7 +187,7 @@ def member_reply(room: Jid, parsed: Sequence[Jid | parse.Refused],
 
 
 def staff_reply(parsed: Sequence[Jid | parse.Refused],
-                outcomes: dict[Jid, StaffOutcome]) -> web.Response:
+                outcomes: dict[Jid, StaffOutcome]) -> Answer:
     items: list[dict[str, Any]] = []
     errors: list[ApiError] = []
     for index, item in enumerate(parsed):
@@ -221,18 +220,18 @@ def _given(item: Jid | parse.Refused) -> str:
 
 
 def _report(data: dict[str, Any], errors: list[ApiError], total: int | None = None
-            ) -> web.Response:
+            ) -> Answer:
     """All done: 200. Nothing done: the first refusal's status. Some: 207, errcode 1."""
     total = len(data["items"]) if total is None else total
     if not errors:
         return success(data)
     first = errors[0]
     if len(errors) == total:
-        return envelope(False, first.errcode, f"nothing was done: {first.message}", data,
-                        status=first.http_status)
-    return envelope(False, ErrCode.FAILED,
-                    f"{len(errors)} of {total} users refused; the others were done",
-                    data, status=207)
+        return answer(False, first.errcode, f"nothing was done: {first.message}", data,
+                      status=first.http_status)
+    return answer(False, ErrCode.FAILED,
+                  f"{len(errors)} of {total} users refused; the others were done",
+                  data, status=207)
 
 
 def _str(jid: Jid | None) -> str | None:

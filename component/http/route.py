@@ -1,30 +1,62 @@
-"""A route of the original API: its path under /qtalk/, allowed methods and handler."""
+"""A request as handlers see it, and a route: a path, its methods and its handler.
+
+Handlers take a `Request` (plain values: no server objects reach them, or the services
+behind them) and return an `Answer` (component/http/envelope.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
 
-from aiohttp import web
+from component.config import Integrator
+from component.http.envelope import Answer
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+@dataclass(slots=True, eq=False)
+class Request:
+    method: str
+    path: str                   # percent-decoded
+    query_string: str
+    headers: dict[str, str]     # lower-case names; a repeated header's values joined by ", "
+    remote: str | None
+    request_id: str
+    route: Route | None = None
+    param: str = ""             # the `{...}` part of a route like "avatar/{jid}"
+    body: bytes = b""
+    integrator: Integrator | None = None  # None when no credentials are configured
+    facts: dict[str, Any] = field(default_factory=dict)  # this call's audit line
+    _query: dict[str, str] | None = None
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """The query string's fields (the first value of a repeated one)."""
+        if self._query is None:
+            self._query = {}
+            for name, value in parse_qsl(self.query_string, keep_blank_values=True):
+                self._query.setdefault(name, value)
+        return self._query
 
 
-@dataclass(frozen=True)
+Handler = Callable[[Request], Awaitable[Answer]]
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
-    path: str  # after /qtalk/, e.g. "send_message" or "management/get_muc_opts"
+    path: str  # after /qtalk/, e.g. "send_message", "management/get_muc_opts", "avatar/{jid}"
     methods: frozenset[str]
     handler: Handler
     mutating: bool = True  # audited, idempotency keys apply
+    public: bool = False   # outside /qtalk/ and without credentials: the probes, /metrics
+
+    @property
+    def url(self) -> str:
+        """The path as requested (and as metrics label it)."""
+        return self.path if self.public else PREFIX + self.path
 
 
+PREFIX = "/qtalk/"
 POST = frozenset({"POST"})
-
-# aiohttp's route object (one per registered path) → our Route, so that middlewares know
-# whether a request is mutating (audit, idempotency) and which endpoint it names (scopes).
-ROUTES = web.AppKey("qtalk_routes", dict[web.AbstractRoute, Route])
-
-
-def route_of(request: web.Request) -> Route | None:
-    """The Route a request matched; None for an unknown path or one outside /qtalk/."""
-    return request.app[ROUTES].get(request.match_info.route) if ROUTES in request.app else None
+GET = frozenset({"GET", "HEAD"})

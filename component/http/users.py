@@ -11,21 +11,18 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from aiohttp import web
-
 from component.errors import AuthFailed, BadField
 from component.http import auth
 from component.http import body as fields
-from component.http.envelope import success
+from component.http.envelope import Answer, success
 from component.http.room_requests import MAX_NAME, jid_of
-from component.http.route import POST, Route
+from component.http.route import GET, POST, Request, Route
 from component.jid import Jid, is_valid_domain
 from component.services.keys import KeyService
 from component.services.ports import HostPolicy
 from component.services.users import UserProfile, UserService
 
 ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
-GET = frozenset({"GET", "HEAD"})
 AVATAR_PATH = "/qtalk/avatar/"
 _IMAGE_TYPE = re.compile(r"^image/[a-z0-9.+-]{1,64}$")
 
@@ -45,8 +42,8 @@ class UserRoutes:
                 Route("auth_uk", ANY_METHOD, self.auth_uk, mutating=False),
                 Route("avatar/{jid}", GET, self.avatar, mutating=False)]
 
-    async def get_user_nick(self, request: web.Request) -> web.Response:
-        obj = fields.as_object(fields.decode_json(await request.read()))
+    async def get_user_nick(self, request: Request) -> Answer:
+        obj = fields.as_object(fields.decode_json(request.body))
         user_id = fields.req_str(obj, "ID", max_chars=MAX_NAME)
         domain = fields.opt_str(obj, "Domain", max_chars=MAX_NAME) or self.hosts.default_host
         if not is_valid_domain(domain.lower()):
@@ -55,7 +52,7 @@ class UserRoutes:
         auth.require_host(request, user.domain)
         return success(_nick_data(await self.users.profile(user)))
 
-    async def auth_uk(self, request: web.Request) -> web.Response:
+    async def auth_uk(self, request: Request) -> Answer:
         u, k = request.query.get("u"), request.query.get("k")
         if not u:
             raise BadField("u", "missing: the user, as user or user@domain")
@@ -68,16 +65,16 @@ class UserRoutes:
             raise AuthFailed("auth fail: no such key for this user, or it has expired")
         return success()
 
-    async def avatar(self, request: web.Request) -> web.Response:
-        user = jid_of(request.match_info["jid"], self.hosts.default_host, "jid")
+    async def avatar(self, request: Request) -> Answer:
+        user = jid_of(request.param, self.hosts.default_host, "jid")
         auth.require_host(request, user.domain)
         photo = await self.users.photo(user)
         content_type = photo.type.lower() if _IMAGE_TYPE.match(photo.type.lower()) \
             else "application/octet-stream"
         # A vCard photo is user content: never let a browser run it (an SVG can hold script).
-        return web.Response(body=photo.data, content_type=content_type, headers={
+        return Answer(200, 0, photo.data, {
             "X-Content-Type-Options": "nosniff", "Cache-Control": "max-age=300",
-            "Content-Security-Policy": "default-src 'none'; sandbox"})
+            "Content-Security-Policy": "default-src 'none'; sandbox"}, content_type)
 
 
 def _nick_data(profile: UserProfile) -> dict[str, str | None]:

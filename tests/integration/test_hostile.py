@@ -162,7 +162,7 @@ async def test_markup_in_a_body_arrives_as_text(
 async def test_random_bodies_to_every_endpoint(
         daemon: RunningDaemon, http_session: aiohttp.ClientSession, xmpp_server: XmppServer,
         data: st.DataObject) -> None:
-    route = data.draw(st.sampled_from(routes_of(daemon.daemon.app)), label="route")
+    route = data.draw(st.sampled_from(routes_of(daemon.daemon.pipeline)), label="route")
     method = data.draw(st.sampled_from(sorted(route.methods - {"HEAD"})), label="method")
     body = data.draw(bodies((xmpp_server.host,)), label="body")
     async with http_session.request(method, daemon.url + route.path, data=body) as response:

@@ -14,10 +14,9 @@ from typing import Any, NamedTuple
 import orjson
 import pytest
 import redis.asyncio as aioredis
-from aiohttp.test_utils import TestClient, TestServer
 
 from component.config import parse_config
-from component.http.server import make_app
+from component.http.server import make_pipeline
 from component.http.users import UserRoutes
 from component.jid import Jid
 from component.services.hosts import HostRegistry
@@ -26,6 +25,7 @@ from component.services.users import UserService
 from component.store.db import Database
 from component.store.keys import KeyStore, RedisKeys
 from devenv.proc import LOOPBACK, free_ports, terminate, wait_for_ports
+from tests.unit.http_apps import ApiClient, client_for
 
 HOST, OTHER = "qtalk.test.org", "second.test.org"
 
@@ -61,7 +61,7 @@ class NoUsers:
 
 
 class Api(NamedTuple):
-    client: TestClient[Any, Any]
+    client: ApiClient
     keys: KeyService
 
 
@@ -83,7 +83,7 @@ async def serving(redis_url: str, store: Path) -> AsyncIterator[Api]:
                     "hosts": [HOST, OTHER], "muc_domain": f"conference.{HOST}"}}
     routes = UserRoutes(UserService(NoUsers(), NoUsers(), hosts), keys, hosts).routes()
     try:
-        async with TestClient(TestServer(make_app(parse_config(doc), routes))) as client:
+        async with client_for(make_pipeline(parse_config(doc), routes)) as client:
             yield Api(client, keys)
     finally:
         await keys.close()

@@ -1,4 +1,5 @@
-"""The HTTP app for unit tests: the message routes over a RecordingSink, with any config.
+"""The HTTP pipeline for unit tests (the message routes over a RecordingSink, with any
+config), and a client that serves a pipeline on the real server over a loopback socket.
 
 Configs go through `parse_config`, so the tests see exactly what a TOML file would give.
 """
@@ -8,14 +9,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+import aiohttp
 
 from component.config import Config, parse_config
 from component.http.auth import Gate
-from component.http.health import add_health_routes
+from component.http.health import health_routes
 from component.http.messages import MessageRoutes
-from component.http.server import make_app
+from component.http.pipeline import Pipeline
+from component.http.protocol import HttpServer, ServerLimits
+from component.http.server import make_pipeline
 from component.services.messages import MessageService
 from component.store.db import Database
 from tests.unit.fakes import COMPONENT, HOST, MUC, RecordingSink, hosts
@@ -48,16 +50,62 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def message_app(config: Config, sink: RecordingSink, db: Database | None = None,
-                gate: Gate | None = None) -> web.Application:
+                gate: Gate | None = None) -> Pipeline:
     service = MessageService(sink, hosts(), max_stanza_bytes=config.limits.max_stanza_bytes)
-    app = make_app(config, MessageRoutes(service, config.limits).routes(), db=db, gate=gate)
-    add_health_routes(app, link_up=lambda: True, store_writable=_writable)
-    return app
+    return make_pipeline(config, [
+        *MessageRoutes(service, config.limits).routes(),
+        *health_routes(link_up=lambda: True, store_writable=_writable)], db=db, gate=gate)
 
 
 async def _writable() -> bool:
     return True
 
 
-def client_for(app: web.Application) -> TestClient[Any, Any]:
-    return TestClient(TestServer(app))
+TEST_LIMITS = ServerLimits(request_timeout=5.0, idle_timeout=30.0, max_connections=100)
+
+
+class ApiClient:
+    """`pipeline` served by the real HttpServer on a loopback port, and an aiohttp client:
+    `await client.post("/qtalk/send_message", json=...)` gives an aiohttp ClientResponse."""
+
+    def __init__(self, pipeline: Pipeline, limits: ServerLimits = TEST_LIMITS) -> None:
+        self.pipeline = pipeline
+        self.server = HttpServer(pipeline, limits)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        await self.server.listen("127.0.0.1", 0)
+        self._session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        await self.server.close(1.0)
+
+    async def __aenter__(self) -> ApiClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        assert self._session is not None, "use `async with client_for(...)`"
+        return self._session.request(method, f"http://127.0.0.1:{self.port}{path}", **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Any:
+        return self.request("HEAD", path, **kwargs)
+
+
+def client_for(pipeline: Pipeline) -> ApiClient:
+    return ApiClient(pipeline)

@@ -8,18 +8,17 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from component.logs import JsonFormatter
 from component.store.db import Database
 from tests.unit.fakes import HOST, RecordingSink
-from tests.unit.http_apps import bearer, client_for, integrator, make_config, message_app
+from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config, message_app
 
 TOKEN = "audit-token-123456"
 
 
 @pytest.fixture
-async def client(db: Database) -> AsyncIterator[TestClient[Any, Any]]:
+async def client(db: Database) -> AsyncIterator[ApiClient]:
     config = make_config(integrators=[integrator("hr", TOKEN, hosts=[HOST])],
                          http={"always_200": True})
     async with client_for(message_app(config, RecordingSink(), db)) as test_client:
@@ -50,14 +49,14 @@ def lines(caplog: pytest.LogCaptureFixture) -> Lines:
     return Lines(caplog)
 
 
-async def call(client: TestClient[Any, Any], path: str, body: Any,
+async def call(client: ApiClient, path: str, body: Any,
                **headers: str) -> tuple[Any, Any]:
     response = await client.post(f"/qtalk/{path}", data=orjson.dumps(body), headers=headers)
     return orjson.loads(await response.read()), response.headers
 
 
 async def test_one_line_with_who_for_whom_what_and_outcome(
-        client: TestClient[Any, Any], lines: Lines) -> None:
+        client: ApiClient, lines: Lines) -> None:
     reply, headers = await call(client, "send_message", {
         "From": "alice", "To": [{"User": "bob"}, {"User": "carol"}], "Body": "hi"},
         **bearer(TOKEN))
@@ -76,7 +75,7 @@ async def test_one_line_with_who_for_whom_what_and_outcome(
 
 
 async def test_refusals_are_audited_with_their_real_status(
-        client: TestClient[Any, Any], lines: Lines) -> None:
+        client: ApiClient, lines: Lines) -> None:
     await call(client, "send_message", {"From": "alice"})  # no token
     await call(client, "send_message", {"From": "alice", "To": [{"User": "bob"}], "Body": "x",
                                         "Host": "other.test.org"}, **bearer(TOKEN))
@@ -88,7 +87,7 @@ async def test_refusals_are_audited_with_their_real_status(
     assert (third["status"], third["errcode"]) == (400, 1002)
 
 
-async def test_replays_and_batches(client: TestClient[Any, Any],
+async def test_replays_and_batches(client: ApiClient,
                                    lines: Lines) -> None:
     items = [{"from": f"alice@{HOST}", "to": f"bob@{HOST}",
               "message": "<message><body>1</body></message>"},
@@ -106,13 +105,13 @@ async def test_replays_and_batches(client: TestClient[Any, Any],
 
 
 async def test_probes_and_unknown_paths_are_not_audited(
-        client: TestClient[Any, Any], lines: Lines) -> None:
+        client: ApiClient, lines: Lines) -> None:
     await client.get("/healthz")
     await client.post("/qtalk/nothing", headers=bearer(TOKEN))
     assert lines.fields == []
 
 
-async def test_request_ids_are_echoed_or_made(client: TestClient[Any, Any]) -> None:
+async def test_request_ids_are_echoed_or_made(client: ApiClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
     assert response.headers["X-Request-Id"] == "abc-123"
     for insane in ("a b", "x" * 129, "<script>"):
@@ -124,7 +123,7 @@ async def test_request_ids_are_echoed_or_made(client: TestClient[Any, Any]) -> N
     assert response.headers["X-Request-Id"]
 
 
-async def test_caller_text_cannot_forge_a_line(client: TestClient[Any, Any],
+async def test_caller_text_cannot_forge_a_line(client: ApiClient,
                                                lines: Lines) -> None:
     await call(client, "send_thirdmessage", {
         "from": f"alice@{HOST}", "to": "x\nstatus=200 integrator=root",
@@ -134,7 +133,7 @@ async def test_caller_text_cannot_forge_a_line(client: TestClient[Any, Any],
     assert 'targets=["x\\nstatus=200 integrator=root"]' in text
 
 
-async def test_json_log_lines_carry_the_fields(client: TestClient[Any, Any],
+async def test_json_log_lines_carry_the_fields(client: ApiClient,
                                                lines: Lines) -> None:
     await call(client, "send_notify", {"from": f"alice@{HOST}", "to": f"bob@{HOST}",
                                        "category": "1"}, **bearer(TOKEN))

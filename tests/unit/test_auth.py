@@ -8,13 +8,12 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from component.config import Integrator
 from component.errors import Unauthorized
 from component.http.auth import Gate, TokenBucket
 from tests.unit.fakes import HOST, RecordingSink
-from tests.unit.http_apps import bearer, client_for, integrator, make_config, message_app
+from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config, message_app
 
 HR, OPS = "hr-token-0123456789", "ops-token-9876543210"
 
@@ -28,15 +27,15 @@ def third(sender: str) -> dict[str, str]:
 
 
 async def open_client(*tables: dict[str, Any], **http: Any
-                      ) -> tuple[TestClient[Any, Any], RecordingSink]:
+                      ) -> tuple[ApiClient, RecordingSink]:
     sink = RecordingSink()
     client = client_for(message_app(make_config(integrators=list(tables), http=http), sink))
-    await client.start_server()
+    await client.start()
     return client, sink
 
 
 @pytest.fixture
-async def hr() -> AsyncIterator[tuple[TestClient[Any, Any], RecordingSink]]:
+async def hr() -> AsyncIterator[tuple[ApiClient, RecordingSink]]:
     """`hr` may send messages for qtalk.test.org only; `ops` may do anything, from 10/8."""
     client, sink = await open_client(
         integrator("hr", HR, endpoints=["send_message", "send_thirdmessage"], hosts=[HOST]),
@@ -45,7 +44,7 @@ async def hr() -> AsyncIterator[tuple[TestClient[Any, Any], RecordingSink]]:
     await client.close()
 
 
-async def post(client: TestClient[Any, Any], path: str, body: Any,
+async def post(client: ApiClient, path: str, body: Any,
                headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
     response = await client.post(f"/qtalk/{path}", data=orjson.dumps(body), headers=headers)
     return response.status, orjson.loads(await response.read()), response.headers

@@ -16,17 +16,16 @@ import aiohttp
 import orjson
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from component.app import Daemon
-from component.http.route import ROUTES, Route
+from component.http.route import Route
 from component.store.db import Database
 from devenv.proc import free_ports
 from tests.unit.fake_server import FakeComponentServer
 from tests.unit.fakes import HOST, RecordingSink
-from tests.unit.http_apps import client_for, make_config, message_app
+from tests.unit.http_apps import ApiClient, client_for, make_config, message_app
 from tests.unit.strategies import bodies
 
 HOSTS = (HOST, "other.test.org")
@@ -54,21 +53,22 @@ def check_envelope(status: int, raw: bytes, what: str) -> dict[str, Any]:
 
 
 def routes_of(app: Any) -> list[Route]:
-    found: dict[str, Route] = {route.path: route for route in app[ROUTES].values()}
+    found: dict[str, Route] = {route.path: route for route in app.routes.all
+                               if not route.public}
     return [found[path] for path in sorted(found)]
 
 
 @pytest.fixture
-async def messages_client(db: Database) -> AsyncIterator[TestClient[Any, Any]]:
+async def messages_client(db: Database) -> AsyncIterator[ApiClient]:
     async with client_for(message_app(make_config(), RecordingSink(), db)) as client:
         yield client
 
 
 @FUZZ
 @given(data=st.data())
-async def test_message_routes_never_answer_5xx(messages_client: TestClient[Any, Any],
+async def test_message_routes_never_answer_5xx(messages_client: ApiClient,
                                                data: st.DataObject) -> None:
-    route = data.draw(st.sampled_from(routes_of(messages_client.app)), label="route")
+    route = data.draw(st.sampled_from(routes_of(messages_client.pipeline)), label="route")
     body = data.draw(bodies(HOSTS), label="body")
     key = data.draw(KEYS, label="Idempotency-Key")
     headers = {"Idempotency-Key": key} if key is not None else {}
@@ -104,7 +104,7 @@ async def test_every_daemon_route_answers_an_envelope(
         whole_daemon: tuple[Daemon, str], http_session: aiohttp.ClientSession,
         data: st.DataObject) -> None:
     daemon, url = whole_daemon
-    route = data.draw(st.sampled_from(routes_of(daemon.app)), label="route")
+    route = data.draw(st.sampled_from(routes_of(daemon.pipeline)), label="route")
     # A HEAD answer has no body to check.
     method = data.draw(st.sampled_from(sorted(route.methods - {"HEAD"})), label="method")
     body = data.draw(bodies(HOSTS), label="body")

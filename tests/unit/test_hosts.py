@@ -7,16 +7,15 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from component.errors import BadField
 from component.http.hosts import HostRoutes
-from component.http.server import make_app
+from component.http.server import make_pipeline
 from component.services.hosts import HostRegistry
 from component.store.db import Database
 from component.store.hosts import HostStore
 from tests.unit.fakes import COMPONENT, HOST, MUC
-from tests.unit.http_apps import bearer, client_for, integrator, make_config
+from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config
 from tests.unit.test_http_messages import post
 
 
@@ -52,17 +51,17 @@ async def test_malformed_or_reserved_domains_are_refused(db: Database, bad: str)
 
 
 @pytest.fixture
-async def client(db: Database) -> AsyncIterator[TestClient[Any, Any]]:
-    app = make_app(make_config(), HostRoutes(registry(db)).routes())
+async def client(db: Database) -> AsyncIterator[ApiClient]:
+    app = make_pipeline(make_config(), HostRoutes(registry(db)).routes())
     async with client_for(app) as test_client:
         yield test_client
 
 
-async def add_host(client: TestClient[Any, Any], body: Any) -> tuple[int, Any]:
+async def add_host(client: ApiClient, body: Any) -> tuple[int, Any]:
     return await post(client, "add_host", body)
 
 
-async def test_add_host_route(client: TestClient[Any, Any]) -> None:
+async def test_add_host_route(client: ApiClient) -> None:
     assert await add_host(client, {"host": "new.example"}) == (200, {
         "ret": True, "errcode": 0, "errmsg": "success",
         "data": {"host": "new.example", "added": True}})
@@ -76,7 +75,7 @@ async def test_add_host_route(client: TestClient[Any, Any]) -> None:
 
 async def test_an_integrator_adds_only_hosts_it_may_act_for(db: Database) -> None:
     config = make_config(integrators=[integrator("hr", "hr-token-0123456789", hosts=[HOST])])
-    async with client_for(make_app(config, HostRoutes(registry(db)).routes())) as client:
+    async with client_for(make_pipeline(config, HostRoutes(registry(db)).routes())) as client:
         response = await client.post("/qtalk/add_host", headers=bearer("hr-token-0123456789"),
                                      data=orjson.dumps({"host": "elsewhere.example"}))
         assert response.status == 403

@@ -7,18 +7,17 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 from lxml import etree
 
 from component.errors import LinkDown
 from component.services.messages import ChatRequest, MessageService
 from tests.unit.fakes import HOST, RecordingSink, hosts
-from tests.unit.http_apps import client_for, make_config, message_app
+from tests.unit.http_apps import ApiClient, client_for, make_config, message_app
 
 Client = Callable[..., Any]
 
 
-def build_client(sink: RecordingSink, **http: Any) -> TestClient[Any, Any]:
+def build_client(sink: RecordingSink, **http: Any) -> ApiClient:
     return client_for(message_app(make_config(http=http), sink))
 
 
@@ -28,12 +27,12 @@ def sink() -> RecordingSink:
 
 
 @pytest.fixture
-async def client(sink: RecordingSink) -> AsyncIterator[TestClient[Any, Any]]:
+async def client(sink: RecordingSink) -> AsyncIterator[ApiClient]:
     async with build_client(sink) as test_client:
         yield test_client
 
 
-async def post(client: TestClient[Any, Any], path: str, body: Any) -> tuple[int, Any]:
+async def post(client: ApiClient, path: str, body: Any) -> tuple[int, Any]:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     response = await client.post(f"/qtalk/{path}", data=raw)
     return response.status, orjson.loads(await response.read())
@@ -47,7 +46,7 @@ def third(message: str, **extra: str) -> dict[str, str]:
     return {"from": f"alice@{HOST}", "to": f"bob@{HOST}", "message": message, **extra}
 
 
-async def test_thirdmessage_single(client: TestClient[Any, Any], sink: RecordingSink) -> None:
+async def test_thirdmessage_single(client: ApiClient, sink: RecordingSink) -> None:
     status, reply = await post(client, "send_thirdmessage",
                                third("<message type='chat'><body>hi</body></message>"))
     assert status == 200
@@ -58,7 +57,7 @@ async def test_thirdmessage_single(client: TestClient[Any, Any], sink: Recording
     assert [s.recipient.local for s in sink.sent] == ["bob", "alice"]  # message, then carbon
 
 
-async def test_thirdmessage_array_reports_per_item(client: TestClient[Any, Any],
+async def test_thirdmessage_array_reports_per_item(client: ApiClient,
                                                    sink: RecordingSink) -> None:
     status, reply = await post(client, "send_thirdmessage", [
         third("<message type='headline'><body>1</body></message>"),
@@ -77,7 +76,7 @@ async def test_thirdmessage_array_reports_per_item(client: TestClient[Any, Any],
     assert [xml(sink, i).findtext("body") for i in range(2)] == ["1", "2"]
 
 
-async def test_thirdmessage_all_refused_sends_nothing(client: TestClient[Any, Any],
+async def test_thirdmessage_all_refused_sends_nothing(client: ApiClient,
                                                       sink: RecordingSink) -> None:
     status, reply = await post(client, "send_thirdmessage", [third("<presence/>")])
     assert status == 400
@@ -93,7 +92,7 @@ async def test_thirdmessage_all_refused_sends_nothing(client: TestClient[Any, An
     ({"from": 5, "to": f"bob@{HOST}", "message": "<message/>"}, 1002),
     (third("<message><body>" + "x" * 5000 + "</body></message>"), 1005),
 ])
-async def test_thirdmessage_refusals(client: TestClient[Any, Any], sink: RecordingSink,
+async def test_thirdmessage_refusals(client: ApiClient, sink: RecordingSink,
                                      body: Any, errcode: int) -> None:
     status, reply = await post(client, "send_thirdmessage", body)
     assert reply["errcode"] == errcode
@@ -101,7 +100,7 @@ async def test_thirdmessage_refusals(client: TestClient[Any, Any], sink: Recordi
     assert sink.sent == []
 
 
-async def test_send_xml_works_and_says_it_is_deprecated(client: TestClient[Any, Any],
+async def test_send_xml_works_and_says_it_is_deprecated(client: ApiClient,
                                                         sink: RecordingSink) -> None:
     status, reply = await post(client, "send_xml", [third("<message><body>x</body></message>")])
     assert status == 200
@@ -109,7 +108,7 @@ async def test_send_xml_works_and_says_it_is_deprecated(client: TestClient[Any, 
     assert len(sink.sent) == 2
 
 
-async def test_send_message_shape(client: TestClient[Any, Any], sink: RecordingSink) -> None:
+async def test_send_message_shape(client: ApiClient, sink: RecordingSink) -> None:
     status, reply = await post(client, "send_message", {
         "From": "alice", "To": [{"User": "bob"}, {"User": "carol"}], "Body": "hello",
         "Extend_Info": "ext", "Host": HOST})
@@ -128,7 +127,7 @@ async def test_send_message_shape(client: TestClient[Any, Any], sink: RecordingS
     assert messages[0].get("msec_times")
 
 
-async def test_send_message_bad_recipients_are_reported(client: TestClient[Any, Any],
+async def test_send_message_bad_recipients_are_reported(client: ApiClient,
                                                         sink: RecordingSink) -> None:
     status, reply = await post(client, "send_message", {
         "From": "alice", "To": [{"User": "bob"}, {"Nope": 1}, {"User": "a b"}], "Body": "x"})
@@ -146,14 +145,14 @@ async def test_send_message_bad_recipients_are_reported(client: TestClient[Any, 
     ({"From": ["alice"], "To": [{"User": "bob"}], "Body": "x"}, 400),
     ({"From": "alice", "To": [{"User": "bob"}], "Body": "bell\x07"}, 400),
 ])
-async def test_send_message_refusals(client: TestClient[Any, Any], sink: RecordingSink,
+async def test_send_message_refusals(client: ApiClient, sink: RecordingSink,
                                      body: Any, status: int) -> None:
     got, reply = await post(client, "send_message", body)
     assert (got, reply["ret"]) == (status, False)
     assert sink.sent == []
 
 
-async def test_send_notify(client: TestClient[Any, Any], sink: RecordingSink) -> None:
+async def test_send_notify(client: ApiClient, sink: RecordingSink) -> None:
     status, reply = await post(client, "send_notify", {
         "from": f"alice@{HOST}", "to": [f"bob@{HOST}", f"carol@{HOST}"], "category": "7",
         "data": "{\"x\":1}"})
@@ -169,17 +168,17 @@ async def test_send_notify(client: TestClient[Any, Any], sink: RecordingSink) ->
     (b"", 1001, 400), (b"{not json", 1001, 400), (b"[" * 100 + b"]" * 100, 1001, 400),
     (b"\"a string\"", 1001, 400), (b"x" * 30000, 1005, 413),
 ])
-async def test_bad_bodies(client: TestClient[Any, Any], raw: bytes, errcode: int,
+async def test_bad_bodies(client: ApiClient, raw: bytes, errcode: int,
                           status: int) -> None:
     for path in ("send_message", "send_notify", "send_thirdmessage"):
         got, reply = await post(client, path, raw)
         assert (got, reply["errcode"]) == (status, errcode)
 
 
-async def test_unknown_path_and_method(client: TestClient[Any, Any]) -> None:
+async def test_unknown_path_and_method(client: ApiClient) -> None:
     response = await client.get("/qtalk/send_message")
     assert response.status == 405
-    assert response.headers["Allow"] == "POST"
+    assert response.headers["Allow"] == "OPTIONS, POST"
     assert (await response.json())["errcode"] == 1007
     response = await client.post("/qtalk/nothing_here")
     assert response.status == 404
@@ -187,7 +186,7 @@ async def test_unknown_path_and_method(client: TestClient[Any, Any]) -> None:
     response = await client.post("/qtalk/send_message/", data=b"{}")
     assert response.status == 400  # the trailing slash is the same endpoint
     response = await client.post("/healthz")  # refused by aiohttp's router, not our guard
-    assert (response.status, response.headers["Allow"]) == (405, "GET, HEAD")
+    assert (response.status, response.headers["Allow"]) == (405, "GET, HEAD, OPTIONS")
     assert (await response.json())["errcode"] == 1007
 
 

@@ -10,19 +10,18 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from component.http.messages import MessageRoutes
 from component.http.rooms import RoomRoutes
-from component.http.server import make_app
+from component.http.server import make_pipeline
 from component.jid import Jid
 from component.services.messages import MessageService
 from component.store.db import Database
 from tests.unit.fakes import HOST, MUC, hosts
-from tests.unit.http_apps import bearer, client_for, integrator, make_config
+from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config
 from tests.unit.room_stack import Stack, room_stack
 
-Client = TestClient[Any, Any]
+Client = ApiClient
 
 
 async def app_client(stack: Stack, **config: Any) -> Client:
@@ -30,7 +29,7 @@ async def app_client(stack: Stack, **config: Any) -> Client:
     messages = MessageService(stack.sink, hosts(), max_stanza_bytes=4000, groups=stack.rooms)
     routes = [*RoomRoutes(stack.rooms, stack.admin, cfg.limits, HOST).routes(),
               *MessageRoutes(messages, cfg.limits).routes()]
-    return client_for(make_app(cfg, routes))
+    return client_for(make_pipeline(cfg, routes))
 
 
 @pytest.fixture

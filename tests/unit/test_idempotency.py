@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from component.errors import LinkDown
 from component.services.ports import DeliveryReport
@@ -17,7 +16,7 @@ from component.store.db import Database
 from component.store.idempotency import IdempotencyStore, StoredAnswer
 from component.xmpp.stanzas import Stanza
 from tests.unit.fakes import HOST, RecordingSink
-from tests.unit.http_apps import bearer, client_for, integrator, make_config, message_app
+from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config, message_app
 
 CHAT = {"From": "alice", "To": [{"User": "bob"}], "Body": "once"}
 
@@ -45,12 +44,12 @@ def sink() -> RecordingSink:
 
 
 @pytest.fixture
-async def client(db: Database, sink: RecordingSink) -> AsyncIterator[TestClient[Any, Any]]:
+async def client(db: Database, sink: RecordingSink) -> AsyncIterator[ApiClient]:
     async with client_for(message_app(make_config(), sink, db)) as test_client:
         yield test_client
 
 
-async def post(client: TestClient[Any, Any], body: Any, key: str | None,
+async def post(client: ApiClient, body: Any, key: str | None,
                path: str = "send_message", **headers: str) -> tuple[int, bytes, Any]:
     if key is not None:
         headers["Idempotency-Key"] = key
@@ -60,7 +59,7 @@ async def post(client: TestClient[Any, Any], body: Any, key: str | None,
 
 
 async def test_a_retry_gets_the_first_answer_and_sends_nothing(
-        client: TestClient[Any, Any], sink: RecordingSink) -> None:
+        client: ApiClient, sink: RecordingSink) -> None:
     first = await post(client, CHAT, "k-1")
     again = await post(client, CHAT, "k-1")
     assert first[0] == again[0] == 200
@@ -73,7 +72,7 @@ async def test_a_retry_gets_the_first_answer_and_sends_nothing(
     assert len(sink.sent) == 6
 
 
-async def test_same_key_other_body_is_409(client: TestClient[Any, Any],
+async def test_same_key_other_body_is_409(client: ApiClient,
                                           sink: RecordingSink) -> None:
     await post(client, CHAT, "k")
     status, raw, _ = await post(client, {**CHAT, "Body": "twice"}, "k")
@@ -83,7 +82,7 @@ async def test_same_key_other_body_is_409(client: TestClient[Any, Any],
     assert len(sink.sent) == 2
 
 
-async def test_keys_are_per_endpoint(client: TestClient[Any, Any], sink: RecordingSink) -> None:
+async def test_keys_are_per_endpoint(client: ApiClient, sink: RecordingSink) -> None:
     notify = {"from": f"alice@{HOST}", "to": f"bob@{HOST}", "category": "1"}
     assert (await post(client, CHAT, "k"))[0] == 200
     assert (await post(client, notify, "k", "send_notify"))[0] == 200
@@ -137,7 +136,7 @@ async def test_the_200_switch_applies_to_replays(db: Database) -> None:
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\tinside", "ключ"])
-async def test_malformed_keys_are_400(client: TestClient[Any, Any], sink: RecordingSink,
+async def test_malformed_keys_are_400(client: ApiClient, sink: RecordingSink,
                                       key: str) -> None:
     status, raw, _ = await post(client, CHAT, key)
     assert (status, orjson.loads(raw)["errcode"]) == (400, 1002)
@@ -145,7 +144,7 @@ async def test_malformed_keys_are_400(client: TestClient[Any, Any], sink: Record
 
 
 async def test_the_quoted_form_of_the_draft_is_the_same_key(
-        client: TestClient[Any, Any], sink: RecordingSink) -> None:
+        client: ApiClient, sink: RecordingSink) -> None:
     await post(client, CHAT, '"abc"')
     assert (await post(client, CHAT, "abc"))[2]["Idempotent-Replayed"] == "true"
     assert len(sink.sent) == 2

@@ -7,10 +7,9 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from component.errors import DomainNotServed, Forbidden, KeysUnavailable
-from component.http.server import make_app
+from component.http.server import make_pipeline
 from component.http.users import UserRoutes
 from component.jid import Jid
 from component.services.keys import KeyService, key_hash
@@ -19,7 +18,7 @@ from component.store.db import Database
 from component.store.keys import KEEP_PER_USER, KeyStore
 from tests.unit.clock import ManualClock
 from tests.unit.fakes import HOST, hosts
-from tests.unit.http_apps import client_for, make_config
+from tests.unit.http_apps import ApiClient, client_for, make_config
 
 ALICE = Jid.parse(f"alice@{HOST}/phone")
 OTHER = "other.test.org"  # also served by the fake host policy
@@ -125,20 +124,20 @@ class NoUsers:
 
 
 @pytest.fixture
-async def client(keys: KeyService) -> AsyncIterator[TestClient[Any, Any]]:
+async def client(keys: KeyService) -> AsyncIterator[ApiClient]:
     users = UserService(NoUsers(), NoUsers(), hosts())
-    app = make_app(make_config(), UserRoutes(users, keys, hosts()).routes())
+    app = make_pipeline(make_config(), UserRoutes(users, keys, hosts()).routes())
     async with client_for(app) as test_client:
         yield test_client
 
 
-async def auth_uk(client: TestClient[Any, Any], query: str, method: str = "GET"
+async def auth_uk(client: ApiClient, query: str, method: str = "GET"
                   ) -> tuple[int, Any]:
     response = await client.request(method, f"/qtalk/auth_uk?{query}")
     return response.status, orjson.loads(await response.read())
 
 
-async def test_auth_uk_answers(client: TestClient[Any, Any], keys: KeyService) -> None:
+async def test_auth_uk_answers(client: ApiClient, keys: KeyService) -> None:
     minted = await keys.mint(ALICE)
     assert await auth_uk(client, f"u=alice&k={minted.key}") == (
         200, {"ret": True, "errcode": 0, "errmsg": "success", "data": ""})

@@ -11,13 +11,11 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 
 from component.errors import BadJson
 from component.http.body import MAX_JSON_DEPTH, decode_json
-from component.http.route import ROUTES
 from tests.unit.fakes import HOST, RecordingSink
-from tests.unit.http_apps import SMALL_LIMITS, client_for, make_config, message_app
+from tests.unit.http_apps import SMALL_LIMITS, ApiClient, client_for, make_config, message_app
 
 LIMITS = {**SMALL_LIMITS, "max_body_chars": 100}  # 5 items, 20000 B request, 4000 B stanza
 
@@ -28,23 +26,23 @@ def sink() -> RecordingSink:
 
 
 @pytest.fixture
-async def client(sink: RecordingSink) -> AsyncIterator[TestClient[Any, Any]]:
+async def client(sink: RecordingSink) -> AsyncIterator[ApiClient]:
     async with client_for(message_app(make_config(limits=LIMITS), sink)) as test_client:
         yield test_client
 
 
-def mutating_paths(client: TestClient[Any, Any]) -> list[str]:
-    return sorted({route.path for route in client.app[ROUTES].values()})
+def mutating_paths(client: ApiClient) -> list[str]:
+    return sorted({route.path for route in client.pipeline.routes.all if route.mutating})
 
 
-async def post(client: TestClient[Any, Any], path: str, body: Any) -> tuple[int, Any]:
+async def post(client: ApiClient, path: str, body: Any) -> tuple[int, Any]:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     response = await client.post(f"/qtalk/{path}", data=raw)
     return response.status, orjson.loads(await response.read())
 
 
 async def test_request_body_over_max_request_bytes_is_413_everywhere(
-        client: TestClient[Any, Any], sink: RecordingSink) -> None:
+        client: ApiClient, sink: RecordingSink) -> None:
     big = orjson.dumps({"pad": "x" * 20001})
     for path in mutating_paths(client):
         status, reply = await post(client, path, big)
@@ -53,7 +51,7 @@ async def test_request_body_over_max_request_bytes_is_413_everywhere(
     assert sink.sent == []
 
 
-async def test_json_nested_too_deep_is_400_everywhere(client: TestClient[Any, Any]) -> None:
+async def test_json_nested_too_deep_is_400_everywhere(client: ApiClient) -> None:
     deep = b'{"a":' * 40 + b"1" + b"}" * 40
     for path in mutating_paths(client):
         status, reply = await post(client, path, deep)
@@ -96,7 +94,7 @@ OVER_LIMITS = {
 
 
 @pytest.mark.parametrize("case", list(OVER_LIMITS))
-async def test_each_limit_refuses_alone(client: TestClient[Any, Any], sink: RecordingSink,
+async def test_each_limit_refuses_alone(client: ApiClient, sink: RecordingSink,
                                         case: str) -> None:
     path, body, expected, words = OVER_LIMITS[case]
     status, reply = await post(client, path, body)
@@ -111,7 +109,7 @@ def _items(reply: Any) -> list[dict[str, Any]]:
     return data.get("items", []) if isinstance(data, dict) else []
 
 
-async def test_just_under_every_limit_is_accepted(client: TestClient[Any, Any],
+async def test_just_under_every_limit_is_accepted(client: ApiClient,
                                                   sink: RecordingSink) -> None:
     for path, body in (("send_thirdmessage", [third()] * 5),
                        ("send_message", chat(To=[{"User": "bob"}] * 5, Body="y" * 100)),

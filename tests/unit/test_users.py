@@ -9,11 +9,10 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient
 from lxml import etree
 
 from component.errors import DomainNotServed, LinkDown, NotFound, XmppError, XmppTimeout
-from component.http.server import make_app
+from component.http.server import make_pipeline
 from component.http.users import UserRoutes
 from component.jid import Jid
 from component.services.accounts import AccountProbe
@@ -23,7 +22,7 @@ from component.store.vcards import VcardEntry
 from component.xmpp.accounts import build_account_probe, parse_bounce
 from component.xmpp.stanzas import Stanza
 from tests.unit.fakes import COMPONENT, HOST, hosts
-from tests.unit.http_apps import bearer, client_for, integrator, make_config
+from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config
 from tests.unit.test_http_messages import post
 
 ALICE = Jid.parse(f"alice@{HOST}")
@@ -202,24 +201,24 @@ class NoKeys:
         return False
 
 
-def user_app(**config: Any) -> TestClient[Any, Any]:
+def user_app(**config: Any) -> ApiClient:
     users, _, _ = service()
     keys = KeyService(NoKeys(), hosts(), ttl=60)
-    return client_for(make_app(make_config(**config),
+    return client_for(make_pipeline(make_config(**config),
                                UserRoutes(users, keys, hosts()).routes()))
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[TestClient[Any, Any]]:
+async def client() -> AsyncIterator[ApiClient]:
     async with user_app() as test_client:
         yield test_client
 
 
-async def nick(client: TestClient[Any, Any], body: Any) -> tuple[int, Any]:
+async def nick(client: ApiClient, body: Any) -> tuple[int, Any]:
     return await post(client, "get_user_nick", body)
 
 
-async def test_get_user_nick(client: TestClient[Any, Any]) -> None:
+async def test_get_user_nick(client: ApiClient) -> None:
     assert await nick(client, {"ID": "alice", "Domain": HOST}) == (200, {
         "ret": True, "errcode": 0, "errmsg": "success",
         "data": {"Nick": "Ally", "Vcard": "https://pics.example/a.png"}})
@@ -239,7 +238,7 @@ async def test_get_user_nick(client: TestClient[Any, Any]) -> None:
     assert (status, reply["errcode"]) == (400, 1004)
 
 
-async def test_avatar_download(client: TestClient[Any, Any]) -> None:
+async def test_avatar_download(client: ApiClient) -> None:
     response = await client.get(f"/qtalk/avatar/carol@{HOST}")
     assert response.status == 200
     assert await response.read() == PNG
