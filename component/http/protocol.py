@@ -171,7 +171,13 @@ class HttpConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(BadHttp("protocol upgrades are not supported"))
+            # The request is served as if it asked for no upgrade (RFC 9110 §7.8 lets a
+            # server ignore one); what follows it is another protocol: read no further.
+            self.closing = True
+            if self.transport is not None:
+                self.transport.pause_reading()
+            if not self.busy and not self.queue:
+                self.close()
         except httptools.HttpParserError as exc:
             if not self.closing:  # else a refusal of ours, raised inside a callback
                 self._fail(BadHttp(f"malformed HTTP request: {_reason(exc)}"))

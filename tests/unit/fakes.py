@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from component.errors import ApiError
@@ -27,6 +28,7 @@ class RecordingSink:
         self.sent: list[Stanza] = []
         self.remembered: set[str] = set()
         self.failure = failure
+        self.delay = 0.0  # seconds each delivery takes, as a slow server's acknowledgement
         self._registry = hosts()
 
     def check_addresses(self, stanza: Stanza) -> None:
@@ -39,6 +41,8 @@ class RecordingSink:
                       remember: Sequence[str] = ()) -> DeliveryReport:
         if self.failure is not None:
             raise self.failure
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.sent.extend(stanzas)
         self.remembered.update(remember)
         return DeliveryReport("routed")
