@@ -96,6 +96,11 @@ class Submission:
 
     values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def given(self, var: str) -> bool:
+        """Whether the form carries the field at all (even empty): a client may send only
+        the fields that were changed."""
+        return var in self.values
+
     def text(self, var: str, *, required: bool = True, default: str = "") -> str:
         value = "\n".join(self.values.get(var, ())).strip()
         if not value and required:

@@ -70,9 +70,10 @@ def options_form(room: Room) -> Form:
 
 
 def options_result(room: Room) -> Form:
+    """The options after; `owner` as in the form to fill (README), with every owner."""
     owners = tuple(str(m.jid) for m in room.owners())
     return Form("result", f"Options of {room.jid}",
-                fields=(*_option_fields(room), Field("owners", "jid-multi", "Owners", owners)))
+                fields=(*_option_fields(room), Field("owner", "jid-multi", "Owners", owners)))
 
 
 class RoomCommands:
@@ -191,10 +192,12 @@ class RoomCommands:
 
 
 def _option_change(room: Room, form: Submission) -> OptionChange:
-    """Only what differs from the room's options now."""
+    """Only what differs from the room's options now; a field the form leaves out keeps
+    its value (as change_muc_opts does), one sent empty is emptied."""
     options = room.options
-    name = form.text("name", required=False)
-    description = form.text("description", required=False)
+    name = form.text("name", required=False) if form.given("name") else options.name
+    description = form.text("description", required=False) if form.given("description") \
+        else options.description
     public, persistent = (form.boolean(var, getattr(options, var))
                           for var in ("public", "persistent"))
     text = form.text("max_users", required=False)

@@ -17,6 +17,7 @@ from tests.integration.adhoc_client import (
 )
 from tests.integration.conftest import Account, ClientFactory, RunningDaemon, UserFactory
 from tests.integration.rooms_helpers import (
+    config_form,
     new_room,
     room_exists,
     server_affiliations,
@@ -115,10 +116,37 @@ async def test_room_options_shown_then_changed(boss: Admin, make_user: UserFacto
                                 session=shown.get("sessionid"), fields=changes))
     assert (done.get("status"), note_of(done)) == ("completed", f"{room} changed")
     result = field_values(done)
-    assert (result["name"], result["max_users"], result["owners"]) == (
+    assert (result["name"], result["max_users"], result["owner"]) == (
         ["After"], ["50" if caps.room_max_users else ""], [bob.jid])
     assert await server_affiliations(observer, room) == {alice.jid: "member",
                                                          bob.jid: "owner"}
+
+
+async def test_room_options_keep_what_the_form_leaves_out(
+        boss: Admin, make_user: UserFactory, client_factory: ClientFactory,
+        xmpp_server: XmppServer, caps: Capabilities) -> None:
+    alice = make_user("alice")
+    room_id = new_room("adhoc")
+    room = f"{room_id}@{xmpp_server.muc_domain}"
+    await boss.submit("create-room", {"room": room_id, "name": "Kept name",
+                                      "description": "Kept description", "owner": alice.user})
+    first = command_of(await run(boss.client, boss.component, "room-options"))
+    shown = command_of(await run(boss.client, boss.component, "room-options",
+                                 session=first.get("sessionid"), fields={"room": room_id}))
+    # One field only, as a client that sends just what was changed: the others keep theirs.
+    only = {"max_users": "42"} if caps.room_max_users else {"public": "1"}
+    done = command_of(await run(boss.client, boss.component, "room-options",
+                                session=shown.get("sessionid"), fields=dict(only)))
+    assert (done.get("status"), note_of(done)) == ("completed", f"{room} changed")
+    result = field_values(done)
+    form = await config_form(await client_factory(*alice), room)
+    assert form["muc#roomconfig_roomname"] == ["Kept name"]
+    assert form["muc#roomconfig_roomdesc"] == ["Kept description"]
+    assert form.get("muc#roomconfig_maxusers") == (["42"] if caps.room_max_users else None)
+    assert (result["name"], result["description"]) == (["Kept name"], ["Kept description"])
+    # One name per field in both forms: the result says `owner`, as the form to fill does.
+    assert set(field_values(shown)) <= set(result)
+    assert result["owner"] == [alice.jid]
 
 
 async def test_clear_staff_and_resync(boss: Admin, make_user: UserFactory,

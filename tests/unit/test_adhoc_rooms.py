@@ -121,7 +121,7 @@ async def test_room_options_show_then_change(harness: Harness, stack: Stack) -> 
                                 fields=form | {"name": "Renamed", "public": "1",
                                                "owner": "bob"})
     result = values(command_of(changed))
-    assert (result["name"], result["public"], result["owners"]) == ("Renamed", "1", str(BOB))
+    assert (result["name"], result["public"], result["owner"]) == ("Renamed", "1", str(BOB))
     assert stack.muc.rooms[ROOM].affiliations == {BOB: "owner", ALICE: "member"}
     shown = command_of(await submit(harness, "room-options", {"room": "team"}))
     bad = await harness.run(ADMIN, "room-options", session=shown.get("sessionid"),
