@@ -87,6 +87,9 @@ class OutboxDelivery:
         self._barrier_wanted = False  # stanzas were written after it left
         self._tasks: list[asyncio.Task[None]] = []
         self.replays = 0
+        # Messages accepted and not yet acknowledged: what `outbox_max` limits (README
+        # counts messages; their carbons are neither kept nor counted).
+        self.messages = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -100,6 +103,7 @@ class OutboxDelivery:
                 self._accepted_order.append((accepted_at, key))
             rows = await self._outbox.load()
             self._unsent.extend(Entry(r.seq, r.stanza) for r in rows)
+            self.messages = len(rows)
             if rows:
                 log.info("replaying %d unacknowledged stanzas from the outbox", len(rows))
         self._link.on_up(self._pump_wakeup.set)
@@ -150,13 +154,15 @@ class OutboxDelivery:
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
-        if self.depth + len(stanzas) > self._config.outbox_max:
-            raise OutboxFull(f"the outbox holds {self.depth} messages, its limit is "
-                             f"{self._config.outbox_max}", retry_after=5)
+        messages = sum(stanza.durable for stanza in stanzas)
+        if self.messages + messages > self._config.outbox_max:
+            raise OutboxFull(f"the outbox holds {self.messages} messages, its limit is "
+                             f"{self._config.outbox_max}")
         # Courtesy copies (carbons) wait until the request's messages are routed: written
         # with them, the server handled the copies before handing the messages to their
         # recipients, which cost a message 0.6 ms of its delivery (bench/RESULTS.md).
         entries = [Entry(self._next_seq(), s) for s in stanzas if s.durable]
+        self.messages += messages
         copies = tuple(s for s in stanzas if not s.durable)
         if not entries:  # copies alone: nothing to wait for
             entries, copies = [Entry(self._next_seq(), s) for s in copies], ()
@@ -265,7 +271,9 @@ class OutboxDelivery:
             # Not yet written: withdrawn. Already written: past recall; their callers hear
             # of a failure, and a retry may deliver them twice (never lost).
             refused = {id(entry) for entry in group.entries}
+            withdrawn = [e for e in self._unsent if id(e) in refused]
             self._unsent = deque(e for e in self._unsent if id(e) not in refused)
+            self.messages -= sum(e.stanza.durable for e in withdrawn)
             for waiter in group.waiters:
                 waiter.set_exception(InternalError("the outbox could not be written"))
             return
@@ -328,6 +336,7 @@ class OutboxDelivery:
                 entry.copies = ()
             if entry.stanza.durable:  # a routed copy is not replayed: a crash may lose it
                 self._settling.append(entry)
+                self.messages -= 1
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
             self._barrier_wanted = False

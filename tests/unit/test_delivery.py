@@ -178,14 +178,25 @@ async def test_a_restart_replays_what_the_outbox_kept(db: Database) -> None:
     await second.drain(1)
 
 
-async def test_full_outbox_is_refused_with_retry_after(db: Database) -> None:
+async def test_full_outbox_is_refused_with_what_it_holds(db: Database) -> None:
     link = FakeLink()
     delivery = await started(link, db, outbox_max=3)
     await delivery.deliver([message(1), message(2)])
     with pytest.raises(OutboxFull) as info:
         await delivery.deliver([message(3), message(4)])
     assert info.value.http_status == 503
-    assert info.value.retry_after
+    assert info.value.message == "the outbox holds 2 messages, its limit is 3"
+    await delivery.drain(0.1)
+
+
+async def test_carbons_do_not_count_against_outbox_max(db: Database) -> None:
+    link = FakeLink()
+    delivery = await started(link, db, outbox_max=2)
+    for n in (1, 2):  # the link is down: each message waits with its carbon
+        await delivery.deliver([message(n), dataclasses.replace(message(n), durable=False)])
+    assert delivery.messages == 2
+    with pytest.raises(OutboxFull):
+        await delivery.deliver([message(3)])
     await delivery.drain(0.1)
 
 
