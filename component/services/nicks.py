@@ -1,7 +1,8 @@
 """Nicks of users from their vCards (XEP-0054), through the cache of `store/vcards.py`.
 
-A failed lookup (link down, timeout, a server error) falls back to the user name and is not
-cached, so one missing vCard never fails a room request.
+For room requests a failed lookup (link down, timeout, a server error) falls back to the
+user name and is not cached, so one missing vCard never fails a room request; `vcard()` (one
+user's, for get_user_nick) lets the failure through, with the status it has everywhere.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from component.errors import ApiError
+from component.errors import ApiError, XmppError
 from component.jid import Jid
 from component.services.concurrency import gather_bounded
 from component.services.room_ports import IqPort
@@ -37,23 +38,36 @@ class NickDirectory:
         found = await self._cache.get_many(wanted)
         missing = [jid for jid in wanted if jid not in found]
         fetched = [entry for entry in await gather_bounded(
-            (self._fetch(jid) for jid in missing), self._concurrency) if entry is not None]
+            (self._fetch_or_none(jid) for jid in missing), self._concurrency)
+            if entry is not None]
         if fetched:
             await self._cache.put_many(fetched)
         return found | {entry.jid: entry for entry in fetched}
 
-    async def _fetch(self, jid: Jid) -> VcardEntry | None:
-        stanza = muc.iq(self._port.jid, jid, self._port.new_id(), "get", muc.vcard_request())
+    async def vcard(self, jid: Jid) -> VcardEntry:
+        """One user's entry, cached or fetched; a failed fetch raises its ApiError."""
+        jid = jid.bare
+        cached = await self._cache.get_many([jid])
+        if jid in cached:
+            return cached[jid]
+        entry = await self._fetch(jid)
+        await self._cache.put_many([entry])
+        return entry
+
+    async def _fetch_or_none(self, jid: Jid) -> VcardEntry | None:
         try:
-            reply = await self._port.request(stanza)
+            return await self._fetch(jid)
         except ApiError as exc:
             log.info("no vCard for %s: %s", jid, exc.message)
             return None
+
+    async def _fetch(self, jid: Jid) -> VcardEntry:
+        stanza = muc.iq(self._port.jid, jid, self._port.new_id(), "get", muc.vcard_request())
+        reply = await self._port.request(stanza)
         if reply.get("type") == "error":
-            condition, _ = muc.error_of(reply)
+            condition, text = muc.error_of(reply)
             if condition != "item-not-found":  # Prosody's answer for "no vCard"
-                log.info("no vCard for %s: %s", jid, condition)
-                return None
+                raise XmppError(f"vCard of {jid}", condition=condition, text=text)
             return VcardEntry(jid, found=False)
         card = muc.parse_vcard(reply)
         return VcardEntry(jid, card.found, card.nick, card.photo_url, card.photo_type,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from component.errors import DomainNotServed, NotFound, XmppError
+from component.errors import DomainNotServed, NotFound
 from component.jid import Jid
 from component.services.ports import HostPolicy
 from component.store.vcards import VcardEntry
@@ -24,8 +24,9 @@ MAX_REMEMBERED_ACCOUNTS = 10_000
 
 
 class VcardSource(Protocol):
-    async def vcards(self, jids: Sequence[Jid]) -> dict[Jid, VcardEntry]:
-        """Fresh entries, from the cache or the server; a failed fetch is left out."""
+    async def vcard(self, jid: Jid) -> VcardEntry:
+        """A fresh entry, from the cache or the server; a failed fetch raises its ApiError
+        (LinkDown, XmppTimeout, XmppError: the statuses README gives them)."""
 
 
 class Accounts(Protocol):
@@ -86,19 +87,10 @@ class UserService:
     async def _entry(self, user: Jid) -> VcardEntry:
         fetching = self._fetching.get(user)
         if fetching is None:
-            fetching = asyncio.ensure_future(self._fetch(user))
+            fetching = asyncio.ensure_future(self._vcards.vcard(user))
             self._fetching[user] = fetching
             fetching.add_done_callback(lambda _: self._fetching.pop(user, None))
         return await asyncio.shield(fetching)
-
-    async def _fetch(self, user: Jid) -> VcardEntry:
-        entry = (await self._vcards.vcards([user])).get(user)
-        if entry is None:
-            # The directory keeps only answers it could read: a timeout or an iq error.
-            raise XmppError(f"vCard of {user}", condition="undefined-condition",
-                            text="the server gave no usable answer (an error or none in "
-                                 "time); see the daemon's log")
-        return entry
 
     async def _exists(self, user: Jid) -> bool:
         """Accounts are remembered in memory only, for as long as vCards stay fresh."""

@@ -25,6 +25,7 @@ from component.services.users import UserService
 from component.store.db import Database
 from component.store.keys import KeyStore, RedisKeys
 from devenv.proc import LOOPBACK, free_ports, terminate, wait_for_ports
+from tests.unit.fakes import NoUsers
 from tests.unit.http_apps import ApiClient, client_for
 
 HOST, OTHER = "qtalk.test.org", "second.test.org"
@@ -50,14 +51,6 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
     finally:
         terminate(proc, 5.0)
-
-
-class NoUsers:
-    async def vcards(self, jids: Any) -> dict[Jid, Any]:
-        return {}
-
-    async def exists(self, user: Jid) -> bool:
-        return False
 
 
 class Api(NamedTuple):

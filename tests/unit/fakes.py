@@ -9,6 +9,7 @@ from component.errors import ApiError
 from component.jid import Jid
 from component.services.hosts import HostRegistry
 from component.services.ports import DeliveryReport
+from component.store.vcards import VcardEntry
 from component.xmpp.link import check_outbound
 from component.xmpp.stanzas import Stanza
 
@@ -46,3 +47,14 @@ class RecordingSink:
         self.sent.extend(stanzas)
         self.remembered.update(remember)
         return DeliveryReport("routed")
+
+
+class NoUsers:
+    """UserService's vCard source and account probe for tests of other routes: nobody
+    has a vCard, nobody exists."""
+
+    async def vcard(self, jid: Jid) -> VcardEntry:
+        return VcardEntry(jid, found=False)
+
+    async def exists(self, user: Jid) -> bool:
+        return False

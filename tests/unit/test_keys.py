@@ -17,7 +17,7 @@ from component.services.users import UserService
 from component.store.db import Database
 from component.store.keys import KEEP_PER_USER, KeyStore
 from tests.unit.clock import ManualClock
-from tests.unit.fakes import HOST, hosts
+from tests.unit.fakes import HOST, NoUsers, hosts
 from tests.unit.http_apps import ApiClient, client_for, make_config
 
 ALICE = Jid.parse(f"alice@{HOST}/phone")
@@ -114,14 +114,6 @@ async def test_external_keys_are_asked_by_user_at_domain(db: Database, clock: Ma
 
 
 # -- auth_uk over HTTP ---------------------------------------------------------------------
-
-class NoUsers:
-    async def vcards(self, jids: Any) -> dict[Jid, Any]:
-        return {}
-
-    async def exists(self, user: Jid) -> bool:
-        return False
-
 
 @pytest.fixture
 async def client(keys: KeyService) -> AsyncIterator[ApiClient]:

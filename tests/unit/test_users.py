@@ -4,7 +4,7 @@ over a fake link, and the HTTP routes through aiohttp's test client."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -32,16 +32,19 @@ PNG = b"\x89PNG\r\n\x1a\n-fake"
 
 
 class FakeVcards:
-    """The nick directory's contract: fresh entries; failed fetches are left out."""
+    """The nick directory's contract: a fresh entry, or the fetch's own error (here the
+    server's silence for anyone it does not know)."""
 
     def __init__(self, entries: dict[Jid, VcardEntry]) -> None:
         self.entries = entries
         self.asked: list[Jid] = []
 
-    async def vcards(self, jids: Sequence[Jid]) -> dict[Jid, VcardEntry]:
-        self.asked.extend(jids)
+    async def vcard(self, jid: Jid) -> VcardEntry:
+        self.asked.append(jid)
         await asyncio.sleep(0)
-        return {jid: self.entries[jid] for jid in jids if jid in self.entries}
+        if jid not in self.entries:
+            raise XmppTimeout(f"no answer from {jid} in time")
+        return self.entries[jid]
 
 
 class FakeAccounts:
@@ -87,7 +90,7 @@ async def test_unknown_users_and_domains() -> None:
         await users.profile(Jid.parse("alice@unserved.example"))
     with pytest.raises(NotFound):
         await users.profile(Jid.parse(HOST))
-    with pytest.raises(XmppError):  # the directory could not fetch it
+    with pytest.raises(XmppTimeout):  # the directory's own error, as it is
         await users.profile(Jid.parse(f"silent@{HOST}"))
 
 
