@@ -16,6 +16,9 @@ from component.errors import ApiError, ErrCode, InternalError
 
 JSON_TYPE = "application/json"
 JSON_CONTENT_TYPE = f"{JSON_TYPE}; charset=utf-8"
+# Every 503 (link down, outbox full, key backend or readiness) says when to come back: the
+# link's reconnects back off to at most xmpp.reconnect_max_delay, 5 s by default.
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,8 @@ class Answer:
 def answer(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200,
            headers: dict[str, str] | None = None) -> Answer:
     body = orjson.dumps({"ret": ret, "errcode": int(errcode), "errmsg": errmsg, "data": data})
+    if status == 503 and not (headers and "Retry-After" in headers):
+        headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
     return Answer(status, int(errcode), body, headers)
 
 

@@ -202,7 +202,8 @@ def _probes() -> dict[str, Schema]:
     probes: dict[str, tuple[str, str, Schema, dict[str, Schema] | None]] = {
         "/healthz": ("healthz", "200 while the process runs", _response(200, s.EMPTY), None),
         "/readyz": ("readyz", "200 when the link is up and the store writable, else 503",
-                    _response(200, ready), {"503": _response(503, ready)}),
+                    _response(200, ready),
+                    {"503": _response(503, ready, headers=ERROR_HEADERS[503])}),
         "/metrics": ("metrics", "Prometheus metrics", metrics, None),
         OPENAPI_PATH: ("openapi", "this OpenAPI document", spec, None),
     }

@@ -1,4 +1,5 @@
-"""A loopback TCP proxy whose connections a test can cut, to break the component link."""
+"""A loopback TCP proxy whose connections a test can cut, to break the component link, or
+hold, to make the server look silent while the connection stays open."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class CuttableProxy:
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self.accepting = True
+        self._answers_flow = asyncio.Event()  # what the target sends back goes through
+        self._answers_flow.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -31,6 +34,13 @@ class CuttableProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def hold(self) -> None:
+        """Keep what the target sends back (it arrives on `release()`): a silent server."""
+        self._answers_flow.clear()
+
+    def release(self) -> None:
+        self._answers_flow.set()
+
     async def restore(self) -> None:
         self.accepting = True
         await self.start()
@@ -45,12 +55,16 @@ class CuttableProxy:
             writer.transport.abort()
             return
         self._writers += [writer, up_writer]
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        await asyncio.gather(self._pipe(reader, up_writer),
+                             self._pipe(up_reader, writer, self._answers_flow))
 
     @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    flow: asyncio.Event | None = None) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                if flow is not None:
+                    await flow.wait()
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
