@@ -47,8 +47,8 @@ THIRD = Op("messages", "send <message> stanzas given as XML, as their senders",
 NOTICE = ("groups", "push the group card to the room's members (and store its values)")
 AUTH_UK = Op("users", "check a user key (u, k in the query string; any method)",
              s.EMPTY, (401, 403, 503), body=False, query=("u", "k"), mutating=False)
-AVATAR = Op("users", "the inline vCard photo of a user", {}, (403, 404, 502, 503, 504),
-            body=False, mutating=False)
+AVATAR = Op("users", "the inline vCard photo of a user (image types only)", {},
+            (403, 404, 502, 503, 504), body=False, mutating=False)
 
 QTALK: dict[str, dict[str, Op]] = {
     "send_thirdmessage": {"post": THIRD},
@@ -163,8 +163,9 @@ def _qtalk_operation(path: str, method: str, op: Op, config: Config, example: An
                  for status in sorted(statuses)}
     ok = _response(200, op.data, headers=("Idempotent-Replayed",) if op.mutating else ())
     if path == "avatar/{jid}":
-        ok = {**ok, "description": "the photo (an image type, or application/octet-stream)",
-              "content": {"image/*": {}, "application/octet-stream": {}}}
+        ok = {**ok, "description": "the photo, of an image type (README); no inline photo, "
+                                   "or one of another type, is 404",
+              "content": {"image/*": {}}}
     responses["200"] = ok
     names = ["X-Request-Id", *op.query, *(["Idempotency-Key"] if op.mutating else [])]
     parameters: list[Schema] = [{"$ref": REF.format("parameters", n)} for n in names]

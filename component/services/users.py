@@ -3,12 +3,14 @@
 vCards come through the rooms' nick directory (XEP-0054 vcard-temp from the component's JID,
 cached in the store while fresh). An empty vCard is ambiguous on ejabberd (no vCard, or no
 account), so the account is then probed (`xmpp/accounts.py`); an unknown user is a NotFound,
-never an empty success. Concurrent lookups of one user share one fetch.
+never an empty success. Concurrent lookups of one user share one fetch. Only a photo whose
+TYPE is an image is served (README): anything else is as if there were none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from component.services.ports import HostPolicy
 from component.store.vcards import VcardEntry
 
 MAX_REMEMBERED_ACCOUNTS = 10_000
+IMAGE_TYPE = re.compile(r"^image/[a-z0-9.+-]{1,64}$")
 
 
 class VcardSource(Protocol):
@@ -44,8 +47,14 @@ class UserProfile:
 
 @dataclass(frozen=True, slots=True)
 class Photo:
-    type: str
+    type: str  # an image/* media type, lower-cased
     data: bytes
+
+
+def image_type(entry: VcardEntry) -> str | None:
+    """The inline photo's media type if it is an image's, else None."""
+    declared = (entry.photo_type or "").strip().lower()
+    return declared if entry.photo_data is not None and IMAGE_TYPE.match(declared) else None
 
 
 class UserService:
@@ -64,14 +73,18 @@ class UserService:
         """Nick and avatar of a user of a served domain; NotFound for an unknown account."""
         entry = await self._entry_of_user(user)
         return UserProfile(entry.jid, entry.nick or entry.jid.local, entry.photo or None,
-                           entry.photo_data is not None, entry.found)
+                           image_type(entry) is not None, entry.found)
 
     async def photo(self, user: Jid) -> Photo:
-        """The photo a vCard carries inline; NotFound when it has none."""
+        """The image a vCard carries inline; NotFound when it has none, or another type."""
         entry = await self._entry_of_user(user)
         if entry.photo_data is None:
             raise NotFound(f"{entry.jid} has no inline photo")
-        return Photo(entry.photo_type or "application/octet-stream", entry.photo_data)
+        media_type = image_type(entry)
+        if media_type is None:
+            raise NotFound(f"{entry.jid} has no inline image: its photo's type is "
+                           f"{entry.photo_type or 'not given'!r}")
+        return Photo(media_type, entry.photo_data)
 
     async def _entry_of_user(self, user: Jid) -> VcardEntry:
         user = user.bare

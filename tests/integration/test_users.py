@@ -60,6 +60,25 @@ async def test_photos_by_url_and_inline(api: Api, make_user: UserFactory,
         assert await response.read() == PNG
 
 
+async def test_a_photo_that_is_not_an_image_is_not_served(
+        api: Api, make_user: UserFactory, client_factory: ClientFactory,
+        daemon: RunningDaemon) -> None:
+    html = make_user("htmlphoto")
+    client = await client_factory(*html)
+    page = base64.b64encode(b"<html><script>alert(1)</script></html>").decode()
+    await client.set_vcard("<vCard xmlns='vcard-temp'><NICKNAME>Paged</NICKNAME><PHOTO>"
+                           f"<TYPE>text/html</TYPE><BINVAL>{page}</BINVAL></PHOTO></vCard>")
+    origin = daemon.url.removesuffix("/qtalk/")
+    async with aiohttp.ClientSession() as session, \
+            session.get(f"{origin}/qtalk/avatar/{html.jid}") as response:
+        assert (response.status, response.content_type) == (404, "application/json")
+        envelope = await response.json()
+        assert envelope["errcode"] == 1008
+        assert "text/html" in envelope["errmsg"]
+    status, reply = await nick(api, html.user)  # so no link to it either
+    assert (status, reply["data"]) == (200, {"Nick": "Paged", "Vcard": None})
+
+
 async def test_user_without_vcard_and_unknown_user(
         api: Api, make_user: UserFactory, xmpp_server: XmppServer,
         client_factory: ClientFactory) -> None:

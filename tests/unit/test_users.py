@@ -120,6 +120,16 @@ async def test_photo() -> None:
         await users.photo(ALICE)
 
 
+async def test_a_photo_of_another_type_is_no_image() -> None:
+    users, vcards, _ = service()
+    page = Jid.parse(f"page@{HOST}")
+    vcards.entries[page] = VcardEntry(page, True, "", photo_type="text/html",
+                                      photo_data=b"<script>")
+    assert not (await users.profile(page)).photo_inline
+    with pytest.raises(NotFound, match="'text/html'"):
+        await users.photo(page)
+
+
 # -- the account probe -----------------------------------------------------------------------
 
 def test_probe_golden() -> None:
