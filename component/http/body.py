@@ -1,4 +1,10 @@
-"""Typed request parsing at the edge: JSON into values, with field-named errors."""
+"""Typed request parsing at the edge: JSON into values, with field-named errors.
+
+A field has the JSON type the API description gives it (openapi_schemas.py), or the request
+is refused naming it: a number is not a string, and `null` is not an absent field. The
+original API crashed on such values or dropped what they went into, so no client of it
+relied on them (original-behaviour.md §2).
+"""
 
 from __future__ import annotations
 
@@ -50,24 +56,37 @@ def as_items(value: Any, max_items: int, what: str = "body") -> list[Any]:
     return items
 
 
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for errors."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    return "an array" if isinstance(value, list) else "a string"
+
+
 def req_str(obj: dict[str, Any], key: str, *, max_chars: int | None = None,
             allow_empty: bool = False) -> str:
-    if key not in obj or obj[key] is None:
+    if key not in obj:
         raise BadField(key, "missing")
     return _str(obj[key], key, max_chars, allow_empty)
 
 
 def opt_str(obj: dict[str, Any], key: str, default: str | None = None, *,
             max_chars: int | None = None) -> str | None:
-    if obj.get(key) is None:
+    if key not in obj:
         return default
     return _str(obj[key], key, max_chars, allow_empty=True)
 
 
 def _str(value: Any, key: str, max_chars: int | None, allow_empty: bool) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise BadField(key, f"expected a string, got {type(value).__name__}")
-    text = str(value)
+    if not isinstance(value, str):
+        raise BadField(key, f"expected a string, got {json_type(value)}")
+    text = value
     if not text and not allow_empty:
         raise BadField(key, "must not be empty")
     if max_chars is not None and len(text) > max_chars:

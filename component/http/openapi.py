@@ -214,8 +214,9 @@ def _probes() -> dict[str, Schema]:
 
 DESCRIPTION = """The QTalk/Startalk integration API of qtalk-component (README.md).
 
-Every answer under /qtalk/ is the envelope `{"ret", "errcode", "errmsg", "data"}`. Text fields
-also take a JSON integer (its decimal text), as the original did. A method a path does not
+Every answer under /qtalk/ is the envelope `{"ret", "errcode", "errmsg", "data"}`. Every field
+has the JSON type its schema gives (a text field takes a string, never a number or null); any
+other value is 400, errcode 1002, with `errmsg` naming the field. A method a path does not
 list is 405 (errcode 1007, with `Allow`); an unknown path is 404 (errcode 1006); a body over
 `limits.max_request_bytes` is 413. With `http.always_200 = true` every status is 200 and the
 envelope is the only signal. With `[[integrators]]` configured, every /qtalk/ call needs a

@@ -49,15 +49,21 @@ def room_of(obj: Mapping[str, Any], id_key: str, domain_key: str, default_domain
     return jid_of(name, domain, id_key)
 
 
-def actor_of(obj: Mapping[str, Any], default_host: str, *, host_key: str = "muc_owner_host"
-             ) -> Jid:
-    """The acting user: `muc_true_owner` (else `muc_owner`) on `muc_owner_host`."""
+def actor_of(obj: Mapping[str, Any], default_host: str, *,
+             host_keys: tuple[str, ...] = ("muc_owner_host",)) -> Jid:
+    """The acting user: `muc_true_owner` (else `muc_owner`) on the first host given.
+    Every one of these fields is read, so a wrong type is refused even where it would not
+    be used."""
     data = dict(obj)
-    name = fields.opt_str(data, "muc_true_owner", max_chars=MAX_NAME) or \
-        fields.req_str(data, "muc_owner", max_chars=MAX_NAME)
-    host = fields.opt_str(data, host_key, max_chars=MAX_NAME) or default_host
-    key = "muc_true_owner" if data.get("muc_true_owner") else "muc_owner"
-    return jid_of(name, host, key)
+    true_owner = fields.opt_str(data, "muc_true_owner", max_chars=MAX_NAME)
+    owner = fields.opt_str(data, "muc_owner", max_chars=MAX_NAME)
+    hosts = [fields.opt_str(data, key, max_chars=MAX_NAME) for key in host_keys]
+    host = next(filter(None, hosts), default_host)
+    if true_owner:
+        return jid_of(true_owner, host, "muc_true_owner")
+    if not owner:
+        raise BadField("muc_owner", "missing" if owner is None else "must not be empty")
+    return jid_of(owner, host, "muc_owner")
 
 
 def user_list(obj: Mapping[str, Any], key: str, domain: str, max_items: int
@@ -83,8 +89,8 @@ def user_list(obj: Mapping[str, Any], key: str, domain: str, max_items: int
 
 def opt_flag(obj: Mapping[str, Any], key: str) -> bool | None:
     """The original's "true"/"false" strings; JSON booleans and 0/1 too; "" = unchanged."""
-    value = obj.get(key)
-    if value is None or value == "":
+    value = obj.get(key, "")
+    if value == "":
         return None
     if isinstance(value, bool):
         return value
@@ -95,8 +101,8 @@ def opt_flag(obj: Mapping[str, Any], key: str) -> bool | None:
 
 def opt_count(obj: Mapping[str, Any], key: str) -> int | None:
     """A positive integer, as a JSON number or a string of digits; "" = unchanged."""
-    value = obj.get(key)
-    if value is None or value == "":
+    value = obj.get(key, "")
+    if value == "":
         return None
     if isinstance(value, str) and value.isdigit():
         value = int(value)

@@ -92,8 +92,7 @@ class RoomRoutes:
     async def destroy_muc(self, request: Request) -> Answer:
         obj = self._object(request)
         room = self._room(obj)
-        host_key = "host" if obj.get("host") else "muc_owner_host"
-        owner = parse.actor_of(obj, self.host, host_key=host_key)
+        owner = parse.actor_of(obj, self.host, host_keys=("host", "muc_owner_host"))
         _acting(request, room, owner)
         await self.rooms.destroy(DestroyRoom(
             room, owner, parse.opt_text(obj, "reason") or "management close"))
@@ -111,8 +110,8 @@ class RoomRoutes:
     async def change_muc_opts(self, request: Request) -> Answer:
         obj = self._object(request)
         owner = parse.opt_text(obj, "affiliations")
-        new_owner = parse.jid_of(owner, fields.opt_str(obj, "host") or self.host,
-                                 "affiliations") if owner else None
+        host = fields.opt_str(obj, "host") or self.host
+        new_owner = parse.jid_of(owner, host, "affiliations") if owner else None
         room_jid = self._room(obj, "muc", "domain")
         _acting(request, room_jid, *([new_owner] if new_owner else []))
         room = await self.admin.change_options(ChangeOptions(
