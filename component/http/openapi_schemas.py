@@ -216,13 +216,15 @@ def _props(required: list[str], properties: dict[str, Schema]) -> Schema:
 
 STRING, BOOL, INT = {"type": "string"}, {"type": "boolean"}, {"type": "integer"}
 MAYBE_STRING: Schema = {"type": ["string", "null"]}
-DELIVERY: Schema = {"enum": ["routed", "queued"],
-                    "description": "routed: the server acknowledged it; queued: kept durably, "
-                                   "sent as soon as possible"}
+DELIVERY: Schema = {"enum": ["accepted", "routed", "queued"],
+                    "description": "accepted: durable and written to the server (the default "
+                                   "answer); routed: the server acknowledged it (with "
+                                   "?wait=N); queued: kept durably, sent as soon as possible"}
 REFUSAL = {"errcode": {"$ref": "#/components/schemas/ErrCode"}, "errmsg": STRING}
 SENT_ONE = _props(["id", "status"], {"id": STRING, "status": DELIVERY, "duplicate": BOOL})
 SENT_ITEMS = _props(["status", "items"], {"status": {
-    "enum": ["routed", "queued", None], "description": "null when nothing was sent"}, "items": {
+    "enum": ["accepted", "routed", "queued", None],
+    "description": "null when nothing was sent"}, "items": {
     "type": "array", "items": _props(["index", "to", "ok"], {
         "index": INT, "to": STRING, "ok": BOOL, "id": MAYBE_STRING, "duplicate": BOOL,
         "status": DELIVERY, **REFUSAL})}})

@@ -2,14 +2,14 @@
 
 XEP-0114 has no acknowledgements, so the daemon makes its own. A message is written to the
 stream, then committed to the outbox (one transaction for every request that arrived
-meanwhile, once the server has had the chance to route it); its caller is answered once it is
-committed. It is acknowledged by a ping barrier: ejabberd handles a stream in order, so the
-pong proves everything before it was routed. Carbons follow their message once it is routed.
-Acknowledged rows stay `settle` seconds more, so stanzas the server routed but had not yet
-handed to a client when it crashed are replayed (at-least-once; the same ids let clients drop
-duplicates). The number of stanzas written but not acknowledged is bounded by a window,
-halved when a link drops with stanzas in flight and grown back as barriers return: ejabberd
-kills a component whose queue passes max_fsm_queue.
+meanwhile); its caller is answered once it is committed ("accepted"), or, when it asks to
+wait, once the server routed it. It is acknowledged by a ping barrier: ejabberd handles a
+stream in order, so the pong proves everything before it was routed. Carbons follow their
+message once it is routed. Acknowledged rows stay `settle` seconds more, so stanzas the
+server routed but had not yet handed to a client when it crashed are replayed (at-least-once;
+the same ids let clients drop duplicates). The number of stanzas written but not
+acknowledged is bounded by a window, halved when a link drops with stanzas in flight and
+grown back as barriers return: ejabberd kills a component whose queue passes max_fsm_queue.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ SETTLE_SECONDS = 2.0
 # firing cost a wake-up and a transaction of its own.
 SETTLE_SWEEPS = 20
 REMEMBER_IDS_SECONDS = 24 * 3600.0
-COMMIT_DELAY = 0.005  # the longest a transaction waits for the server to route first
 
 
 @dataclass(eq=False, slots=True)
@@ -166,12 +165,17 @@ class OutboxDelivery:
         copies = tuple(s for s in stanzas if not s.durable)
         if not entries:  # copies alone: nothing to wait for
             entries, copies = [Entry(self._next_seq(), s) for s in copies], ()
-        # Only the last one's acknowledgement is awaited: the barrier acks in order.
-        entries[-1].acked = asyncio.get_running_loop().create_future()
         entries[-1].copies = copies
+        durable_enough = self._outbox is not None and not wait
+        if not durable_enough:
+            # Only the last one's acknowledgement is awaited: the barrier acks in order.
+            entries[-1].acked = asyncio.get_running_loop().create_future()
         self._remember(remember, entries[-1].seq)
         await self._commit(entries, remember)
-        if not self._link.up.is_set() and wait is None:
+        up = self._link.up.is_set()
+        if durable_enough:  # the outbox replays it until the server has routed it
+            return DeliveryReport("accepted" if up else "queued")
+        if not up and wait is None:
             return DeliveryReport("queued")
         last = entries[-1].acked
         assert last is not None
@@ -179,7 +183,7 @@ class OutboxDelivery:
             # One future per request, resolved by the barrier, a link drop or this timer:
             # asyncio.wait's sets and callbacks cost more than the rest of this method.
             timer = asyncio.get_running_loop().call_later(
-                self._config.ack_timeout if wait is None else wait, _stop_waiting, last)
+                wait or self._config.ack_timeout, _stop_waiting, last)
             await last
             timer.cancel()
         return DeliveryReport("routed" if last.result() else "queued")
@@ -225,29 +229,8 @@ class OutboxDelivery:
     async def _committer(self) -> None:
         while True:
             await self._commit_wakeup.wait()
-            await self._after_routing()
             self._commit_wakeup.clear()
             await self._commit_now()
-
-    async def _after_routing(self) -> None:
-        """Wait (at most COMMIT_DELAY) for the barrier on its way: with the server on the
-        same core, a transaction run at once took the CPU before the server could route
-        what had just been written. The callers are answered after both anyway."""
-        barrier = self._barrier
-        if barrier is None or barrier.done():
-            return
-        loop = asyncio.get_running_loop()
-        routed: asyncio.Future[None] = loop.create_future()
-
-        def wake(_: object = None) -> None:
-            if not routed.done():
-                routed.set_result(None)
-
-        barrier.add_done_callback(wake)
-        timer = loop.call_later(COMMIT_DELAY, wake)
-        await routed
-        timer.cancel()
-        barrier.remove_done_callback(wake)
 
     async def _commit_now(self) -> None:
         # The committer task and drain() both commit: one transaction at a time.

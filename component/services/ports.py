@@ -11,13 +11,15 @@ from lxml import etree
 
 from component.xmpp.stanzas import Stanza
 
-DeliveryStatus = Literal["routed", "queued"]
+DeliveryStatus = Literal["accepted", "routed", "queued"]
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
-    """What happened to a batch: `routed` once the server acknowledged it by a barrier,
-    `queued` when it is kept durably and will be sent (link down, or no ack in time)."""
+    """What happened to a batch: `accepted` once it is durable and written to the server
+    (its acknowledgement not awaited), `routed` once the server acknowledged it by a barrier
+    (when asked to wait for that), `queued` when it is kept durably and will be sent (link
+    down, or no acknowledgement in the time waited)."""
 
     status: DeliveryStatus
 

@@ -38,7 +38,7 @@ async def test_add_host_then_a_message_to_that_domain_is_delivered(
                                      "data": {"host": SECOND_HOST, "added": True}})
 
     status, reply = await api("send_thirdmessage", message)
-    assert (status, reply["data"]["status"]) == (200, "routed")
+    assert (status, reply["data"]["status"]) == (200, "accepted")
     got = await dave_client.wait_message(lambda m: m.get("id") == "second-1")
     assert got.findtext("{jabber:client}body") == "hi"
     status, reply = await api("get_user_nick", {"ID": dave.user, "Domain": SECOND_HOST})

@@ -123,7 +123,7 @@ async def test_routed_after_the_barrier_and_rows_leave_after_settling(db: Databa
     link = FakeLink()
     link.go_up()
     delivery = await started(link, db)
-    report = await delivery.deliver([message(1), message(2)])
+    report = await delivery.deliver([message(1), message(2)], wait=5)
     assert report.status == "routed"
     assert [s.id for s in link.written] == ["m1", "m2"]
 
@@ -150,7 +150,7 @@ async def test_a_drop_replays_unacknowledged_and_recently_acked(db: Database) ->
     link = FakeLink(auto_ack=False)
     link.go_up()
     delivery = await started(link, db, window=4096)
-    waiter = asyncio.create_task(delivery.deliver([message(1), message(2)]))
+    waiter = asyncio.create_task(delivery.deliver([message(1), message(2)], wait=30))
     await eventually(lambda: len(link.written) == 2)
     link.go_down()
     assert (await waiter).status == "queued"
@@ -173,7 +173,7 @@ async def test_a_restart_replays_what_the_outbox_kept(db: Database) -> None:
     assert second.depth == 2
     second_link.go_up()
     await eventually(lambda: [s.id for s in second_link.written] == ["m1", "m2"])
-    report = await second.deliver([message(3)])
+    report = await second.deliver([message(3)], wait=5)
     assert report.status == "routed"
     await second.drain(1)
 
@@ -215,7 +215,7 @@ async def test_concurrent_requests_share_transactions(db: Database,
 
     monkeypatch.setattr(SqliteOutbox, "commit", counting)
     reports = await asyncio.gather(*(delivery.deliver([message(n)]) for n in range(200)))
-    assert {r.status for r in reports} == {"routed"}
+    assert {r.status for r in reports} == {"accepted"}
     assert commits < 50
     assert [s.id for s in link.written] == [f"m{n}" for n in range(200)]
     await delivery.drain(1)
@@ -288,7 +288,7 @@ async def test_written_while_committing_and_answered_after_the_commit(
     monkeypatch.setattr(SqliteOutbox, "commit", slow)
     report = await delivery.deliver([message(1)])
     assert written_during_commit == [1]  # on the stream before its row was committed
-    assert report.status == "routed"
+    assert report.status == "accepted"
     assert await rows(db) == ["m1"]  # and in the outbox when the caller was answered
     await delivery.drain(1)
 
@@ -380,31 +380,29 @@ async def test_a_copy_waits_through_a_link_drop() -> None:
     await delivery.drain(1)
 
 
-async def unanswered(db: Database, monkeypatch: pytest.MonkeyPatch,
-                     commit_delay: float) -> tuple[FakeLink, OutboxDelivery]:
-    """A delivery whose barriers the test answers, with the transaction's wait set."""
-    monkeypatch.setattr(delivery_module, "COMMIT_DELAY", commit_delay)
+async def test_answered_once_durable_unless_asked_to_wait_for_routing(db: Database) -> None:
     link = FakeLink(auto_ack=False)
     link.go_up()
-    return link, await started(link, db)
-
-
-async def test_the_transaction_lets_the_server_route_first(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    link, delivery = await unanswered(db, monkeypatch, commit_delay=30.0)
-    request = asyncio.create_task(delivery.deliver([message(1)], wait=30))
-    await eventually(lambda: len(link.barriers) == 1)
-    await asyncio.sleep(0.05)
-    assert await rows(db) == []  # written, not yet committed: the barrier is on its way
-    link.barriers[0].set_result(etree.Element("iq"))
-    assert (await request).status == "routed"
+    delivery = await started(link, db)
+    report = await asyncio.wait_for(delivery.deliver([message(1)]), 5)
+    assert report.status == "accepted"  # no barrier has come back
     assert await rows(db) == ["m1"]  # committed before the caller was answered
+    waiting = asyncio.create_task(delivery.deliver([message(2)], wait=30))
+    await eventually(lambda: len(link.written) == 2)
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # ?wait=N: until the server has routed it
+    for barrier in link.barriers:
+        barrier.set_result(etree.Element("iq"))
+    await eventually(lambda: len(link.barriers) == 2)
+    link.barriers[-1].set_result(etree.Element("iq"))
+    assert (await waiting).status == "routed"
     await delivery.drain(1)
 
 
-async def test_a_slow_server_delays_the_transaction_only_so_long(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    _, delivery = await unanswered(db, monkeypatch, commit_delay=0.05)
+async def test_a_slow_server_answers_queued_after_the_wait(db: Database) -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, db)
     report = await asyncio.wait_for(delivery.deliver([message(1)], wait=0.3), 5)
     assert report.status == "queued"  # no barrier came back
     assert await rows(db) == ["m1"]  # but it was committed all the same
