@@ -24,7 +24,7 @@ from component.logs import line_handler_for
 
 log = logging.getLogger("component.audit")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-_PLAIN_LIST = re.compile(r"[A-Za-z0-9._:@/+=*-]+(?:,[A-Za-z0-9._:@/+=*-]+)*")
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9._:@/+=*,-]")
 
 
 # Request ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
@@ -64,6 +64,16 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
     """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
+    handler = line_handler_for(log)
+    if handler is not None and not handler.json:
+        # The plain line straight from its parts: no record to build for a formatter.
+        # `rid` is sane and `endpoint` a route's own path; the rest is quoted if need be.
+        middle = " ".join([f"{key}={_quoted(value)}" for key, value in facts.items()])
+        handler.write_info(log.name, (
+            f"request_id={rid} integrator={_quoted(integrator)} remote={_quoted(remote or '-')}"
+            f" endpoint={endpoint}{' ' if middle else ''}{middle} status={status}"
+            f" errcode={errcode} ms={round(seconds * 1000, 1)}"), {})
+        return
     record: dict[str, Any] = {
         "request_id": rid,
         "integrator": integrator,
@@ -75,30 +85,26 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
         "errcode": errcode,
         "ms": round(seconds * 1000, 1),
     }
-    handler = line_handler_for(log)
+    line = " ".join([f"{key}={_quoted(value)}" for key, value in record.items()])
     if handler is not None:
-        handler.write_info(log.name, _logfmt(record), record)
+        handler.write_info(log.name, line, record)
     else:
-        log.info("%s", _logfmt(record), extra={"fields": record})
+        log.info("%s", line, extra={"fields": record})
 
 
-_NUMBERS = (int, float)  # a tuple: `int | float` would build a union object every call
-
-
-def _logfmt(record: dict[str, Any]) -> str:
-    """key=value pairs; anything not plain is JSON-quoted, so no caller text can forge a line.
-
-    A list is plain when its items, joined with commas, are: the one pattern (one regex call
-    per key; this line is written for every message) also refuses empty items and commas."""
-    parts = []
-    for key, value in record.items():
-        if isinstance(value, _NUMBERS):
-            parts.append(f"{key}={value}")
-            continue
-        is_list = isinstance(value, list)
-        joined = ",".join(map(str, value)) if is_list else str(value)
-        if _PLAIN_LIST.fullmatch(joined) or (is_list and not joined):
-            parts.append(f"{key}={joined or '-'}")
-        else:
-            parts.append(f"{key}={orjson.dumps(value, default=str).decode()}")
-    return " ".join(parts)
+def _quoted(value: Any) -> str:
+    """A value of a logfmt pair: as it is when plain, else JSON-quoted, so that no caller
+    text can forge a line. A list is plain when its items, joined with commas, are: the one
+    class also refuses commas inside items and empty ones."""
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | dict):
+        items = [str(item) for item in value]
+        joined = ",".join(items)
+        if not joined:
+            return "-" if not items else orjson.dumps(items).decode()
+        plain = "" not in items and not _NOT_PLAIN.search(joined)
+        return joined if plain else orjson.dumps(items).decode()
+    text = str(value)
+    return text if text and not _NOT_PLAIN.search(text) and "," not in text \
+        else orjson.dumps(text).decode()

@@ -34,8 +34,11 @@ def check_chars(text: str, what: str) -> str:
 
 
 # Most values (JIDs, ids, types) need neither refusing nor escaping: one search says so.
-_TEXT_WORK = re.compile(f"[^{_ALLOWED}]|[&<>\r]")
-_ATTR_WORK = re.compile(f"[^{_ALLOWED}]|[&<>'\"\r\n\t]")
+# Each pattern is one negated class, the XML 1.0 Char class without what must be escaped
+# (an alternation of two classes searched 3-5 times slower, on every attribute of a stanza).
+_NO_MARKUP = "\x20\x21\x23-\x25\x28-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
+_TEXT_WORK = re.compile(f"[^\t\n\"'{_NO_MARKUP}]")
+_ATTR_WORK = re.compile(f"[^{_NO_MARKUP}]")
 
 
 def text(value: str, what: str = "text") -> str:

@@ -1,0 +1,183 @@
+"""`python -m bench.hotpath`: the daemon's own CPU per request, without sockets or a server.
+
+The real HTTP protocol, pipeline, handlers, message service, delivery and SQLite outbox (a
+real file, WAL), driven in one process: connections are fake transports that feed the next
+request as soon as the answer to the last is written (like wrk's closed loop), and the link
+at the port records stanzas and answers every barrier at once. What it prints is the Python
+side of a request, the part the daemon can make cheaper; the syscalls (one read, one answer
+write, the link's writes shared per loop turn) come on top and are counted by `make bench`.
+
+    python -m bench.hotpath                      # send_message, carbons on, 16 connections
+    python -m bench.hotpath --carbons off --requests 50000 --profile run/hotpath.prof
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import logging
+import pstats
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+from lxml import etree
+
+from component.config import parse_config
+from component.http.messages import MessageRoutes
+from component.http.protocol import HttpConnection
+from component.http.server import make_pipeline, make_server
+from component.jid import Jid
+from component.logs import setup_logging
+from component.services.delivery import OutboxDelivery
+from component.services.hosts import HostRegistry
+from component.services.messages import MessageService
+from component.store.db import Database
+from component.store.outbox import SqliteOutbox
+from component.xmpp.link import check_outbound
+from component.xmpp.stanzas import Stanza
+
+HOST, MUC, COMPONENT = "qtalk.test.org", "conference.qtalk.test.org", "api.qtalk.test.org"
+BODY = {"From": "test1", "To": [{"User": "test2"}],
+        "Body": "perf anchor message body 0123456789 abcdefghijklmnopqrstuvwxyz"}
+
+
+class AckingLink:
+    """The link at the port: keeps the stanzas' bytes, answers each barrier on the next turn."""
+
+    def __init__(self) -> None:
+        self.up = asyncio.Event()
+        self.up.set()
+        self.written = 0
+        self._component = Jid.parse(COMPONENT)
+
+    def check_addresses(self, stanza: Stanza) -> None:
+        check_outbound(stanza, self._component, lambda domain: domain == HOST)
+
+    def send(self, stanza: Stanza) -> None:
+        self.written += 1
+
+    def barrier(self) -> asyncio.Future[etree._Element]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[etree._Element] = loop.create_future()
+        loop.call_soon(future.set_result, etree.Element("iq"))
+        return future
+
+    async def writable(self) -> None:
+        return None
+
+    def is_writable(self) -> bool:
+        return True
+
+    def on_up(self, listener: Callable[[], None]) -> None:
+        pass
+
+    def on_down(self, listener: Callable[[], None]) -> None:
+        pass
+
+
+class LoopingTransport(asyncio.Transport):
+    """A client connection that sends its next request once an answer is written."""
+
+    def __init__(self, request: bytes, budget: list[int], done: asyncio.Event) -> None:
+        super().__init__()
+        self.request, self.budget, self.done = request, budget, done
+        self.protocol: HttpConnection | None = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if bytes(data[:12]) not in (b"HTTP/1.1 200", b"HTTP/1.1 207"):
+            raise RuntimeError(f"unexpected answer: {bytes(data)[:300]!r}")
+        self.send_next()
+
+    def send_next(self) -> None:
+        if self.budget[0] <= 0:
+            if self.budget[0] == 0:
+                self.done.set()
+            return
+        self.budget[0] -= 1
+        assert self.protocol is not None
+        asyncio.get_running_loop().call_soon(self.protocol.data_received, self.request)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def measure(args: argparse.Namespace, store: Path) -> None:
+    config = parse_config({
+        "xmpp": {"server": "127.0.0.1", "domain": COMPONENT, "secret": "hotpath-secret",
+                 "hosts": [HOST], "muc_domain": MUC, "carbons": args.carbons == "on"},
+        "store": {"path": str(store)}, "log": {"level": args.log_level}})
+    setup_logging(config.log)
+    db = await Database.open(config.store.path)
+    hosts = HostRegistry(config.xmpp.hosts, MUC)
+    delivery = OutboxDelivery(AckingLink(), SqliteOutbox(db), config.delivery)
+    await delivery.start()
+    service = MessageService(delivery, hosts, max_stanza_bytes=config.limits.max_stanza_bytes,
+                             carbons=config.xmpp.carbons)
+    pipeline = make_pipeline(config, MessageRoutes(service, config.limits).routes(), db=db)
+    server = make_server(config, pipeline)
+    body = orjson.dumps(BODY)
+    request = (f"POST /qtalk/send_message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    budget, done = [args.requests], asyncio.Event()
+    transports = []
+    for _ in range(args.connections):
+        transport = LoopingTransport(request, budget, done)
+        protocol = HttpConnection(server)
+        protocol.connection_made(transport)
+        transport.protocol = protocol
+        transports.append(transport)
+    profiler = cProfile.Profile() if args.profile else None
+    cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    for transport in transports:
+        transport.send_next()
+    await done.wait()
+    if profiler is not None:
+        profiler.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    loop_cpu = time.thread_time() - loop_cpu
+    per = 1e6 / args.requests
+    print(f"{args.requests} send_message requests, carbons {args.carbons}, "
+          f"{args.connections} connections, per request: {per * cpu:.1f} µs CPU "
+          f"({per * loop_cpu:.1f} on the loop's thread), {per * wall:.1f} µs wall")
+    await delivery.drain(5.0)
+    await db.close()
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.hotpath")
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--carbons", choices=("on", "off"), default="on")
+    parser.add_argument("--log-level", default="INFO", help="INFO writes the audit lines")
+    parser.add_argument("--profile", type=Path, help="cProfile stats to this file")
+    args = parser.parse_args(argv)
+    logging.raiseExceptions = True
+    with tempfile.TemporaryDirectory() as folder:
+        uvloop.run(measure(args, Path(folder) / "store.db"))
+
+
+if __name__ == "__main__":
+    main()
