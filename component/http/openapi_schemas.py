@@ -112,7 +112,7 @@ def name(description: str) -> Schema:
 
 FLAG: Schema = {"description": '`true`/`false` (booleans, "true"/"false", 0/1); "" leaves it',
                 "anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "1", "0", "", 0, 1]}]}
-COUNT: Schema = {"description": 'a positive integer, or its digits; "" leaves it', "anyOf": [
+COUNT: Schema = {"description": 'a positive integer, or its ASCII digits; "" leaves it', "anyOf": [
     {"type": "integer", "minimum": 1, "maximum": (1 << 31) - 1},
     {"type": "string", "pattern": "^[0-9]*$"}]}
 OWNER = {
