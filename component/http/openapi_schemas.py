@@ -36,7 +36,8 @@ ERRCODE_MEANINGS: dict[ErrCode, str] = {
     ErrCode.UNAUTHORIZED: "no token, or a wrong one",
     ErrCode.FORBIDDEN: "the token may not use this endpoint, host or source address; "
                        "or not an owner",
-    ErrCode.RATE_LIMITED: "over the integrator's request rate",
+    ErrCode.RATE_LIMITED: "over the integrator's request rate, or too many failed tokens "
+                          "from the client's address",
     ErrCode.LINK_DOWN: "the component link is down and nothing could be kept",
     ErrCode.XMPP_TIMEOUT: "the XMPP server did not answer in time",
     ErrCode.XMPP_ERROR: "the XMPP server answered with an error",

@@ -208,7 +208,7 @@ async def test_carbons_can_be_switched_off(sink: RecordingSink) -> None:
 
 
 @pytest.mark.parametrize("wait", ["\u0661", "\u00b2", "\uff11", "1_0", "nan", "inf", " 1"])
-async def test_wait_takes_ascii_digits_only(client: TestClient[Any, Any], wait: str) -> None:
+async def test_wait_takes_ascii_digits_only(client: ApiClient, wait: str) -> None:
     response = await client.post("/qtalk/send_thirdmessage", params={"wait": wait},
                                  data=orjson.dumps(third("<message/>")))
     reply = await response.json()
