@@ -1,9 +1,18 @@
-"""Logging set-up: plain lines for journald, or one JSON object per line."""
+"""Logging set-up: plain lines for journald, or one JSON object per line.
+
+One record is one line, whatever its text: a request path, a header or an exception message
+can carry a caller's line break, which would otherwise start a line of the caller's making
+(`GET /qtalk/x%0AINFO%20component.audit:%20...`). So every line is escaped here, where it is
+written, not at the call sites: a plain line has its control characters (and the Unicode
+line separators) written as `\n`, `\x1b`, `\u2028`...; a traceback rides on its record's
+line the same way. A JSON line gets them as JSON escapes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -14,12 +23,46 @@ from component.config import LogConfig
 
 PLAIN_FORMAT = "%(levelname)s %(name)s: %(message)s"  # journald stamps the time itself
 
+# What some reader takes for the end of a line (journald, grep: \n; Python's splitlines and
+# log viewers: \r, \v, \f, \x1c-\x1e, NEL, U+2028/9) or a terminal for a command (ESC):
+# DEL, the two Unicode separators, and every C0 and C1 control except the tab.
+_PLAIN_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# orjson escapes C0 itself; these it writes raw (valid JSON, but a line break to some).
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def one_line(text: str) -> str:
+    """`text` with nothing in it that could end its line (a no-op for ordinary text)."""
+    if _PLAIN_UNSAFE.search(text) is None:
+        return text
+    return _PLAIN_UNSAFE.sub(_plain_escape, text)
+
+
+def _plain_escape(found: re.Match[str]) -> str:
+    char = found[0]
+    return _SHORT_ESCAPES.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
 
 def json_line(created: float, level: str, logger: str, message: str,
               fields: dict[str, Any]) -> str:
     entry = {"ts": round(created, 3), "level": level, "logger": logger, "msg": message}
     entry.update(fields)
-    return orjson.dumps(entry).decode()
+    line = orjson.dumps(entry).decode()
+    if _JSON_UNSAFE.search(line) is None:
+        return line
+    return _JSON_UNSAFE.sub(lambda found: f"\\u{ord(found[0]):04x}", line)
+
+
+class PlainFormatter(logging.Formatter):
+    """PLAIN_FORMAT, traceback included, on one line."""
+
+    def __init__(self) -> None:
+        super().__init__(PLAIN_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,13 +86,14 @@ class LineHandler(logging.StreamHandler[TextIO]):
     def __init__(self, stream: TextIO, *, json: bool) -> None:
         super().__init__(stream)
         self.json = json
-        self.setFormatter(JsonFormatter() if json else logging.Formatter(PLAIN_FORMAT))
+        self.setFormatter(JsonFormatter() if json else PlainFormatter())
         self._batch: list[str] = []
 
     def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
         """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
         line = (json_line(time.time(), "INFO", logger, message, fields) if self.json
-                else PLAIN_FORMAT % {"levelname": "INFO", "name": logger, "message": message})
+                else one_line(PLAIN_FORMAT % {"levelname": "INFO", "name": logger,
+                                              "message": message}))
         self._batch.append(line)
         if len(self._batch) > 1:
             return  # its write is due at the end of this loop turn

@@ -16,6 +16,7 @@ from component.adhoc.forms import Field, Form, Submission
 from component.errors import ApiError, BadField, Conflict
 from component.http.room_requests import jid_of
 from component.jid import Jid
+from component.numbers import ascii_int
 from component.services.ports import HostPolicy
 from component.services.room_admin import RoomAdmin
 from component.services.room_model import (
@@ -201,9 +202,10 @@ def _option_change(room: Room, form: Submission) -> OptionChange:
     public, persistent = (form.boolean(var, getattr(options, var))
                           for var in ("public", "persistent"))
     text = form.text("max_users", required=False)
-    if text and not (text.isdigit() and 0 < int(text) < 1 << 31):
-        raise BadField("max_users", f"expected a positive integer, got {text!r}")
-    max_users = int(text) if text else options.max_users
+    number = ascii_int(text) if text else options.max_users
+    if text and not (number is not None and 0 < number < 1 << 31):
+        raise BadField("max_users", f"expected a positive integer in ASCII digits, got {text!r}")
+    max_users = number
     return OptionChange(
         name=name if name != options.name else None,
         description=description if description != options.description else None,

@@ -6,10 +6,18 @@ the position of a match tells a caller anything. Once any integrator is configur
 `/qtalk/` call needs a token; the probes (/healthz, /readyz, /metrics, /openapi.json) never
 do, so monitoring needs no secret (openfire-restAPI #96).
 
-Refusals, in order: no or unknown token 401 (with `WWW-Authenticate: Bearer`), a source
-address outside the integrator's list 403, over its rate 429 (with `Retry-After`), an
-endpoint it may not call 403. Which user domain a call acts for is known only once a handler
-has read the body, so handlers call `require_host`.
+Refusals, in order: no or unknown token 401 (with `WWW-Authenticate: Bearer`), or 429 (with
+`Retry-After`) once a client address has failed too often; a source address outside the
+integrator's list 403, over its rate 429 (with `Retry-After`), an endpoint it may not call 403.
+
+Failed credentials are throttled per client address (an IPv6 peer per /64, what one host is
+usually given): a burst, then one a second. A right token is never throttled, so whoever
+shares an address with an integrator (a NAT, the loopback) cannot lock it out, and it costs
+a right token nothing: only failures touch the table, which keeps the addresses that failed
+most recently, a bounded number of them.
+
+Which user domain a call acts for is known only once a handler has read the body, so
+handlers call `require_host`.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import ipaddress
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from component.config import Integrator
@@ -29,14 +38,19 @@ from component.http.route import Request
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+FAILURE_BURST = 20  # failed credentials from one address before it is throttled
+FAILURE_RATE = 1.0  # failed credentials per second an address may go on with
+MAX_FAILING_ADDRESSES = 4096
 
 
 class TokenBucket:
-    """`rate` requests per second on average, bursts of up to one second's worth."""
+    """`rate` requests per second on average, bursts of up to one second's worth (or of
+    `burst`)."""
 
-    def __init__(self, rate: float, clock: Clock = time.monotonic) -> None:
+    def __init__(self, rate: float, clock: Clock = time.monotonic,
+                 burst: float | None = None) -> None:
         self.rate = rate
-        self.capacity = max(rate, 1.0)
+        self.capacity = burst if burst is not None else max(rate, 1.0)
         self.tokens = self.capacity
         self._clock = clock
         self._last = clock()
@@ -52,6 +66,25 @@ class TokenBucket:
         return (1.0 - self.tokens) / self.rate
 
 
+class FailureThrottle:
+    """Failed credentials per client address: FAILURE_BURST, then FAILURE_RATE a second."""
+
+    def __init__(self, clock: Clock, max_addresses: int = MAX_FAILING_ADDRESSES) -> None:
+        self._clock = clock
+        self._max = max_addresses
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()  # least recent first
+
+    def failed(self, remote: str | None) -> float:
+        """Count one failure: 0.0 while under the limit, else the seconds to wait."""
+        key = _client_of(remote)
+        bucket = self._buckets.pop(key, None) or TokenBucket(FAILURE_RATE, self._clock,
+                                                             burst=FAILURE_BURST)
+        self._buckets[key] = bucket
+        if len(self._buckets) > self._max:
+            self._buckets.popitem(last=False)
+        return bucket.take()
+
+
 class Gate:
     """Decides who a request comes from and whether that integrator may make it."""
 
@@ -59,8 +92,21 @@ class Gate:
         self.integrators = tuple(integrators)
         self._buckets = {i.name: TokenBucket(i.rate, clock) for i in integrators
                          if i.rate is not None}
+        self._failures = FailureThrottle(clock)
 
-    def identify(self, authorization: str | None) -> Integrator:
+    def identify(self, authorization: str | None, remote: str | None) -> Integrator:
+        """The integrator whose token this is; Unauthorized, or RateLimited once `remote`
+        (the client's address) has failed too often."""
+        try:
+            return self._integrator_of(authorization)
+        except Unauthorized:
+            wait = self._failures.failed(remote)
+            if not wait:
+                raise
+        raise RateLimited(f"too many failed credentials from {remote}",
+                          retry_after=max(1, math.ceil(wait)))
+
+    def _integrator_of(self, authorization: str | None) -> Integrator:
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("missing credentials: send Authorization: Bearer <token>")
@@ -89,6 +135,19 @@ class Gate:
 
 def allowed(scope: frozenset[str], value: str) -> bool:
     return "*" in scope or value in scope
+
+
+def _client_of(remote: str | None) -> str:
+    """The throttle's key: an IPv4 address, an IPv6 /64, or the peer as it was given."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return remote or "-"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _address_in(remote: str | None,

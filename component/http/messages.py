@@ -17,6 +17,7 @@ from component.http.envelope import Answer
 from component.http.replies import batch_reply, single_reply
 from component.http.route import POST, Request, Route
 from component.jid import Jid, JidError
+from component.numbers import ascii_decimal
 from component.services.messages import (
     ChatRequest,
     ItemOutcome,
@@ -117,10 +118,9 @@ def _wait(request: Request) -> float | None:
     text = request.query.get("wait") if request.query_string else None
     if text is None:
         return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise BadField("wait", "expected a number of seconds") from None
+    seconds = ascii_decimal(text)
+    if seconds is None:
+        raise BadField("wait", "expected a number of seconds in ASCII digits")
     if not 0 <= seconds <= MAX_WAIT_SECONDS:
         raise BadField("wait", f"must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
     return seconds

@@ -36,7 +36,8 @@ ERRCODE_MEANINGS: dict[ErrCode, str] = {
     ErrCode.UNAUTHORIZED: "no token, or a wrong one",
     ErrCode.FORBIDDEN: "the token may not use this endpoint, host or source address; "
                        "or not an owner",
-    ErrCode.RATE_LIMITED: "over the integrator's request rate",
+    ErrCode.RATE_LIMITED: "over the integrator's request rate, or too many failed tokens "
+                          "from the client's address",
     ErrCode.LINK_DOWN: "the component link is down and nothing could be kept",
     ErrCode.XMPP_TIMEOUT: "the XMPP server did not answer in time",
     ErrCode.XMPP_ERROR: "the XMPP server answered with an error",
@@ -112,7 +113,7 @@ def name(description: str) -> Schema:
 
 FLAG: Schema = {"description": '`true`/`false` (booleans, "true"/"false", 0/1); "" leaves it',
                 "anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "1", "0", "", 0, 1]}]}
-COUNT: Schema = {"description": 'a positive integer, or its digits; "" leaves it', "anyOf": [
+COUNT: Schema = {"description": 'a positive integer, or its ASCII digits; "" leaves it', "anyOf": [
     {"type": "integer", "minimum": 1, "maximum": (1 << 31) - 1},
     {"type": "string", "pattern": "^[0-9]*$"}]}
 OWNER = {

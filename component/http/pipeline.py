@@ -95,7 +95,7 @@ class Pipeline:
         assert self.gate is not None
         authorization = request.headers.get("authorization")
         try:
-            request.integrator = self.gate.identify(authorization)
+            request.integrator = self.gate.identify(authorization, request.remote)
             self.gate.admit(request.integrator, request.remote,
                             route.path if route is not None else None)
         except ApiError as exc:

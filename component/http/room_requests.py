@@ -15,6 +15,7 @@ from typing import Any
 from component.errors import ApiError, BadField, TooLarge
 from component.http import body as fields
 from component.jid import Jid, JidError
+from component.numbers import ascii_int
 from component.services.room_model import OptionChange
 from component.xmpp.xml import check_chars
 
@@ -104,11 +105,10 @@ def opt_count(obj: Mapping[str, Any], key: str) -> int | None:
     value = obj.get(key, "")
     if value == "":
         return None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 1 << 31:
-        raise BadField(key, f"expected a positive integer, got {value!r}")
-    return value
+    number = ascii_int(value) if isinstance(value, str) else value
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 1 << 31:
+        raise BadField(key, f"expected a positive integer in ASCII digits, got {value!r}")
+    return number
 
 
 def option_change(obj: Mapping[str, Any]) -> OptionChange:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from component.jid import Jid
+from component.numbers import ascii_int
 from component.services.room_model import AFFILIATIONS, Affiliation, OptionChange, RoomOptions
 from component.services.room_ports import AffiliationChange, IqPort
 from component.xmpp import muc
@@ -54,7 +55,7 @@ def options_of(form: dict[str, list[str]]) -> RoomOptions:
         name=first("name") or "", description=first("description") or "",
         public=flag("public", False), persistent=flag("persistent", False),
         members_only=flag("members_only", False),
-        max_users=int(max_users) if max_users and max_users.isdigit() else None,
+        max_users=ascii_int(max_users) if max_users else None,
         allow_subscription=flag("allow_subscription", False))
 
 

@@ -1,7 +1,8 @@
 """Parsing a caller-supplied `<message>` (send_thirdmessage) into a stanza we can vouch for.
 
-The caller's XML is untrusted: it is parsed without entities, DTDs or network access, must be
-exactly one `<message>` element, and is re-addressed from the request's `from`/`to` (the
+The caller's XML is untrusted: its prolog is checked before libxml2 sees it, and it is parsed
+without entities, DTDs, resolvers or network access (xmpp/untrusted.py); it must be exactly one
+`<message>` element, and is re-addressed from the request's `from`/`to` (the
 original routed on those too). Startalk's body attributes are copied into the carrier.
 """
 
@@ -25,6 +26,13 @@ from component.xmpp.stanzas import (
     split_type,
     stanza_head,
 )
+from component.xmpp.untrusted import (
+    DECLARATION_REFUSED,
+    PARSER_OPTIONS,
+    Refused,
+    root_start,
+    without_resolution,
+)
 from component.xmpp.xml import attr
 
 # Stanzas written in a client or server namespace are re-rooted into the component stream's.
@@ -34,8 +42,7 @@ _CARRIER_TAG = f"{{{QTALK_NS}}}qtalk"
 
 # One parser for the process: building one per message cost more than parsing it. lxml
 # parsers are not thread-safe, and the daemon parses on its event loop's thread only.
-_PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True,
-                          huge_tree=False, remove_blank_text=False, collect_ids=False)
+_PARSER = without_resolution(etree.XMLParser(resolve_entities=False, **PARSER_OPTIONS))
 # Message ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
 _IDS = random.Random(secrets.randbits(128))
 
@@ -60,7 +67,11 @@ def parse_message(xml: str, max_bytes: int) -> CallerMessage:
     if len(raw) > max_bytes:
         raise TooLarge(f"message: {len(raw)} bytes, the limit is {max_bytes}")
     try:
+        if root_start(raw) is None:
+            raise BadStanza("message: no element")
         root = etree.fromstring(raw, _PARSER)
+    except Refused as exc:
+        raise BadStanza(f"message: {exc}") from None
     except etree.XMLSyntaxError as exc:
         raise BadStanza(f"message: not well-formed XML: {exc.msg}") from exc
     except ValueError as exc:
@@ -100,8 +111,8 @@ def check_body_length(message: CallerMessage, max_chars: int, xml_chars: int) ->
 
 
 def _refuse_foreign_nodes(root: etree._Element) -> None:
-    if root.getroottree().docinfo.doctype:
-        raise BadStanza("message: DOCTYPE not allowed")
+    if root.getroottree().docinfo.doctype:  # root_start refuses it first; kept as a net
+        raise BadStanza(f"message: {DECLARATION_REFUSED}")
     for node in root.iter(etree.Entity, etree.Comment, etree.ProcessingInstruction):
         raise BadStanza(f"message: {type(node).__name__.lstrip('_').lower()} not allowed")
     if root.getprevious() is not None or root.getnext() is not None:

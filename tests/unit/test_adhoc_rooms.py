@@ -124,9 +124,11 @@ async def test_room_options_show_then_change(harness: Harness, stack: Stack) -> 
     assert (result["name"], result["public"], result["owner"]) == ("Renamed", "1", str(BOB))
     assert stack.muc.rooms[ROOM].affiliations == {BOB: "owner", ALICE: "member"}
     shown = command_of(await submit(harness, "room-options", {"room": "team"}))
-    bad = await harness.run(ADMIN, "room-options", session=shown.get("sessionid"),
-                            fields={"max_users": "-3"})
-    assert error_of(bad) == "bad-request"
+    for number in ("-3", "\u00b2", "\u2460"):
+        shown = command_of(await submit(harness, "room-options", {"room": "team"}))
+        bad = await harness.run(ADMIN, "room-options", session=shown.get("sessionid"),
+                                fields={"max_users": number})
+        assert error_of(bad) == "bad-request"
 
 
 async def test_clear_staff_and_resync(harness: Harness, stack: Stack) -> None:

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from component.config import Integrator
-from component.errors import Unauthorized
-from component.http.auth import Gate, TokenBucket
+from component.errors import RateLimited, Unauthorized
+from component.http.auth import FAILURE_BURST, FailureThrottle, Gate, TokenBucket
 from tests.unit.fakes import HOST, RecordingSink
 from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config, message_app
 
@@ -157,11 +157,11 @@ def test_every_token_hash_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hmac, "compare_digest", counting)
     for token, name in (("token-0", "i0"), ("token-4", "i4")):
         calls.clear()
-        assert gate.identify(f"Bearer {token}").name == name
+        assert gate.identify(f"Bearer {token}", "127.0.0.1").name == name
         assert len(calls) == 5
     calls.clear()
     with pytest.raises(Unauthorized):
-        gate.identify("Bearer nobody")
+        gate.identify("Bearer nobody", "127.0.0.1")
     assert len(calls) == 5
 
 
@@ -169,13 +169,13 @@ def test_every_token_hash_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_malformed_authorization_is_401(header: str | None) -> None:
     gate = Gate(make_config(integrators=[integrator("a", "t")]).integrators)
     with pytest.raises(Unauthorized, match="missing"):
-        gate.identify(header)
+        gate.identify(header, "127.0.0.1")
 
 
 def test_scheme_is_case_insensitive_and_ipv4_mapped_peers_match() -> None:
     config = make_config(integrators=[integrator("a", "t", allow_ips=["127.0.0.0/8"])])
     gate = Gate(config.integrators)
-    found = gate.identify("bEaReR t")
+    found = gate.identify("bEaReR t", "127.0.0.1")
     assert isinstance(found, Integrator)
     gate.admit(found, "::ffff:127.0.0.1", "send_message")
     gate.admit(found, "127.0.0.9", None)
@@ -192,3 +192,54 @@ def test_token_bucket_bursts_then_refills() -> None:
     slow = TokenBucket(0.5, clock=lambda: now[0])  # below 1/s: a burst of one
     assert slow.take() == 0.0
     assert slow.take() == pytest.approx(2.0)
+
+
+def test_failed_tokens_are_throttled_per_address_and_right_ones_never() -> None:
+    now = [100.0]
+    gate = Gate(make_config(integrators=[integrator("a", "t")]).integrators,
+                clock=lambda: now[0])
+    for _ in range(FAILURE_BURST):
+        with pytest.raises(Unauthorized):
+            gate.identify("Bearer wrong", "192.0.2.1")
+    for header in ("Bearer wrong", None):
+        with pytest.raises(RateLimited) as throttled:
+            gate.identify(header, "192.0.2.1")
+        assert throttled.value.retry_after == 1
+    assert gate.identify("Bearer t", "192.0.2.1").name == "a"  # never slowed
+    with pytest.raises(Unauthorized):  # another address has its own burst
+        gate.identify("Bearer wrong", "192.0.2.2")
+    now[0] += 1.0  # one more failure a second
+    with pytest.raises(Unauthorized):
+        gate.identify("Bearer wrong", "192.0.2.1")
+    with pytest.raises(RateLimited):
+        gate.identify("Bearer wrong", "192.0.2.1")
+
+
+def test_an_ipv6_host_is_throttled_as_its_64() -> None:
+    throttle = FailureThrottle(lambda: 0.0)
+    for n in range(FAILURE_BURST):
+        assert throttle.failed(f"2001:db8::{n:x}") == 0.0
+    assert throttle.failed("2001:db8::ffff:1") > 0
+    assert throttle.failed("2001:db8:0:1::1") == 0.0
+
+
+def test_the_table_of_failing_addresses_is_bounded() -> None:
+    throttle = FailureThrottle(lambda: 0.0, max_addresses=8)
+    for _ in range(FAILURE_BURST):
+        throttle.failed("192.0.2.1")
+    for n in range(100):
+        throttle.failed(f"198.51.100.{n}")
+    assert len(throttle._buckets) == 8
+    assert throttle.failed("192.0.2.1") == 0.0  # forgotten: the oldest go first
+
+
+async def test_failed_tokens_over_http_are_429_with_retry_after(hr: Any) -> None:
+    client, _ = hr
+    answers = [await post(client, "send_message", chat(), bearer("wrong"))
+               for _ in range(FAILURE_BURST + 1)]
+    assert [status for status, _, _ in answers] == [401] * FAILURE_BURST + [429]
+    _, reply, headers = answers[-1]
+    assert reply["errcode"] == 1429
+    assert int(headers["Retry-After"]) >= 1
+    status, _, _ = await post(client, "send_message", chat(), bearer(HR))
+    assert status == 200

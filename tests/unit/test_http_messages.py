@@ -205,3 +205,12 @@ async def test_carbons_can_be_switched_off(sink: RecordingSink) -> None:
     result = await service.send_chat(ChatRequest("alice", ("bob", "carol"), "hi"))
     assert result.status == "routed"
     assert [s.recipient.local for s in sink.sent] == ["bob", "carol"]  # no copies to alice
+
+
+@pytest.mark.parametrize("wait", ["\u0661", "\u00b2", "\uff11", "1_0", "nan", "inf", " 1"])
+async def test_wait_takes_ascii_digits_only(client: ApiClient, wait: str) -> None:
+    response = await client.post("/qtalk/send_thirdmessage", params={"wait": wait},
+                                 data=orjson.dumps(third("<message/>")))
+    reply = await response.json()
+    assert (response.status, reply["errcode"]) == (400, 1002)
+    assert reply["errmsg"].startswith("wait: ")

@@ -168,6 +168,14 @@ BAD_INPUTS: dict[str, tuple[str, Any, int]] = {
                                       "muc_member": ["bob"]}, 404),
     "max_users words": ("management/change_muc_opts", {"muc": "team", "domain": MUC,
                                                        "max_users": "many"}, 400),
+    "max_users superscript two": ("management/change_muc_opts", {
+        "muc": "team", "domain": MUC, "max_users": "\u00b2"}, 400),
+    "max_users circled one": ("management/change_muc_opts", {
+        "muc": "team", "domain": MUC, "max_users": "\u2460"}, 400),
+    "max_users Arabic-Indic": ("management/change_muc_opts", {
+        "muc": "team", "domain": MUC, "max_users": "\u0661\u0662"}, 400),
+    "max_users 5000 digits": ("management/change_muc_opts", {
+        "muc": "team", "domain": MUC, "max_users": "9" * 5000}, 400),
     "max_users negative": ("management/change_muc_opts", {"muc": "team", "domain": MUC,
                                                           "max_users": -3}, 400),
     "public maybe": ("management/change_muc_opts", {"muc": "team", "domain": MUC,

@@ -62,3 +62,38 @@ def test_a_line_that_cannot_be_written_fails_nothing(
     monkeypatch.setattr(logging, "raiseExceptions", False)  # handleError stays quiet
     handler = LineHandler(Broken(), json=False)
     handler.write_info("component.audit", "request_id=r1", FIELDS)  # no exception
+
+
+FORGED = "x\nINFO component.audit: request_id=FORGED1\r\nERROR a: b\u2028c\x85d\x1b[2Je\x00"
+
+
+@pytest.mark.parametrize("json", [False, True])
+def test_one_record_is_one_line_whatever_its_text(json: bool, root_handlers: None) -> None:
+    """Caller text in the message, the arguments, the logger name, a traceback and the
+    direct audit path: never a line of its own (issue 12: log forging)."""
+    setup_logging(LogConfig(json=json))
+    stream = io.StringIO()
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, LineHandler)
+    handler.setStream(stream)
+    log = logging.getLogger("component.test").getChild(FORGED)
+    log.warning("GET %s refused", FORGED)
+    try:
+        raise ValueError(FORGED)
+    except ValueError:
+        log.exception("failed: %s", FORGED)
+    handler.write_info("component.audit", FORGED, {"path": FORGED})
+    lines = stream.getvalue().split("\n")
+    assert lines.pop() == ""
+    assert len(lines) == 3
+    for line in lines:
+        assert line.splitlines() == [line]
+        assert "\x1b" not in line
+        if json:  # the JSON escapes give the text back whole
+            assert any(FORGED in str(value) for value in orjson.loads(line).values())
+    if not json:
+        escaped = "x\\nINFO component.audit: request_id=FORGED1\\r\\nERROR a: b\\u2028c\\x85d"
+        assert lines[0].startswith(f"WARNING component.test.{escaped}")
+        assert f"GET {escaped}" in lines[0]
+        assert "\\nTraceback (most recent call last):\\n" in lines[1]
+        assert lines[2].startswith(f"INFO component.audit: {escaped}")
