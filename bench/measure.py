@@ -21,7 +21,7 @@ from typing import Any
 from bench import loadproc, procstat, wrk
 from bench.probes import Probe, PySpy, Strace, syscalls_per_request
 from bench.scenarios import ALL, MEMBERS, RECIPIENT, ROOM, SENDER, Hosts, Scenario
-from bench.servers import DaemonProcess, FloorProcess, SidecarProcess, start_ejabberd
+from bench.servers import DaemonProcess, SidecarProcess, start_ejabberd, start_sidecar
 from bench.xmpp import Receiver
 
 Record = dict[str, Any]
@@ -105,7 +105,8 @@ class Round:
         receivers = self.members if scenario.group else [self.receiver] if self.receiver else []
         cfg = f"{scenario.name}+{probe}" if probe else scenario.name
         record: Record = {"cfg": cfg, "round": self.index}
-        sidecar = self._sidecar(scenario, cfg)
+        sidecar = start_sidecar(self.server, scenario, self.workdir, f"{cfg}-r{self.index}",
+                                pinned=self.pinned)
         try:
             if sidecar is not None:
                 await sidecar.ready()
@@ -129,19 +130,6 @@ class Round:
             if sidecar is not None:
                 await sidecar.stop()
         return record
-
-    def _sidecar(self, scenario: Scenario, cfg: str) -> SidecarProcess | None:
-        """A fresh process for this run alone: the daemon, or a floor reference."""
-        name = f"{cfg}-r{self.index}"
-        if scenario.target == "floor":
-            return FloorProcess(self.server, self.workdir, name, module=scenario.floor,
-                                pinned=self.pinned)
-        if scenario.target == "daemon":
-            return DaemonProcess(
-                self.server, self.workdir, name, durable=scenario.durable,
-                carbons=scenario.carbons, pinned=self.pinned,
-                store=self.workdir / "group.db" if scenario.group else None)
-        return None
 
     async def _measure(self, record: Record, receivers: list[Receiver],
                        sidecar: SidecarProcess | None, probe: Probe | None, seconds: float,

@@ -59,7 +59,9 @@ def profile_summary(records: list[Record]) -> str:
             "Percent of the samples in which the process was running Python; frames are "
             "functions (line numbers merged). Time in C (uvloop's loop and its syscalls, "
             "llhttp, sqlite3) counts to the Python frame that called it: `Runner.run` on top "
-            "is the event loop itself.\n\n" + "\n".join(parts))
+            "is the event loop itself. Inclusive leaves out the frames every stack of a thread "
+            "passes through (start-up, the loop's run) except where they are on top.\n\n"
+            + "\n".join(parts))
 
 
 def _frames_table(title: str, runs: list[Record], key: str, samples: int) -> str:

@@ -82,20 +82,46 @@ def _frame(raw: str) -> str:
 
 def stack_summary(lines: Iterable[str]) -> dict[str, Any]:
     """Samples, and the frames with the most of them on top of the stack and anywhere in it,
-    from py-spy's raw format (one `frame;frame;…;leaf count` line per distinct stack)."""
+    from py-spy's raw format (one `frame;frame;…;leaf count` line per distinct stack).
+    Inclusive counts leave out each thread's trunk, the frames all its stacks pass through
+    (interpreter start-up, the event loop's `run`): they would top the list at ~100%."""
+    stacks = [(frames, count) for line in lines if (parsed := _stack(line))
+              for frames, count in [parsed]]
+    trunks = _trunks(frames for frames, _ in stacks)
     samples, on_top, anywhere = 0, Counter[str](), Counter[str]()
-    for line in lines:
-        stack, _, count = line.rstrip().rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = [_frame(f) for f in stack.split(";")]
-        samples += int(count)
-        on_top[frames[-1]] += int(count)
-        for frame in set(frames):
-            anywhere[frame] += int(count)
+    for frames, count in stacks:
+        samples += count
+        on_top[frames[-1]] += count
+        for frame in set(frames[min(len(trunks[frames[0]]), len(frames) - 1):]):
+            anywhere[frame] += count
     return {"profile_samples": samples,
             "profile_self": on_top.most_common(KEPT_FRAMES),
             "profile_inclusive": anywhere.most_common(KEPT_FRAMES)}
+
+
+def _stack(line: str) -> tuple[list[str], int] | None:
+    stack, _, count = line.rstrip().rpartition(" ")
+    if not stack or not count.isdigit():
+        return None
+    return [_frame(f) for f in stack.split(";")], int(count)
+
+
+def _trunks(stacks: Iterable[list[str]]) -> dict[str, list[str]]:
+    """Per root frame (one per thread's entry point), the frames common to all its stacks;
+    a stack still counts its own leaf (so inclusive is never below self)."""
+    by_root: dict[str, list[list[str]]] = {}
+    for frames in stacks:
+        by_root.setdefault(frames[0], []).append(frames)
+    return {root: _common_prefix(group) for root, group in by_root.items()}
+
+
+def _common_prefix(stacks: list[list[str]]) -> list[str]:
+    prefix = []
+    for level in zip(*stacks, strict=False):
+        if len(set(level)) > 1:
+            break
+        prefix.append(level[0])
+    return prefix
 
 
 class PySpy:

@@ -79,9 +79,9 @@ THROUGHPUT = [("delivered msgs/s", "delivered_per_s"), ("to last /s", "to_last_p
 LATENCY = [("req/s", "achieved_rps"), ("deliv p50 ms", "lat_p50"), ("p90", "lat_p90"),
            ("p99", "lat_p99"), ("p99.9", "lat_p999"), ("max", "lat_max"),
            ("HTTP p50", "http_p50"), ("HTTP p99", "http_p99"),
-           ("sidecar cores", "daemon_cores"), ("beam cores", "beam_cores"),
-           ("sidecar peak RSS MB", "daemon_rss_mb"), ("foreign cores", "foreign_cores"),
-           ("lost", "lost")]
+           ("sidecar cores", "daemon_cores"), ("sidecar µs CPU/req", "daemon_us_per_request"),
+           ("beam cores", "beam_cores"), ("sidecar peak RSS MB", "daemon_rss_mb"),
+           ("foreign cores", "foreign_cores"), ("lost", "lost")]
 GROUP = [("copies/msg", "copies"), ("req/s answered", "answered_per_s"),
          ("copies/s (window)", "delivered_per_s"), ("copies/s (to last)", "to_last_per_s"),
          ("HTTP p99 ms", "http_p99"), ("sidecar cores", "daemon_cores"),

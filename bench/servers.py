@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from bench import procstat
+from bench.scenarios import Scenario
 from devenv.demo import config_toml
 from devenv.ejabberd import EjabberdServer
 from devenv.proc import LOOPBACK, free_ports
@@ -119,3 +120,16 @@ class FloorProcess(SidecarProcess):
         self._spawn([sys.executable, "-m", module, "--port", str(self.port),
                      "--component-port", str(server.component_port),
                      "--domain", server.component_domain, "--secret", server.secret])
+
+
+def start_sidecar(server: EjabberdServer, scenario: Scenario, workdir: Path, name: str, *,
+                  pinned: bool) -> SidecarProcess | None:
+    """A fresh process for one run alone: the daemon, a floor reference, or none (ejabberd's
+    own API, the raw link)."""
+    if scenario.target == "floor":
+        return FloorProcess(server, workdir, name, module=scenario.floor, pinned=pinned)
+    if scenario.target == "daemon":
+        return DaemonProcess(server, workdir, name, durable=scenario.durable,
+                             carbons=scenario.carbons, pinned=pinned,
+                             store=workdir / "group.db" if scenario.group else None)
+    return None

@@ -31,11 +31,21 @@ def test_no_answered_request_gives_no_figures() -> None:
 
 
 def test_stack_summary_counts_self_on_top_and_inclusive_once_per_stack() -> None:
-    raw = ["main (app.py:3);loop (app.py:9);loop (app.py:12);write (io.py:5) 30",
-           "main (app.py:3);parse (http.py:40) 10",
+    raw = ["main (app.py:3);run (loop.py:1);loop (app.py:9);loop (app.py:12);write (io.py:5) 30",
+           "main (app.py:3);run (loop.py:1);parse (http.py:40) 10",
+           "main (app.py:3);run (loop.py:2) 5",
            "not a stack line"]
     summary = stack_summary(raw)
-    assert summary["profile_samples"] == 40
-    assert dict(summary["profile_self"]) == {"write (io.py)": 30, "parse (http.py)": 10}
+    assert summary["profile_samples"] == 45
+    assert dict(summary["profile_self"]) == {"write (io.py)": 30, "parse (http.py)": 10,
+                                             "run (loop.py)": 5}
+    # main and run are the trunk every stack passes through: run counts only as a leaf.
     assert dict(summary["profile_inclusive"]) == {
-        "main (app.py)": 40, "loop (app.py)": 30, "write (io.py)": 30, "parse (http.py)": 10}
+        "loop (app.py)": 30, "write (io.py)": 30, "parse (http.py)": 10, "run (loop.py)": 5}
+
+
+def test_each_thread_has_its_own_trunk() -> None:
+    raw = ["main (app.py:1);serve (app.py:2) 8", "main (app.py:1);stop (app.py:3) 2",
+           "bootstrap (threading.py:1);work (db.py:7) 4"]
+    assert dict(stack_summary(raw)["profile_inclusive"]) == {
+        "serve (app.py)": 8, "stop (app.py)": 2, "work (db.py)": 4}
