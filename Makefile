@@ -29,7 +29,8 @@ lint: venv
 demo: venv servers
 	$(VENV)/bin/python -m devenv.demo
 
-# ~20 min: the daemon against ejabberd's own HTTP API on loopback; writes bench/RESULTS.md.
+# ~25 min, unpinned: the daemon against ejabberd's own HTTP API and two floor sidecars on
+# loopback, with syscalls per request and a py-spy profile; writes bench/RESULTS.md.
 bench: venv servers
 	bash devenv/install-deps.sh bench
 	$(VENV)/bin/python -m bench.run

@@ -1,8 +1,10 @@
 """One round: an ejabberd, its receivers, and one measured run per scenario.
 
-A run resets the receivers' counters, starts the load in its own process (wrk, bench.ratec or
-bench.flood), samples CPU around the load window, then waits until everything answered has
-arrived (or nothing has for `idle` seconds) and returns one flat record.
+A run starts its sidecar if it has one (the daemon or a floor, afresh), resets the receivers'
+counters, starts the load in its own process (wrk, bench.ratec or bench.flood), samples CPU
+around the load window, then waits until everything answered has arrived (or nothing has for
+`idle` seconds) and returns one flat record. A probed run (bench.probes) is the same with
+strace or py-spy on the sidecar, recorded under the cfg suffixed `+strace` or `+profile`.
 """
 
 from __future__ import annotations
@@ -10,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import loadproc, procstat, wrk
+from bench.probes import Probe, PySpy, Strace, syscalls_per_request
 from bench.scenarios import ALL, MEMBERS, RECIPIENT, ROOM, SENDER, Hosts, Scenario
-from bench.servers import DaemonProcess, start_ejabberd
+from bench.servers import DaemonProcess, SidecarProcess, start_ejabberd, start_sidecar
 from bench.xmpp import Receiver
 
 Record = dict[str, Any]
@@ -35,7 +37,6 @@ class Settings:
     max_drain: float
     quiet: float = 0.0      # wait for other processes to use less than this many cores
     quiet_wait: float = 120.0
-    profile: dict[str, Path] = field(default_factory=dict)
 
 
 class Round:
@@ -100,72 +101,81 @@ class Round:
 
     # -- one run -----------------------------------------------------------------------------
 
-    async def run(self, scenario: Scenario) -> Record:
+    async def run(self, scenario: Scenario, probe: Probe | None = None) -> Record:
         receivers = self.members if scenario.group else [self.receiver] if self.receiver else []
-        record: Record = {"cfg": scenario.name, "round": self.index}
-        daemon: DaemonProcess | None = None
-        if scenario.target == "daemon":
-            daemon = DaemonProcess(
-                self.server, self.workdir, f"{scenario.name}-r{self.index}",
-                durable=scenario.durable, carbons=scenario.carbons, pinned=self.pinned,
-                store=self.workdir / "group.db" if scenario.group else None)
-            await daemon.ready()
+        cfg = f"{scenario.name}+{probe}" if probe else scenario.name
+        record: Record = {"cfg": cfg, "round": self.index}
+        sidecar = start_sidecar(self.server, scenario, self.workdir, f"{cfg}-r{self.index}",
+                                pinned=self.pinned)
         try:
+            if sidecar is not None:
+                await sidecar.ready()
             record["waited_for_quiet_s"] = await self._await_quiet()
             self._reset(receivers, latency=scenario.kind == "rate")
             load = {"wrk": self._wrk, "rate": self._rate, "flood": self._flood}[scenario.kind]
-            await self._measure(record, receivers, daemon, lambda: load(scenario, daemon,
-                                                                        record))
+            await self._measure(record, receivers, sidecar, probe, self._seconds(scenario),
+                                lambda: load(scenario, sidecar, record))
             copies = self.copies[scenario.target] if scenario.group else 1.0
             expected = int(record.get("accepted", 0) * copies)
             record.update(await self._drain(receivers, expected=expected))
             # Up to the last delivery: a room keeps fanning out after the load has stopped.
             record["server_cpu_to_last"] = (self._beam_cpu() - record.pop("_beam_a")) + \
-                ((daemon.cpu() - record.pop("_daemon_a")) if daemon else 0.0)
+                ((sidecar.cpu() - record.pop("_daemon_a")) if sidecar else 0.0)
             record["lost"] = max(0, expected - record["delivered"])
             record["copies"] = copies
             self._summarise(record, receivers)
-            if daemon is not None:
-                record["daemon_rss_mb"] = daemon.peak_rss_mb()
+            if sidecar is not None:
+                record["daemon_rss_mb"] = sidecar.peak_rss_mb()
         finally:
-            if daemon is not None:
-                await daemon.stop()
+            if sidecar is not None:
+                await sidecar.stop()
         return record
 
     async def _measure(self, record: Record, receivers: list[Receiver],
-                       daemon: DaemonProcess | None,
+                       sidecar: SidecarProcess | None, probe: Probe | None, seconds: float,
                        load: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]) -> None:
-        """Start the load, sample CPU at its start and end, and record the window."""
+        """Start the load, sample CPU at its start and end, and record the window; strace
+        watches from before the load starts to after it ends, py-spy samples the load."""
         ours = self._our_pids()
+        tracer, profiler = self._observers(record["cfg"], sidecar, probe)
+        if tracer is not None:
+            await tracer.attach()
         wait_for_end = await load()
-        a, beam_a, daemon_a = procstat.sample(ours), self._beam_cpu(), daemon.cpu() if daemon \
+        a, beam_a, daemon_a = procstat.sample(ours), self._beam_cpu(), sidecar.cpu() if sidecar \
             else 0.0
         count_a = sum(r.counter.count for r in receivers)
-        profiler = await self._profile(record["cfg"], daemon)
+        if profiler is not None:
+            await profiler.start(seconds)
         await wait_for_end()
         b = procstat.sample(ours | self._our_pids())
-        seconds = b.at - a.at
+        window = b.at - a.at
         record.update(procstat.window(a, b))
-        record["window_s"] = seconds
+        record["window_s"] = window
         record["t_start"] = a.at
         record["_beam_a"], record["_daemon_a"] = beam_a, daemon_a
-        record["beam_cores"] = (self._beam_cpu() - beam_a) / seconds
-        record["daemon_cores"] = ((daemon.cpu() - daemon_a) / seconds) if daemon else 0.0
+        record["beam_cores"] = (self._beam_cpu() - beam_a) / window
+        record["daemon_cores"] = ((sidecar.cpu() - daemon_a) / window) if sidecar else 0.0
         record["delivered_window"] = sum(r.counter.count for r in receivers) - count_a
+        if tracer is not None:
+            answered = record.get("requests", 0) - record.get("non2xx", 0)
+            record.update(syscalls_per_request(await tracer.detach(), answered))
         if profiler is not None:
-            await profiler.wait()
+            record.update(await profiler.summary())
 
-    async def _profile(self, name: str, daemon: DaemonProcess | None
-                       ) -> asyncio.subprocess.Process | None:
-        path = self.settings.profile.get(name)
-        if path is None or daemon is None:
-            return None
-        py_spy = Path(sys.executable).with_name("py-spy")
-        return await asyncio.create_subprocess_exec(
-            str(py_spy), "record", "-p", str(daemon.pid), "-d", str(int(self.settings.seconds) - 1),
-            "-r", "250", "--nonblocking", "-f", "raw",
-            "-o", str(path.with_suffix(f".r{self.index}.txt")),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    def _observers(self, cfg: str, sidecar: SidecarProcess | None, probe: Probe | None
+                   ) -> tuple[Strace | None, PySpy | None]:
+        if sidecar is None or probe is None:
+            return None, None
+        if probe == "strace":
+            return Strace(sidecar.pid, self.workdir / f"{cfg}.strace"), None
+        # Beside the records, where a later round does not remove it.
+        return None, PySpy(sidecar.pid, self.workdir.parent / f"profile-{cfg}.r{self.index}.txt")
+
+    def _seconds(self, scenario: Scenario) -> float:
+        """How long the load of this scenario runs."""
+        if scenario.kind == "rate":
+            return self.settings.lat_seconds
+        return self.settings.group_seconds if scenario.group else self.settings.seconds
 
     async def _await_quiet(self) -> float:
         """On a shared machine: wait (bounded) until other processes and the hypervisor
@@ -184,16 +194,16 @@ class Round:
 
     # -- the three kinds of load -------------------------------------------------------------
 
-    def _url(self, scenario: Scenario, daemon: DaemonProcess | None) -> str:
-        base = daemon.url if daemon else f"http://127.0.0.1:{self.server.http_port}"
+    def _url(self, scenario: Scenario, sidecar: SidecarProcess | None) -> str:
+        base = sidecar.url if sidecar else f"http://127.0.0.1:{self.server.http_port}"
         return base + scenario.path
 
-    async def _wrk(self, scenario: Scenario, daemon: DaemonProcess | None, record: Record
+    async def _wrk(self, scenario: Scenario, sidecar: SidecarProcess | None, record: Record
                    ) -> Callable[[], Awaitable[None]]:
         script = wrk.write_script(self.workdir, scenario.name, scenario.body(self.hosts))
-        seconds = self.settings.group_seconds if scenario.group else self.settings.seconds
+        seconds = self._seconds(scenario)
         children_a = procstat.children_cpu_seconds(os.getpid())
-        process = await wrk.start(self._url(scenario, daemon), script,
+        process = await wrk.start(self._url(scenario, sidecar), script,
                                   connections=scenario.connections, seconds=seconds)
 
         async def end() -> None:
@@ -205,13 +215,13 @@ class Round:
                           loadgen_cpu=procstat.children_cpu_seconds(os.getpid()) - children_a)
         return end
 
-    async def _rate(self, scenario: Scenario, daemon: DaemonProcess | None, record: Record
+    async def _rate(self, scenario: Scenario, sidecar: SidecarProcess | None, record: Record
                     ) -> Callable[[], Awaitable[None]]:
         if scenario.target == "raw":
-            return await self._flood(scenario, daemon, record, rate=1000.0)
+            return await self._flood(scenario, sidecar, record, rate=1000.0)
         template = self.workdir / f"{scenario.name}.json"
         template.write_bytes(scenario.body(self.hosts, "@@BODY@@"))
-        process = await loadproc.start("bench.ratec", "--url", self._url(scenario, daemon),
+        process = await loadproc.start("bench.ratec", "--url", self._url(scenario, sidecar),
                                 "--template", str(template), "--rate", str(scenario.rate),
                                 "--seconds", str(self.settings.lat_seconds))
 
@@ -225,7 +235,7 @@ class Round:
                           loadgen_cpu=result["cpu"])
         return end
 
-    async def _flood(self, scenario: Scenario, daemon: DaemonProcess | None, record: Record,
+    async def _flood(self, scenario: Scenario, sidecar: SidecarProcess | None, record: Record,
                      rate: float = 0.0) -> Callable[[], Awaitable[None]]:
         s = self.server
         argv = ["--port", str(s.component_port), "--domain", s.component_domain,
@@ -279,6 +289,10 @@ class Round:
         record["loadgen_cores"] = record.get("loadgen_cpu", 0.0) / seconds
         if "requests" in record:
             record["answered_per_s"] = (record["requests"] - record["non2xx"]) / seconds
+            if record["daemon_cores"] and record["answered_per_s"]:
+                # The sidecar's own CPU per request, whatever each request carries.
+                record["daemon_us_per_request"] = \
+                    1e6 * record["daemon_cores"] / record["answered_per_s"]
         latencies = sorted(x / 1e6 for r in receivers for x in r.counter.latencies)
         if latencies:
             record.update(lat_n=len(latencies), lat_max=latencies[-1], **{

@@ -1,15 +1,22 @@
 """`python -m bench.run` (or `make bench`): the daemon against ejabberd's own API, side by side.
 
 Each round starts an isolated ejabberd on loopback (MAM off for users and rooms), logs in the
-receiving clients, then runs every configuration in turn, the daemon started afresh for each
-(outbox on, or `[delivery] durable = false` for its cost); odd rounds run the list reversed.
-Load comes from other processes: wrk for throughput, bench.ratec (open loop) for latency,
-bench.flood for the raw-link ceiling. Pinned by default: ejabberd (`+S 1:1`) and the daemon on
-CPU 0, this process (the receivers), wrk and the other load processes on CPU 1.
+receiving clients, then runs every configuration in turn, interleaved, each sidecar started
+afresh for its run alone: the daemon (outbox on, or `[delivery] durable = false` for its cost;
+carbons on, or off), or a floor reference of issue 13 (bench.floor_aiohttp,
+bench.floor_httptools); odd rounds run the list reversed. Load comes from other processes: wrk
+for throughput, bench.ratec (open loop) for latency, bench.flood for the raw-link ceiling.
+Unpinned by default, as issue 13's targets are set: the scheduler shares both cores among
+everything, ejabberd with its default schedulers. `--pin` puts ejabberd (`+S 1:1`) and the
+sidecar on CPU 0, this process (the receivers), wrk and the other load processes on CPU 1.
 
-    python -m bench.run                                # 3 rounds, ~20 min, bench/RESULTS.md
+After a config's measured run, `--strace` and `--profile` give it extra runs of their own
+(cfg suffixed `+strace`, `+profile`; never in the throughput tables): syscalls per answered
+request by name (`strace -c -f`), and py-spy's raw stacks in run/bench/ with their top frames.
+
+    python -m bench.run                                # 3 rounds, ~25 min, bench/RESULTS.md
     python -m bench.run --rounds 1 --seconds 3 --lat-seconds 5 --results run/bench/dev.md
-    python -m bench.run --configs qt16,qb16 --profile qt16   # py-spy raw stacks in run/bench/
+    python -m bench.run --configs qm16n,fh16 --strace qm16n,fh16 --profile qm16n
     python -m bench.run --report run/bench/records-….jsonl   # the tables again, from records
 """
 
@@ -26,14 +33,19 @@ from typing import Any
 
 import uvloop
 
-from bench import procstat, report, wrk
+from bench import probe_report, procstat, report, wrk
 from bench.measure import Record, Round, Settings
+from bench.probes import PROBES, Probe, py_spy_available
 from bench.scenarios import ALL, DEFAULT
 from devenv.ejabberd import installed
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "run" / "bench"
 NOTES = "<!-- notes: kept across runs -->"
+# What `make bench` probes unless told otherwise: issue 13's syscalls and profile.
+DEFAULT_STRACE = ("qm16n", "fh16")
+DEFAULT_PROFILE = ("qm16n",)
+SIDECARS = ("daemon", "floor")  # the targets that are a process of their own to probe
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,9 +59,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-drain", type=float, default=60.0)
     parser.add_argument("--configs", default=",".join(DEFAULT),
                         help=f"comma-separated, from: {', '.join(ALL)}")
+    parser.add_argument("--pin", dest="pinned", action="store_true",
+                        help="ejabberd and the sidecar on CPU 0, the load on CPU 1")
     parser.add_argument("--no-pin", dest="pinned", action="store_false",
-                        help="let the scheduler share both cores among everything")
-    parser.add_argument("--profile", default="", help="configs to sample with py-spy")
+                        help="the default: the scheduler shares both cores among everything")
+    parser.add_argument("--strace", default=",".join(DEFAULT_STRACE), metavar="CFG[,CFG]",
+                        help="configs given an extra run under strace -c ('' for none)")
+    parser.add_argument("--profile", default=",".join(DEFAULT_PROFILE), metavar="CFG[,CFG]",
+                        help="configs given an extra run sampled by py-spy ('' for none)")
     parser.add_argument("--quiet", type=float, default=0.0, metavar="CORES",
                         help="before each run, wait until other processes and the "
                         "hypervisor's steal take fewer cores")
@@ -59,30 +76,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report", type=Path, metavar="RECORDS.jsonl",
                         help="only write the tables again from the records of a run")
     args = parser.parse_args(argv)
-    args.configs = [c for c in args.configs.split(",") if c]
-    unknown = [c for c in args.configs if c not in ALL]
+    args.configs = _names(parser, args.configs)
+    args.probes = {probe: _names(parser, getattr(args, probe), sidecar_only=True)
+                   for probe in PROBES}
+    return args
+
+
+def _names(parser: argparse.ArgumentParser, text: str, *, sidecar_only: bool = False
+           ) -> list[str]:
+    names = [c for c in text.split(",") if c]
+    unknown = [c for c in names if c not in ALL]
     if unknown:
         parser.error(f"unknown configs: {', '.join(unknown)}")
-    return args
+    if sidecar_only and (other := [c for c in names if ALL[c].target not in SIDECARS]):
+        parser.error(f"only a sidecar (the daemon, a floor) can be probed: {', '.join(other)}")
+    return names
+
+
+
+def probes_of(name: str, args: argparse.Namespace) -> list[Probe]:
+    """The extra runs of a config in this bench, run right after its measured one."""
+    return [probe for probe in PROBES if name in args.probes[probe]]
 
 
 async def run_round(index: int, args: argparse.Namespace, sink: Path) -> list[Record]:
     order = args.configs if index % 2 == 0 else list(reversed(args.configs))
     workdir = WORK / f"round{index}"
     shutil.rmtree(workdir, ignore_errors=True)
-    profile = {name: WORK / f"profile-{name}" for name in args.profile.split(",") if name}
     rnd = Round(index, workdir, Settings(
         pinned=args.pinned, seconds=args.seconds, lat_seconds=args.lat_seconds,
         group_seconds=args.group_seconds, max_drain=args.max_drain, quiet=args.quiet,
-        quiet_wait=args.quiet_wait, profile=profile))
+        quiet_wait=args.quiet_wait))
     records = []
     try:
         await rnd.setup(group=any(ALL[name].group for name in order))
         for name in order:
-            record = await rnd.run(ALL[name])
-            records.append(record)
-            _append(sink, record)
-            print(f"round {index} {name:6} " + _line(record), flush=True)
+            for probe in [None, *probes_of(name, args)]:
+                record = await rnd.run(ALL[name], probe)
+                records.append(record)
+                _append(sink, record)
+                print(f"round {index} {record['cfg']:13} " + _line(record), flush=True)
     finally:
         await rnd.close()
     return records
@@ -90,15 +123,16 @@ async def run_round(index: int, args: argparse.Namespace, sink: Path) -> list[Re
 
 def _line(r: Record) -> str:
     keys = ("delivered_per_s", "to_last_per_s", "http_p99", "lat_p50", "lat_p99", "lat_p999",
-            "daemon_cores", "beam_cores", "daemon_rss_mb", "foreign_cores", "lost")
+            "daemon_cores", "daemon_us_per_request", "beam_cores", "daemon_rss_mb",
+            "syscalls_per_request", "foreign_cores", "lost")
     return " ".join(f"{k}={report.fmt(r[k])}" for k in keys if k in r)
 
 
 def header(meta: dict[str, Any], records: list[Record]) -> str:
     m = meta["machine"]
-    pinning = ("pinned: ejabberd (`erl +S 1:1`) and the daemon on CPU 0; receivers, wrk and the "
-               "load processes on CPU 1" if meta["pinned"] else "unpinned: both cores shared by "
-               "everything, ejabberd with its default schedulers")
+    pinning = ("pinned: ejabberd (`erl +S 1:1`) and the sidecar on CPU 0; receivers, wrk and "
+               "the load processes on CPU 1" if meta["pinned"] else "unpinned: both cores "
+               "shared by everything, ejabberd with its default schedulers")
     foreign = [r["foreign_cores"] for r in records if "foreign_cores" in r]
     steal = [r["steal_cores"] for r in records if "steal_cores" in r]
     return f"""# Benchmark results
@@ -118,7 +152,10 @@ client(s), not answered requests.
   used {report.spread(foreign)} cores (`foreign cores`, from /proc) and the hypervisor took
   {report.spread(steal)} (`steal`, /proc/stat) of the 2 cores.
 * Configurations: `bench/scenarios.py`. Every daemon run starts a fresh `python -m component`
-  (default config: outbox on, INFO logs with one audit line per request).
+  (default config: outbox on, INFO logs with one audit line per request); every floor run a
+  fresh floor sidecar (`bench/floor_aiohttp.py`, `bench/floor_httptools.py`: ejabberd's
+  request, one escaped stanza written to a raw component link, nothing else). `sidecar`
+  columns are that process's own CPU and peak RSS, from /proc.
 """
 
 
@@ -131,10 +168,23 @@ def write_results(path: Path, text: str) -> None:
 
 
 def publish(meta: dict[str, Any], records: list[Record], results: Path) -> None:
-    text = header(meta, records) + "\n" + report.render(records)
+    """The tables into `results`; the py-spy summary, if any run was profiled, beside it
+    in PROFILE.md."""
+    text = header(meta, records) + "\n" + "\n".join(
+        part for part in (report.render(records), probe_report.syscalls_table(records)) if part)
+    if profile := probe_report.profile_summary(records):
+        path = results.with_name("PROFILE.md")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(profile)
+        text += f"\nThe py-spy profile of {_profiled(records)} under load: `{path.name}`.\n"
+        print(f"profile: {path}")
     print("\n" + text)
     write_results(results, text)
     print(f"results: {results}")
+
+
+def _profiled(records: list[Record]) -> str:
+    return ", ".join(sorted({r["cfg"] for r in records if r.get("profile_samples")}))
 
 
 def load_records(path: Path) -> tuple[dict[str, Any], list[Record]]:
@@ -182,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not wrk.available():
         print("wrk is not installed: `bash devenv/install-deps.sh bench`", file=sys.stderr)
+        return 1
+    if args.probes["strace"] and shutil.which("strace") is None:
+        print("strace is not installed: `bash devenv/install-deps.sh bench`", file=sys.stderr)
+        return 1
+    if args.probes["profile"] and not py_spy_available():
+        print("py-spy is not installed: `bash devenv/install-deps.sh bench`", file=sys.stderr)
         return 1
     if args.pinned:
         if (os.cpu_count() or 1) < 2:

@@ -4,8 +4,10 @@ Every configuration sends the same chat message (the body of reference perf-anch
 test1 to test2, the one receiving client, or a groupchat to a room of 50 subscribed members,
 all online and counting. Names: `ej` ejabberd's own `/api/send_message` (the anchor), `qm` our
 `send_message`, `qt` our `send_thirdmessage`, `qb` the same with arrays of 100, `fl` the raw
-component link (no HTTP), `g` groupchat; `16` wrk's connections; `m` outbox in memory
-(`[delivery] durable = false`); `lat` the fixed-rate latency runs.
+component link (no HTTP), `fa` and `fh` the floor sidecars (the anchor's request served by
+naive aiohttp or by a bare httptools protocol: bench.floor), `g` groupchat; `16` wrk's
+connections; `m` outbox in memory (`[delivery] durable = false`); `n` no XEP-0280 carbons
+(`xmpp.carbons = false`); `lat` the fixed-rate latency runs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ ROOM = "perf"
 MEMBERS = tuple(f"m{n:02d}" for n in range(1, 51))
 SENDER, RECIPIENT = "test1", "test2"
 
-Target = Literal["ejabberd", "daemon", "raw"]
+Target = Literal["ejabberd", "daemon", "floor", "raw"]
 Kind = Literal["wrk", "rate", "flood"]
 
 
@@ -45,6 +47,7 @@ class Scenario:
     group: bool = False
     rate: float = 1000.0       # requests/s of the latency runs
     shape: str = "plain"       # raw link: plain message, or the daemon's wire shape
+    floor: str = ""            # a floor sidecar: its module
 
     def body(self, hosts: Hosts, text: str = BODY) -> bytes:
         """The request body (JSON), or for the raw link nothing."""
@@ -56,7 +59,7 @@ class Scenario:
 def _payload(s: Scenario, h: Hosts, text: str) -> Any:
     one, two = f"{SENDER}@{h.host}", f"{RECIPIENT}@{h.host}"
     room = f"{ROOM}@{h.muc}"
-    if s.target == "ejabberd":
+    if s.target in ("ejabberd", "floor"):
         kind, to, sender = ("groupchat", room, f"{MEMBERS[0]}@{h.host}") if s.group \
             else ("chat", two, one)
         return {"type": kind, "from": sender, "to": to, "subject": "", "body": text}
@@ -79,6 +82,11 @@ QT = "/qtalk/send_thirdmessage"
 ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("ej16", "wrk", "ejabberd", "ejabberd POST /api/send_message (anchor)", EJ_API),
     Scenario("qm16", "wrk", "daemon", "our send_message, 1 per request", QM),
+    Scenario("qm16n", "wrk", "daemon", "qm16 without carbons", QM, carbons=False),
+    Scenario("fa16", "wrk", "floor", "floor: naive aiohttp sidecar, the anchor's request",
+             EJ_API, floor="bench.floor_aiohttp"),
+    Scenario("fh16", "wrk", "floor", "floor: bare httptools protocol, the anchor's request",
+             EJ_API, floor="bench.floor_httptools"),
     Scenario("qt16", "wrk", "daemon", "our send_thirdmessage, 1 per request", QT),
     Scenario("qb16", "wrk", "daemon", f"our send_thirdmessage, arrays of {BATCH}", QT,
              per_request=BATCH),
@@ -109,5 +117,6 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("gqm16", "wrk", "daemon", "groupchat via our send_message", QM, group=True),
 ]}
 
-DEFAULT = ("ej16", "qm16", "qt16", "qb16", "qt16m", "qb16m", "qt16n", "qb16n", "flco", "flpm",
-           "flpr", "latej", "latqm", "latqt", "latqtn", "latqb", "latfl", "gej16", "gqm16")
+DEFAULT = ("ej16", "qm16n", "fa16", "qm16", "fh16", "qt16", "qb16", "qt16m", "qb16m", "qt16n",
+           "qb16n", "flco", "flpm", "flpr", "latej", "latqm", "latqt", "latqtn", "latqb",
+           "latfl", "gej16", "gqm16")

@@ -1,9 +1,12 @@
-"""The servers of one benchmark round: an isolated ejabberd, and the daemon as a subprocess.
+"""The servers of one benchmark round: an isolated ejabberd, and the sidecars as subprocesses.
 
-The daemon runs as its own process (`python -m component`), started afresh for each
-configuration, so that its CPU (/proc/<pid>/stat) and its peak RSS (VmHWM) are its own and
-belong to that configuration alone. Pinned mode puts the server side on CPU 0 (ejabberd with
-one scheduler, `+S 1:1`, and the daemon) and leaves CPU 1 to the load and the receivers.
+A sidecar (the daemon, `python -m component`, or a floor reference, `bench.floor_*`) runs as
+its own process, started afresh for each run and stopped after it, so that its CPU
+(/proc/<pid>/stat) and its peak RSS (VmHWM) are its own and belong to that run alone, and so
+that only one component connection at a time holds the round's component domain (ejabberd
+shares a domain's traffic among its connections). Pinned mode (`--pin`) puts the server side
+on CPU 0 (ejabberd with one scheduler, `+S 1:1`, and the sidecar) and leaves CPU 1 to the
+load and the receivers.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Container
 from pathlib import Path
 
 import aiohttp
 
 from bench import procstat
+from bench.scenarios import Scenario
 from devenv.demo import config_toml
 from devenv.ejabberd import EjabberdServer
 from devenv.proc import LOOPBACK, free_ports
@@ -33,23 +38,21 @@ def start_ejabberd(workdir: Path, *, pinned: bool) -> EjabberdServer:
     return server
 
 
-class DaemonProcess:
-    """`python -m component` with a written config; stopped with SIGTERM (it drains)."""
+class SidecarProcess:
+    """An HTTP sidecar of ejabberd as a process of its own (the daemon, or a floor),
+    answering on 127.0.0.1:`port`; stopped with SIGTERM."""
 
-    def __init__(self, server: EjabberdServer, workdir: Path, name: str, *, durable: bool,
-                 pinned: bool, store: Path | None = None, carbons: bool = True) -> None:
+    ready_statuses: Container[int] = range(100, 600)  # answering HTTP at all
+
+    def __init__(self, workdir: Path, name: str, *, pinned: bool) -> None:
         (self.port,) = free_ports(1)
         self.url = f"http://{LOOPBACK}:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir, self.pinned = workdir, pinned
         self.log = workdir / f"{name}.log"
-        config = workdir / f"{name}.toml"
-        store = store or workdir / f"{name}.db"
-        config.write_text(config_toml(
-            server, http_port=self.port, store=store,
-            xmpp=[] if carbons else ["carbons = false"],
-            extra=["[delivery]", f"durable = {'true' if durable else 'false'}", ""]))
-        argv = [sys.executable, "-m", "component", "--config", str(config)]
-        if pinned:
+
+    def _spawn(self, argv: list[str]) -> None:
+        if self.pinned:
             argv = ["taskset", "-c", SERVER_CPU, *argv]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -58,14 +61,13 @@ class DaemonProcess:
         self.pid = self.process.pid  # taskset execs the interpreter: the same process
 
     async def ready(self, timeout: float = 30.0) -> None:
-        """/readyz answers 200 once the component link is up."""
         async with asyncio.timeout(timeout), aiohttp.ClientSession() as session:
             while True:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"the daemon exited:\n{self.tail()}")
+                    raise RuntimeError(f"{self.log.stem} exited:\n{self.tail()}")
                 try:
                     async with session.get(self.url + "/readyz") as reply:
-                        if reply.status == 200:
+                        if reply.status in self.ready_statuses:
                             return
                 except aiohttp.ClientError:
                     pass
@@ -89,3 +91,45 @@ class DaemonProcess:
     def tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+class DaemonProcess(SidecarProcess):
+    """`python -m component` with a written config; SIGTERM drains it."""
+
+    ready_statuses = (200,)  # /readyz: once the component link is up
+
+    def __init__(self, server: EjabberdServer, workdir: Path, name: str, *, durable: bool,
+                 pinned: bool, store: Path | None = None, carbons: bool = True) -> None:
+        super().__init__(workdir, name, pinned=pinned)
+        config = workdir / f"{name}.toml"
+        store = store or workdir / f"{name}.db"
+        config.write_text(config_toml(
+            server, http_port=self.port, store=store,
+            xmpp=[] if carbons else ["carbons = false"],
+            extra=["[delivery]", f"durable = {'true' if durable else 'false'}", ""]))
+        self._spawn([sys.executable, "-m", "component", "--config", str(config)])
+
+
+class FloorProcess(SidecarProcess):
+    """A floor reference (`bench.floor_aiohttp`, `bench.floor_httptools`) on the round's
+    component domain: it opens its link before it listens."""
+
+    def __init__(self, server: EjabberdServer, workdir: Path, name: str, *, module: str,
+                 pinned: bool) -> None:
+        super().__init__(workdir, name, pinned=pinned)
+        self._spawn([sys.executable, "-m", module, "--port", str(self.port),
+                     "--component-port", str(server.component_port),
+                     "--domain", server.component_domain, "--secret", server.secret])
+
+
+def start_sidecar(server: EjabberdServer, scenario: Scenario, workdir: Path, name: str, *,
+                  pinned: bool) -> SidecarProcess | None:
+    """A fresh process for one run alone: the daemon, a floor reference, or none (ejabberd's
+    own API, the raw link)."""
+    if scenario.target == "floor":
+        return FloorProcess(server, workdir, name, module=scenario.floor, pinned=pinned)
+    if scenario.target == "daemon":
+        return DaemonProcess(server, workdir, name, durable=scenario.durable,
+                             carbons=scenario.carbons, pinned=pinned,
+                             store=workdir / "group.db" if scenario.group else None)
+    return None

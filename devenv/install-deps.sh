@@ -2,7 +2,8 @@
 # Installs what `make` needs from Debian, only when it is missing; safe to rerun.
 #   install-deps.sh venv     python3-venv (Debian's python3 lacks ensurepip without it)
 #   install-deps.sh servers  ejabberd, prosody and redis-server for the real-server test tier
-#   install-deps.sh bench    wrk, the HTTP load generator of `make bench`
+#   install-deps.sh bench    for `make bench`: wrk (the HTTP load), strace (syscalls per request),
+#                            and py-spy (the profile) into the project's .venv when it exists
 # The servers are only ever run by the tests, isolated on loopback: their packages must not start
 # the system daemons (which listen on all interfaces), hence the policy-rc.d guard below.
 set -euo pipefail
@@ -21,6 +22,11 @@ case "${1:-}" in
     ;;
   bench)
     command -v wrk >/dev/null || missing+=(wrk)
+    command -v strace >/dev/null || missing+=(strace)
+    # py-spy comes from PyPI (a wheel with its binary), not Debian; the venv is make's.
+    if [ -x .venv/bin/pip ] && [ ! -x .venv/bin/py-spy ]; then
+      .venv/bin/pip install -q py-spy
+    fi
     ;;
   *)
     echo "usage: $0 venv|servers|bench" >&2

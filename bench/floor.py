@@ -1,0 +1,87 @@
+"""What the two floor sidecars share: the request, its stanza, the component link, the process.
+
+A floor is a measurement-only reference (issue 13), never product code: the least a sidecar
+can do for ejabberd's own `POST /api/send_message` JSON (`{"type","from","to","subject",
+"body"}`): build one escaped chat stanza and write it to a raw XEP-0114 link. No outbox, no
+acknowledgement, no auth, no audit, no metrics. `bench.floor_aiohttp` and
+`bench.floor_httptools` differ only in their HTTP layer, so the bench shows what each HTTP
+choice costs before a daemon does any work of its own. Each runs as its own process under
+uvloop, opens its link before it listens (so answering HTTP at all means ready) and on
+SIGTERM stops listening, then closes the stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from xml.sax.saxutils import escape, quoteattr
+
+import orjson
+import uvloop
+
+from bench.xmpp import component_handshake
+
+ANSWER = b"0"  # what ejabberd's send_message answers on success
+STREAM_END = b"</stream:stream>"
+_ids = itertools.count()
+
+
+class BadRequest(ValueError):
+    """The body is not the JSON ejabberd's send_message takes."""
+
+
+def chat_stanza(body: bytes) -> bytes:
+    """The one stanza for a send_message body; every attribute and text escaped."""
+    try:
+        request = orjson.loads(body)
+        sender, to, text = request["from"], request["to"], request["body"]
+        subject = request.get("subject") or ""
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise BadRequest(str(exc)) from None
+    if not all(isinstance(v, str) for v in (sender, to, text, subject)):
+        raise BadRequest("from, to, subject and body are strings")
+    kind = request.get("type") or "chat"
+    head = (f"<message type={quoteattr(str(kind))} id='floor{next(_ids)}' "
+            f"from={quoteattr(sender)} to={quoteattr(to)}>")
+    subject_element = f"<subject>{escape(subject)}</subject>" if subject else ""
+    return f"{head}{subject_element}<body>{escape(text)}</body></message>".encode()
+
+
+Closer = Callable[[], Awaitable[None]]
+Serve = Callable[[asyncio.StreamWriter, int], Awaitable[Closer]]
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    """What the server sends is read and dropped; a stream error ends the link, which the
+    bench sees as messages lost."""
+    while await reader.read(65536):
+        pass
+    print("floor: the component link closed", file=sys.stderr, flush=True)
+
+
+async def _main(args: argparse.Namespace, serve: Serve) -> None:
+    reader, link = await component_handshake(args.component_port, args.domain, args.secret)
+    reading = asyncio.create_task(_discard(reader))
+    stop_serving = await serve(link, args.port)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await stop_serving()
+    link.write(STREAM_END)
+    await link.drain()
+    link.close()
+    reading.cancel()
+
+
+def run(serve: Serve, description: str) -> None:
+    """`python -m bench.floor_… --port P --component-port C --domain D --secret S`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--port", type=int, required=True, help="HTTP, on 127.0.0.1")
+    parser.add_argument("--component-port", type=int, required=True)
+    parser.add_argument("--domain", required=True, help="a component domain of the server")
+    parser.add_argument("--secret", required=True)
+    uvloop.run(_main(parser.parse_args(), serve))

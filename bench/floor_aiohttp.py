@@ -1,0 +1,43 @@
+"""Floor reference (a): the naive aiohttp sidecar, one `web.Application` route.
+
+    python -m bench.floor_aiohttp --port P --component-port C --domain D --secret S
+
+What a sidecar written in an afternoon looks like: aiohttp's web stack with its defaults,
+`POST /api/send_message` with ejabberd's JSON, one stanza per request written to the link
+(`bench.floor` has what both floors share). Measurement only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from bench.floor import ANSWER, BadRequest, Closer, chat_stanza, run
+from devenv.proc import LOOPBACK
+
+
+def application(link: asyncio.StreamWriter) -> web.Application:
+    async def send_message(request: web.Request) -> web.Response:
+        try:
+            stanza = chat_stanza(await request.read())
+        except BadRequest as exc:
+            return web.Response(status=400, text=str(exc))
+        link.write(stanza)
+        await link.drain()
+        return web.Response(body=ANSWER, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/api/send_message", send_message)
+    return app
+
+
+async def serve(link: asyncio.StreamWriter, port: int) -> Closer:
+    runner = web.AppRunner(application(link))
+    await runner.setup()
+    await web.TCPSite(runner, LOOPBACK, port).start()
+    return runner.cleanup
+
+
+if __name__ == "__main__":
+    run(serve, __doc__.splitlines()[0] if __doc__ else "")
