@@ -88,6 +88,7 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self.json = json
         self.setFormatter(JsonFormatter() if json else PlainFormatter())
         self._batch: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # get_running_loop() costs a getpid
 
     def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
         """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
@@ -97,10 +98,14 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self._batch.append(line)
         if len(self._batch) > 1:
             return  # its write is due at the end of this loop turn
-        try:
-            asyncio.get_running_loop().call_soon(self.write_batch)
-        except RuntimeError:  # no loop runs: write at once
-            self.write_batch()
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            try:
+                loop = self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop runs: write at once
+                self.write_batch()
+                return
+        loop.call_soon(self.write_batch)
 
     def write_batch(self) -> None:
         if not self._batch:

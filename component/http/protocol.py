@@ -65,13 +65,17 @@ class HttpServer:
         self.connections: set[HttpConnection] = set()
         self.closing = False
         self._server: asyncio.Server | None = None
+        # Captured once: asyncio.get_running_loop() makes a getpid syscall on every call
+        # (Python 3.11), and each request would make one to start its task.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._statuses = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode()
                           for s in HTTPStatus}
         self._date_at = 0
         self._date = b""
 
     async def listen(self, host: str, port: int) -> None:
-        self._server = await asyncio.get_running_loop().create_server(
+        self.loop = asyncio.get_running_loop()
+        self._server = await self.loop.create_server(
             lambda: HttpConnection(self), host, port, reuse_address=True)
 
     @property
@@ -297,7 +301,9 @@ class HttpConnection(asyncio.Protocol):
             self._write(request, refused, keep_alive, started)
             return
         self.busy = True
-        asyncio.get_running_loop().create_task(self._run(request, keep_alive, started))
+        loop = self.server.loop
+        assert loop is not None, "connections come from HttpServer.listen"
+        loop.create_task(self._run(request, keep_alive, started))
 
     async def _run(self, request: Request, keep_alive: bool, started: float) -> None:
         reply = await self.pipeline.run(request)

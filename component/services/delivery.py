@@ -85,6 +85,8 @@ class OutboxDelivery:
         self._barrier: asyncio.Future[etree._Element] | None = None  # the one on its way
         self._barrier_wanted = False  # stanzas were written after it left
         self._tasks: list[asyncio.Task[None]] = []
+        # Captured at start: asyncio.get_running_loop() makes a getpid syscall each call.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.replays = 0
         # Messages accepted and not yet acknowledged: what `outbox_max` limits (README
         # counts messages; their carbons are neither kept nor counted).
@@ -93,6 +95,7 @@ class OutboxDelivery:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         if self._outbox is not None:
             await self._outbox.open()
             self._seq = await self._outbox.last_seq()
@@ -169,7 +172,7 @@ class OutboxDelivery:
         durable_enough = self._outbox is not None and not wait
         if not durable_enough:
             # Only the last one's acknowledgement is awaited: the barrier acks in order.
-            entries[-1].acked = asyncio.get_running_loop().create_future()
+            entries[-1].acked = self._running_loop().create_future()
         self._remember(remember, entries[-1].seq)
         await self._commit(entries, remember)
         up = self._link.up.is_set()
@@ -182,11 +185,15 @@ class OutboxDelivery:
         if not last.done():  # else the barrier came back while the rows were committed
             # One future per request, resolved by the barrier, a link drop or this timer:
             # asyncio.wait's sets and callbacks cost more than the rest of this method.
-            timer = asyncio.get_running_loop().call_later(
+            timer = self._running_loop().call_later(
                 wait or self._config.ack_timeout, _stop_waiting, last)
             await last
             timer.cancel()
         return DeliveryReport("routed" if last.result() else "queued")
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None, "OutboxDelivery.start() first"
+        return self._loop
 
     def _remember(self, keys: Sequence[str], seq: int) -> None:
         """Keep caller-supplied ids REMEMBER_IDS_SECONDS, in memory and in the store."""
@@ -217,7 +224,7 @@ class OutboxDelivery:
             self._pump_wakeup.set()
         if self._outbox is None:
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = self._running_loop().create_future()
         self._group.entries += entries
         self._group.waiters.append(waiter)
         self._group.keys += keys

@@ -113,6 +113,9 @@ class ComponentLink:
         self._ids = itertools.count(1)
         self._id_prefix = f"qc{random.getrandbits(32):08x}-"
         self._task: asyncio.Task[None] | None = None
+        # Captured at start: asyncio.get_running_loop() makes a getpid syscall each call,
+        # and every flush and barrier would make one.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._up_listeners: list[Callable[[], None]] = []
         self._down_listeners: list[Callable[[], None]] = []
         self.reconnects = 0
@@ -122,7 +125,8 @@ class ComponentLink:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="component-link")
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="component-link")
 
     async def stop(self, timeout: float = 2.0) -> None:
         """Close the stream properly: `</stream:stream>`, then wait for the server's close."""
@@ -358,10 +362,13 @@ class ComponentLink:
         """Up, and the transport is not pushing back."""
         return self.state is LinkState.UP and self._writable.is_set()
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop if self._loop is not None else asyncio.get_running_loop()
+
     def _schedule_flush(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_pending = False
@@ -383,7 +390,7 @@ class ComponentLink:
         if self.state is not LinkState.UP:
             raise LinkDown("the component link is down")
         if self._next_barrier is None:
-            self._next_barrier = asyncio.get_running_loop().create_future()
+            self._next_barrier = self._running_loop().create_future()
             self._schedule_flush()
         return self._next_barrier
 
