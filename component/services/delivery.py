@@ -332,9 +332,9 @@ class OutboxDelivery:
             self._barrier_wanted = False
             self._ask_barrier()
         if self._settle_timer is None:
-            self._settle_timer = asyncio.get_running_loop().call_later(SETTLE_SECONDS,
-                                                                       self._settle)
-        self._pump_wakeup.set()
+            self._settle_timer = self._running_loop().call_later(SETTLE_SECONDS, self._settle)
+        if self._unsent:  # copies now due, or stanzas the window held back
+            self._pump_wakeup.set()
 
     def _settle(self) -> None:
         self._settle_timer = None
@@ -349,7 +349,7 @@ class OutboxDelivery:
             # as uvloop rounds to milliseconds, and the last rows of a burst must not stay in
             # the outbox until the next traffic, to be sent twice after a restart.)
             wait = self._settling[0].acked_at + SETTLE_SECONDS - time.monotonic()
-            self._settle_timer = asyncio.get_running_loop().call_later(
+            self._settle_timer = self._running_loop().call_later(
                 max(wait, SETTLE_SECONDS / SETTLE_SWEEPS), self._settle)
 
     def _link_lost(self) -> None:
