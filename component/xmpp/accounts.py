@@ -17,7 +17,8 @@ one gets it (online) or keeps it in offline storage (Prosody ignores the no-stor
 bodyless message, which clients show as nothing. So on Prosody the probe is of type normal.
 
 Where the bounce of a message sent as a user goes (both measured, issue 17): ejabberd routes
-it to that user, never to the component, whatever the message type; Prosody sends it back over
+it to that user's bare JID, never to the component, whatever the message type (and even an
+online sender's clients do not get it); Prosody sends it back over
 the component stream, addressed to that user and with the message's id, for chat and normal
 messages, while a headline to a missing account is dropped without one. So a message lost to
 a removed account can be seen directly only on Prosody (`parse_bounce` reads both kinds).
