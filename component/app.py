@@ -147,7 +147,7 @@ class Daemon:
 
     def _wire_users_and_commands(self, config: Config, db: Database) -> list[Route]:
         """Users, keys, hosts and the ad-hoc commands (issue 4); returns their routes."""
-        self.users = UserService(self.nicks, self.accounts, self.hosts)
+        self.users = UserService(self.nicks, self.recipients, self.hosts)
         external = RedisKeys(config.keys.redis_url) if config.keys.backend == "redis" else None
         self.keys = KeyService(KeyStore(db), self.hosts, ttl=config.keys.key_ttl,
                                external=external)
