@@ -283,7 +283,7 @@ class MessageService:
 
     async def _refuse_unknown(self, outcomes: list[ItemOutcome]) -> Sequence[Jid]:
         """Refuse each item whose recipient has no account, and drop the copies for a sender
-        without one; returns the known accounts due for a check once routed."""
+        without one; returns the known accounts due for a check once written."""
         if self._recipients is None:
             return ()
         screening = await self._recipients.screen(

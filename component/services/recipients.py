@@ -60,7 +60,7 @@ class Lost:
 @dataclass(frozen=True, slots=True)
 class Screening:
     missing: frozenset[Jid] = frozenset()  # no account: refuse what goes to them
-    due: tuple[Jid, ...] = ()  # known, but not confirmed for a while: probe once routed
+    due: tuple[Jid, ...] = ()  # known, but not confirmed for a while: probe once written
 
 
 class RecipientCheck:
@@ -177,7 +177,7 @@ class RecipientCheck:
             exists = await self._lookup(user)
         except ApiError as exc:
             log.info("could not check the account %s again (%s)", user, exc.message)
-            exists = True  # still due: the next routed message tries again
+            exists = True  # still due: the next message written tries again
         followed = self._followed.pop(user, None)
         if not exists and followed is not None:
             self._report(Lost(followed.id, user, followed.sender, "service-unavailable",

@@ -110,7 +110,7 @@ async def test_known_users_are_answered_from_memory(
     bob_client = await client_factory(*bob)
     status, reply = await api("send_message", {"From": alice.user, "To": [{"User": bob.user}],
                                                "Body": "first"})
-    assert (status, reply["data"]["status"]) == (200, "routed")
+    assert (status, reply["data"]["status"]) == (200, "accepted")
     probes = await metric(daemon, "qtalk_account_probes_total")
     for text in ("second", "third"):
         status, reply = await api("send_message", {
@@ -154,7 +154,7 @@ async def test_a_user_removed_later_is_counted_and_audited_then_refused(
     bounced = await metric(daemon, "qtalk_messages_bounced_total")
     caplog.set_level(logging.INFO, logger="component.audit")
     status, reply = await api("send_message", message)
-    assert (status, reply["data"]["status"]) == (200, "routed")  # it knew the account
+    assert (status, reply["data"]["status"]) == (200, "accepted")  # it knew the account
     lost_id = reply["data"]["items"][0]["id"]
     async with asyncio.timeout(10):
         while await metric(daemon, "qtalk_messages_bounced_total") < bounced + 1:  # noqa: ASYNC110

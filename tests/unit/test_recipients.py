@@ -54,7 +54,7 @@ class Checked:
                               recipients=self.check)
 
     async def settled(self) -> None:
-        """Let the re-checks started after routing finish."""
+        """Let the re-checks started after writing finish."""
         await asyncio.gather(*self.check._tasks)
 
 
@@ -157,7 +157,7 @@ async def learned_then_removed(t: Checked) -> MessageService:
     return messages
 
 
-async def test_a_known_account_is_probed_again_after_a_routed_message() -> None:
+async def test_a_known_account_is_probed_again_after_a_written_message() -> None:
     t = Checked()
     messages = await learned_then_removed(t)
     lost = (await messages.send_chat(ChatRequest("alice", ("bob",), "two"))).items[0]
@@ -175,7 +175,7 @@ async def test_a_probe_that_finds_the_account_keeps_it_for_another_period() -> N
     messages = t.messages(sink, carbons=False)
     await messages.send_chat(ChatRequest("alice", ("bob",), "one"))
     t.clock.now += KNOWN_FOR + 1
-    for text in ("two", "three"):  # one probe after the first routed message, none after
+    for text in ("two", "three"):  # one probe after the first message written, none after
         await messages.send_chat(ChatRequest("alice", ("bob",), text))
         await t.settled()
     assert (t.accounts.asked, t.lost) == ([BOB, BOB], [])
