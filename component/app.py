@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import signal
 import time
 from collections.abc import Coroutine
@@ -20,6 +21,7 @@ from component.adhoc.admin import add_host_command, get_web_key_command, status_
 from component.adhoc.commands import CommandRegistry
 from component.adhoc.rooms import RoomCommands
 from component.config import Config
+from component.http import audit
 from component.http.health import health_routes
 from component.http.hosts import HostRoutes
 from component.http.messages import MessageRoutes
@@ -37,6 +39,7 @@ from component.services.hosts import HostRegistry
 from component.services.keys import KeyService
 from component.services.messages import MessageService
 from component.services.nicks import NickDirectory
+from component.services.recipients import Lost, RecipientCheck
 from component.services.resync import RoomResync
 from component.services.room_admin import RoomAdmin
 from component.services.room_directory import RoomDirectory
@@ -78,10 +81,12 @@ class Daemon:
         outbox = SqliteOutbox(db) if config.delivery.durable else None
         self.delivery = OutboxDelivery(self.link, outbox, config.delivery)
         room_routes = self._wire_rooms(config, db)
-        self.messages = MessageService(self.delivery, self.hosts,
-                                       max_stanza_bytes=config.limits.max_stanza_bytes,
-                                       max_body_chars=config.limits.max_body_chars,
-                                       groups=self.rooms, carbons=config.xmpp.carbons)
+        self.recipients = self._wire_accounts(config)
+        self.messages = MessageService(
+            self.delivery, self.hosts, max_stanza_bytes=config.limits.max_stanza_bytes,
+            max_body_chars=config.limits.max_body_chars, groups=self.rooms,
+            carbons=config.xmpp.carbons,
+            recipients=self.recipients if config.delivery.check_recipients else None)
         user_routes = self._wire_users_and_commands(config, db)
         self.metrics = self._wire_metrics(db)
         self.pipeline = make_pipeline(config, [
@@ -105,7 +110,9 @@ class Daemon:
             stanzas_sent=self.link.stanzas_sent, outbox_depth=self.delivery.depth,
             window=self.delivery.window, replays=self.delivery.replays,
             store_bytes=db.size_bytes(), rooms=rooms[0],
-            uptime_seconds=time.monotonic() - started))
+            uptime_seconds=time.monotonic() - started, account_probes=self.recipients.probes,
+            recipients_refused=self.recipients.refused,
+            messages_bounced=self.recipients.bounced))
         metrics.before_scrape(count_rooms)
         self.link.observe_iq = metrics.iq_rtt.observe
         return metrics
@@ -125,12 +132,22 @@ class Daemon:
         return RoomRoutes(self.rooms, self.room_admin, config.limits,
                           self.hosts.default_host).routes()
 
-    def _wire_users_and_commands(self, config: Config, db: Database) -> list[Route]:
-        """Users, keys, hosts and the ad-hoc commands (issue 4); returns their routes."""
+    def _wire_accounts(self, config: Config) -> RecipientCheck:
+        """The account probe, and what remembers its answers (issue 17)."""
         self.accounts = AccountProbe(self.link, config.xmpp.iq_timeout,
                                      message_type=self.profile.probe_type)
         self.dispatcher.listen(self.accounts.on_stanza)
-        self.users = UserService(self.nicks, self.accounts, self.hosts)
+        delivery = config.delivery
+        recipients = RecipientCheck(
+            self.accounts, self.hosts, unknown_for=delivery.unknown_recipient_ttl,
+            known_for=math.inf if self.profile.returns_bounces
+            else delivery.known_recipient_ttl, on_lost=_audit_lost)
+        self.dispatcher.listen_for_users(recipients.on_bounce)
+        return recipients
+
+    def _wire_users_and_commands(self, config: Config, db: Database) -> list[Route]:
+        """Users, keys, hosts and the ad-hoc commands (issue 4); returns their routes."""
+        self.users = UserService(self.nicks, self.recipients, self.hosts)
         external = RedisKeys(config.keys.redis_url) if config.keys.backend == "redis" else None
         self.keys = KeyService(KeyStore(db), self.hosts, ttl=config.keys.key_ttl,
                                external=external)
@@ -190,6 +207,7 @@ class Daemon:
         notify("STOPPING=1")
         await self.http.close(SHUTDOWN_GRACE)  # no new requests; those in flight finish
         await self.dispatcher.drain()
+        await self.recipients.close()
         await self.resync.close()
         await self.keys.close()
         await self.delivery.drain(SHUTDOWN_GRACE)
@@ -199,6 +217,13 @@ class Daemon:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _audit_lost(lost: Lost) -> None:
+    """A message lost to a removed account: counted (RecipientCheck), and audited here."""
+    audit.write_event("message_bounced", {
+        "id": lost.message_id, "to": str(lost.recipient), "from": str(lost.sender),
+        "condition": lost.condition, "noticed_by": lost.noticed_by})
 
 
 async def serve(config: Config) -> None:

@@ -186,15 +186,21 @@ def is_loopback(address: str) -> bool:
 
 def _delivery(doc: dict[str, Any], problems: list[str]) -> DeliveryConfig:
     r = _Reader(_table(doc, "delivery", problems), "delivery", problems)
+    ttls = {k: r.get(k, float, d) for k, d in
+            (("known_recipient_ttl", 300.0), ("unknown_recipient_ttl", 10.0))}
     config = DeliveryConfig(outbox_max=r.get("outbox_max", int, 100_000),
                             window=r.get("window", int, 5000),
                             ack_timeout=r.get("ack_timeout", float, 10.0),
-                            durable=r.get("durable", bool, True))
+                            durable=r.get("durable", bool, True),
+                            check_recipients=r.get("check_recipients", bool, True), **ttls)
     r.check("outbox_max", config.outbox_max > 0, "must be positive")
     r.check("window", 0 < config.window < 10_000,
             "must be between 1 and 9999 (ejabberd's max_fsm_queue is 10000)")
     r.check("ack_timeout", config.ack_timeout > 0, "must be positive")
-    r.unknown_keys({"outbox_max", "window", "ack_timeout", "durable"})
+    for key, value in ttls.items():
+        r.check(key, value >= 0, "must not be negative")
+    r.unknown_keys({"outbox_max", "window", "ack_timeout", "durable", "check_recipients",
+                    *ttls})
     return config
 
 

@@ -65,12 +65,18 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    """The outbox (DESIGN.md §3): its bound and the window of unacknowledged stanzas."""
+    """The outbox (DESIGN.md §3): its bound and the window of unacknowledged stanzas; the
+    recipient check (issue 17)."""
 
     outbox_max: int = 100_000
     window: int = 5000
     ack_timeout: float = 10.0
     durable: bool = True
+    # Recipients of a served domain must have an account (services/recipients.py); the
+    # verdicts are remembered this long: a known account longer than an unknown name.
+    check_recipients: bool = True
+    known_recipient_ttl: float = 300.0
+    unknown_recipient_ttl: float = 10.0
 
 
 @dataclass(frozen=True)

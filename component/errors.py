@@ -28,6 +28,7 @@ class ErrCode(IntEnum):
     CONFLICT = 1009
     NOT_SUPPORTED = 1010
     AUTH_FAILED = 1011  # auth_uk: a user key that is wrong, expired or not for this host
+    NO_SUCH_USER = 1012  # a message's recipient has no account: refused, nothing sent to it
     KEYS_UNAVAILABLE = 2005  # auth_uk: the key backend (Redis) cannot be reached
     BAD_HTTP = 1400  # the HTTP request itself: a malformed head, too slow, an unknown coding
     UNAUTHORIZED = 1401
@@ -136,6 +137,12 @@ class NotFound(ApiError):
     http_status = 404
     xmpp_condition = "item-not-found"
     xmpp_type = "cancel"
+
+
+class NoSuchUser(NotFound):
+    """A recipient of a served domain has no account on the server (issue 17)."""
+
+    errcode = ErrCode.NO_SUCH_USER
 
 
 class Conflict(ApiError):

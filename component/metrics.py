@@ -31,6 +31,9 @@ class Snapshot:
     store_bytes: int
     rooms: int = 0
     uptime_seconds: float = 0.0
+    account_probes: int = 0
+    recipients_refused: int = 0
+    messages_bounced: int = 0
 
 
 class _StateCollector(Collector):
@@ -53,6 +56,15 @@ class _StateCollector(Collector):
                                 "Stanzas that may be written but unacknowledged", value=s.window)
         yield GaugeMetricFamily("qtalk_store_bytes", "SQLite file and WAL size",
                                 value=s.store_bytes)
+        yield CounterMetricFamily("qtalk_account_probes",
+                                  "Probes asking the server whether an account exists",
+                                  value=s.account_probes)
+        yield CounterMetricFamily("qtalk_recipients_refused",
+                                  "Recipients refused before sending: no such account",
+                                  value=s.recipients_refused)
+        yield CounterMetricFamily("qtalk_messages_bounced",
+                                  "Messages accepted, then bounced: the account was gone",
+                                  value=s.messages_bounced)
         yield GaugeMetricFamily("qtalk_rooms", "Rooms in the store", value=s.rooms)
         yield GaugeMetricFamily("qtalk_uptime_seconds", "Seconds since start",
                                 value=s.uptime_seconds)

@@ -40,6 +40,9 @@ class ServerProfile:
     kind: str
     capabilities: Capabilities
     probe_type: ProbeType  # the message that bounces for a missing account (xmpp/accounts.py)
+    # The bounce of a message sent as a user comes back over the component stream (Prosody),
+    # not to that user (ejabberd): then known accounts need no probing again (recipients.py).
+    returns_bounces: bool
     make_muc: MucFactory
 
     def muc(self, port: MucPort, muc_domain: str, registry: RoomRegistry) -> MucServer:
@@ -49,11 +52,11 @@ class ServerProfile:
 PROFILES = {
     "ejabberd": ServerProfile(
         "ejabberd", Capabilities(mucsub=True, lists_hidden_rooms=True, room_max_users=True),
-        probe_type="headline",
+        probe_type="headline", returns_bounces=False,
         make_muc=lambda port, domain, _registry: EjabberdMuc(port, domain)),
     "prosody": ServerProfile(
         "prosody", Capabilities(mucsub=False, lists_hidden_rooms=False, room_max_users=False),
-        probe_type="normal", make_muc=ProsodyMuc),
+        probe_type="normal", returns_bounces=True, make_muc=ProsodyMuc),
 }
 
 

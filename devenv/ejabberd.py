@@ -172,6 +172,10 @@ class EjabberdServer(ServerProcess):
             if not (exist_ok and err.status == 409):
                 raise
 
+    def unregister(self, user: str, host: str | None = None) -> None:
+        """Remove an account through the server, as `ejabberdctl unregister` does."""
+        self.api("unregister", user=user, host=host or self.host)
+
     def set_vcard(self, user: str, field: str, value: str, host: str | None = None) -> None:
         self.api("set_vcard", user=user, host=host or self.host, name=field, content=value)
 

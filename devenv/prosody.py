@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -123,6 +124,15 @@ class ProsodyServer(ServerProcess):
         if path.exists() and not exist_ok:
             raise ProsodyError(f"register: {user}@{host} exists")
         self._write(path, f'return {{\n\t["password"] = {_lua(password)};\n}};\n')
+
+    def unregister(self, user: str, host: str | None = None) -> None:
+        """Remove an account with `prosodyctl deluser` (the running server sees it at once)."""
+        command = [shutil.which("prosodyctl") or "prosodyctl", "--config",
+                   str(self.workdir / "prosody.cfg.lua"), "deluser",
+                   f"{user}@{host or self.host}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode != 0:
+            raise ProsodyError(f"deluser: {done.stdout}{done.stderr}".strip())
 
     def set_vcard(self, user: str, field: str, value: str, host: str | None = None) -> None:
         """Set one top-level vCard field. Prosody refuses a vCard set for another JID, even

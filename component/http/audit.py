@@ -85,7 +85,18 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
         "errcode": errcode,
         "ms": round(seconds * 1000, 1),
     }
+    _emit(record)
+
+
+def write_event(event: str, facts: dict[str, Any]) -> None:
+    """An audit line no request writes: what happened later to what a call sent."""
+    if log.isEnabledFor(logging.INFO):
+        _emit({"event": event, **facts})
+
+
+def _emit(record: dict[str, Any]) -> None:
     line = " ".join([f"{key}={_quoted(value)}" for key, value in record.items()])
+    handler = line_handler_for(log)
     if handler is not None:
         handler.write_info(log.name, line, record)
     else:

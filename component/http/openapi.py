@@ -56,7 +56,7 @@ QTALK: dict[str, dict[str, Op]] = {
     "send_message": {"post": Op("messages", "one message per recipient, or to a room",
                                 SENT, (*MESSAGE, 207), SENT, query=("wait",))},
     "send_notify": {"post": Op("messages", "a headline notify to each recipient",
-                               SENT, (403, 413, 501, 503, 207), SENT, query=("wait",))},
+                               SENT, (403, 404, 413, 501, 503, 207), SENT, query=("wait",))},
     "create_muc": {"post": Op("groups", "create a persistent members-only room",
                               OPTIONS, (*ROOM, 409))},
     "add_muc_user": {"post": Op("groups", "affiliate, subscribe and invite members",

@@ -33,6 +33,7 @@ ERRCODE_MEANINGS: dict[ErrCode, str] = {
     ErrCode.AUTH_FAILED: "`auth_uk`: the user key is wrong, expired or not for this host",
     ErrCode.BAD_HTTP: "the HTTP request itself: a malformed head (400), too slow (408), a "
                       "transfer coding other than chunked (501)",
+    ErrCode.NO_SUCH_USER: "a recipient has no account on the server: nothing was sent to it",
     ErrCode.UNAUTHORIZED: "no token, or a wrong one",
     ErrCode.FORBIDDEN: "the token may not use this endpoint, host or source address; "
                        "or not an owner",

@@ -1,8 +1,10 @@
 """Message injection: send_thirdmessage, send_message, send_notify (and send_xml).
 
 Every item is checked on its own before anything is sent: a refused item is reported and
-sends nothing, and never harms the other items or the link. Accepted stanzas go out as one
-batch, acknowledged by a barrier.
+sends nothing, and never harms the other items or the link. That includes a recipient
+without an account (services/recipients.py); a sender needs none (integrators send as
+service names), but a copy for a sender without one is dropped. Accepted stanzas go out as
+one batch, acknowledged by a barrier.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from component.errors import (
     BadField,
     BadStanza,
     DomainNotServed,
+    NoSuchUser,
     NotSupported,
     TooLarge,
 )
 from component.jid import Jid, JidError
 from component.services.ports import DeliveryStatus, HostPolicy, StanzaSink
+from component.services.recipients import RecipientCheck
 from component.services.room_ports import GroupGate
 from component.xmpp import fragment
 from component.xmpp.stanzas import (
@@ -92,7 +96,7 @@ class SendResult:
 class MessageService:
     def __init__(self, sink: StanzaSink, hosts: HostPolicy, *, max_stanza_bytes: int,
                  max_body_chars: int = 32 << 10, groups: GroupGate | None = None,
-                 carbons: bool = True) -> None:
+                 carbons: bool = True, recipients: RecipientCheck | None = None) -> None:
         self._sink = sink
         self._hosts = hosts
         self._max_stanza_bytes = max_stanza_bytes
@@ -101,6 +105,7 @@ class MessageService:
         # message (measured, bench/RESULTS.md), so a deployment without such clients opts out.
         self._carbons = carbons
         self._groups = groups
+        self._recipients = recipients  # None: recipients are not checked (as the original)
 
     @property
     def default_host(self) -> str:
@@ -264,13 +269,38 @@ class MessageService:
     async def _deliver(self, outcomes: list[ItemOutcome],
                        wait: float | None = None) -> SendResult:
         self._drop_duplicates(outcomes)
+        due = await self._refuse_unknown(outcomes)
         batch = [stanza for outcome in outcomes if outcome.error is None
                  for stanza in outcome.stanzas]
         if not batch:
             return SendResult(outcomes, None)
         keys = [o.key for o in outcomes if o.key and o.error is None and o.stanzas]
         report = await self._sink.deliver(batch, wait=wait, remember=keys)
+        if due and report.status != "queued" and self._recipients is not None:
+            # Written (or routed): a probe now goes behind the messages, within moments.
+            self._recipients.recheck_after(due, batch)
         return SendResult(outcomes, report.status)
+
+    async def _refuse_unknown(self, outcomes: list[ItemOutcome]) -> Sequence[Jid]:
+        """Refuse each item whose recipient has no account, and drop the copies for a sender
+        without one; returns the known accounts due for a check once written."""
+        if self._recipients is None:
+            return ()
+        screening = await self._recipients.screen(
+            [stanza.recipient.bare for outcome in outcomes if outcome.error is None
+             for stanza in outcome.stanzas])
+        missing = screening.missing
+        for outcome in outcomes if missing else ():
+            if outcome.error is not None or not outcome.stanzas:
+                continue
+            message, *copies = outcome.stanzas
+            if message.recipient.bare in missing:
+                outcome.error = NoSuchUser(f"no such user: {message.recipient.bare}")
+                outcome.stanzas = []
+            else:
+                outcome.stanzas = [message, *(copy for copy in copies
+                                              if copy.recipient.bare not in missing)]
+        return screening.due
 
     def _drop_duplicates(self, outcomes: list[ItemOutcome]) -> None:
         """A message whose caller-supplied id was accepted before is reported, not resent."""

@@ -2,8 +2,9 @@
 
 vCards come through the rooms' nick directory (XEP-0054 vcard-temp from the component's JID,
 cached in the store while fresh). An empty vCard is ambiguous on ejabberd (no vCard, or no
-account), so the account is then probed (`xmpp/accounts.py`); an unknown user is a NotFound,
-never an empty success. Concurrent lookups of one user share one fetch. Only a photo whose
+account), so the account is then asked about (services/recipients.py: the probe's answers,
+remembered); an unknown user is a NotFound, never an empty success. Concurrent lookups of one
+user share one fetch. Only a photo whose
 TYPE is an image is served (README): anything else is as if there were none.
 """
 
@@ -11,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +20,6 @@ from component.jid import Jid
 from component.services.ports import HostPolicy
 from component.store.vcards import VcardEntry
 
-MAX_REMEMBERED_ACCOUNTS = 10_000
 IMAGE_TYPE = re.compile(r"^image/[a-z0-9.+-]{1,64}$")
 
 
@@ -58,16 +55,11 @@ def image_type(entry: VcardEntry) -> str | None:
 
 
 class UserService:
-    def __init__(self, vcards: VcardSource, accounts: Accounts, hosts: HostPolicy, *,
-                 remember_for: float = 3600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, vcards: VcardSource, accounts: Accounts, hosts: HostPolicy) -> None:
         self._vcards = vcards
-        self._accounts = accounts
+        self._accounts = accounts  # remembers its answers
         self._hosts = hosts
-        self._remember_for = remember_for
-        self._clock = clock
         self._fetching: dict[Jid, asyncio.Future[VcardEntry]] = {}
-        self._known: OrderedDict[Jid, tuple[bool, float]] = OrderedDict()
 
     async def profile(self, user: Jid) -> UserProfile:
         """Nick and avatar of a user of a served domain; NotFound for an unknown account."""
@@ -93,7 +85,7 @@ class UserService:
         if not self._hosts.is_served(user.domain):
             raise DomainNotServed(f"domain {user.domain} is not served by this API")
         entry = await self._entry(user)
-        if not entry.found and not await self._exists(user):
+        if not entry.found and not await self._accounts.exists(user):
             raise NotFound(f"no such user: {user}")
         return entry
 
@@ -104,15 +96,3 @@ class UserService:
             self._fetching[user] = fetching
             fetching.add_done_callback(lambda _: self._fetching.pop(user, None))
         return await asyncio.shield(fetching)
-
-    async def _exists(self, user: Jid) -> bool:
-        """Accounts are remembered in memory only, for as long as vCards stay fresh."""
-        known = self._known.get(user)
-        if known is not None and self._clock() - known[1] < self._remember_for:
-            return known[0]
-        exists = await self._accounts.exists(user)
-        self._known[user] = (exists, self._clock())
-        self._known.move_to_end(user)
-        while len(self._known) > MAX_REMEMBERED_ACCOUNTS:
-            self._known.popitem(last=False)
-        return exists

@@ -15,6 +15,13 @@ without a vCard and for no account alike, and a headline to a bare JID is droppe
 a `normal` message to a missing account bounces with `service-unavailable`, while an existing
 one gets it (online) or keeps it in offline storage (Prosody ignores the no-store hint): a
 bodyless message, which clients show as nothing. So on Prosody the probe is of type normal.
+
+Where the bounce of a message sent as a user goes (both measured, issue 17): ejabberd routes
+it to that user's bare JID, never to the component, whatever the message type (and even an
+online sender's clients do not get it); Prosody sends it back over
+the component stream, addressed to that user and with the message's id, for chat and normal
+messages, while a headline to a missing account is dropped without one. So a message lost to
+a removed account can be seen directly only on Prosody (`parse_bounce` reads both kinds).
 """
 
 from __future__ import annotations
@@ -47,13 +54,15 @@ def build_account_probe(sender: Jid, user: Jid, *, stanza_id: str,
 
 @dataclass(frozen=True, slots=True)
 class Bounce:
-    id: str
+    id: str  # the bounced message's own
     condition: str
+    account: str = ""  # who bounced it: the address the message went to
+    to: str = ""  # who the server tells: the address the message came from
 
 
 def parse_bounce(stanza: etree._Element) -> Bounce | None:
-    """The id and error condition of a bounced message; None for anything else."""
+    """The id, error condition and addresses of a bounced message; None for anything else."""
     if etree.QName(stanza).localname != "message" or stanza.get("type") != "error":
         return None
     condition, _ = error_of(stanza)
-    return Bounce(stanza.get("id", ""), condition)
+    return Bounce(stanza.get("id", ""), condition, stanza.get("from", ""), stanza.get("to", ""))

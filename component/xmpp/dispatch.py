@@ -8,8 +8,8 @@ and presences go to the listeners (e.g. the bounce of an account probe).
 
 Prosody sends the replies and errors it generates for a stanza we sent as a user back over the
 component stream, still addressed to that user (reference xmpp-servers.md §3b): anything not
-addressed to the component's domain is dropped quietly, never answered (an error is never
-answered with an error).
+addressed to the component's domain is never answered (an error is never answered with an
+error), only handed to the listeners for users (the bounce of a message to a removed account).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._node_info: IqHandler | None = None
         self._listeners: list[Listener] = []
+        self._user_listeners: list[Listener] = []
         self.register("get", f"{{{DISCO_INFO_NS}}}query", self._disco_info)
         self.register("get", f"{{{PING_NS}}}ping", self._pong)
 
@@ -75,6 +76,10 @@ class Dispatcher:
     def listen(self, listener: Listener) -> None:
         """Be handed every inbound message and presence."""
         self._listeners.append(listener)
+
+    def listen_for_users(self, listener: Listener) -> None:
+        """Be handed what comes back addressed to the users we send as (Prosody only)."""
+        self._user_listeners.append(listener)
 
     async def _disco_info(self, iq: etree._Element) -> etree._Element | None:
         if iq[0].get("node"):
@@ -93,8 +98,10 @@ class Dispatcher:
 
     def __call__(self, stanza: etree._Element) -> None:
         if not self._for_us(stanza):
-            log.debug("dropped a %s for %s (a reply to a stanza sent as a user)",
+            log.debug("a %s for %s (a reply to a stanza sent as a user)",
                       etree.QName(stanza).localname, stanza.get("to"))
+            for listener in self._user_listeners:
+                listener(stanza)
             return
         if etree.QName(stanza).localname != "iq" or stanza.get("type") not in ("get", "set"):
             for listener in self._listeners:

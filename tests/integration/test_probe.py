@@ -214,11 +214,11 @@ async def test_unicode_digits_are_a_400_naming_the_field(
 # -- 5: failed tokens throttled per address; right ones never ------------------------------
 
 async def test_failed_tokens_are_throttled_and_right_ones_are_not(
-        probed: Probed, xmpp_server: XmppServer) -> None:
+        probed: Probed, make_user: UserFactory) -> None:
     """From an address of its own (127.0.0.3), so other tests' failures do not count."""
     connector = aiohttp.TCPConnector(local_addr=("127.0.0.3", 0))
     async with aiohttp.ClientSession(connector=connector, timeout=DEADLINE) as own:
-        body = {"From": "alice", "To": [{"User": "bob"}], "Body": "x"}
+        body = {"From": "alice", "To": [{"User": make_user("bob").user}], "Body": "x"}
         statuses = [(await call(own, probed, "send_message", body, token="wrong"))[0]
                     for _ in range(FAILURE_BURST + 5)]
         assert statuses == [401] * FAILURE_BURST + [429] * 5

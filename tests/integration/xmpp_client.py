@@ -17,6 +17,8 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
+from component.xmpp.accounts import PROBE_NS
+
 CLIENT_NS = "jabber:client"
 STREAM_NS = "http://etherx.jabber.org/streams"
 SASL_NS = "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -149,6 +151,11 @@ class XmppClient:
     def messages(self) -> list[etree._Element]:
         """Messages received and not consumed yet (a snapshot; nothing is consumed)."""
         return [el for el in self._stanzas if el.tag == tag("message")]
+
+    def messages_but_probes(self) -> list[etree._Element]:
+        """`messages()` without the daemon's account probes: a first message to an online user
+        brings one (bodyless: clients show nothing)."""
+        return [el for el in self.messages() if el.find(f"{{{PROBE_NS}}}probe") is None]
 
     def dump(self) -> str:
         """The unconsumed stanzas as text, for assertion messages."""

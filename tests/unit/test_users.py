@@ -57,7 +57,7 @@ class FakeAccounts:
         return user in self.existing
 
 
-def service(clock: list[float] | None = None) -> tuple[UserService, FakeVcards, FakeAccounts]:
+def service() -> tuple[UserService, FakeVcards, FakeAccounts]:
     vcards = FakeVcards({
         ALICE: VcardEntry(ALICE, True, "Ally", "https://pics.example/a.png"),
         BOB: VcardEntry(BOB, False),
@@ -65,9 +65,7 @@ def service(clock: list[float] | None = None) -> tuple[UserService, FakeVcards, 
         Jid.parse(f"carol@{HOST}"): VcardEntry(Jid.parse(f"carol@{HOST}"), True, "",
                                                photo_type="image/png", photo_data=PNG)})
     accounts = FakeAccounts({ALICE, BOB, Jid.parse(f"carol@{HOST}")})
-    now = clock if clock is not None else [0.0]
-    return UserService(vcards, accounts, hosts(), remember_for=60,
-                       clock=lambda: now[0]), vcards, accounts
+    return UserService(vcards, accounts, hosts()), vcards, accounts
 
 
 async def test_profiles() -> None:
@@ -92,17 +90,6 @@ async def test_unknown_users_and_domains() -> None:
         await users.profile(Jid.parse(HOST))
     with pytest.raises(XmppTimeout):  # the directory's own error, as it is
         await users.profile(Jid.parse(f"silent@{HOST}"))
-
-
-async def test_accounts_are_remembered_for_a_while() -> None:
-    now = [0.0]
-    users, _, accounts = service(now)
-    for _ in range(3):
-        await users.profile(BOB)
-    assert accounts.asked == [BOB]
-    now[0] = 61.0
-    await users.profile(BOB)
-    assert accounts.asked == [BOB, BOB]
 
 
 async def test_concurrent_lookups_share_one_fetch() -> None:
