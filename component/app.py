@@ -202,8 +202,9 @@ class Daemon:
         self.commands.set_admins(result.config.adhoc.admins)
         reconfigure(self.pipeline, result.config, self._routes(result.config))
         self.config = result.config
-        log.info("reload: %s read; %s", path, "applied " + ", ".join(result.applied)
-                 if result.applied else "nothing to apply")
+        # A warning: shown under any log level an operator may just have reloaded to.
+        log.warning("reload: %s read; %s", path, "applied " + ", ".join(result.applied)
+                    if result.applied else "nothing to apply")
 
     def reload_when(self, wanted: asyncio.Event, path: Path) -> None:
         """Reload `path` each time `wanted` is set (by SIGHUP; several at once count as one)."""
