@@ -214,7 +214,10 @@ class Daemon:
         while True:
             await wanted.wait()
             wanted.clear()
-            self.reload(path)
+            try:
+                self.reload(path)
+            except Exception:  # a reload that fails must not end the next ones
+                log.exception("reload: %s failed; the daemon runs on as it was", path)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
