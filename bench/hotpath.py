@@ -9,6 +9,8 @@ write, the link's writes shared per loop turn) come on top and are counted by `m
 
     python -m bench.hotpath                      # send_message, carbons on, 16 connections
     python -m bench.hotpath --carbons off --requests 50000 --profile run/hotpath.prof
+    python -m bench.hotpath --synchronous full --batch 100   # send_thirdmessage arrays of 100,
+                                                             # the outbox synced per commit
 """
 
 from __future__ import annotations
@@ -123,18 +125,20 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
     config = parse_config({
         "xmpp": {"server": "127.0.0.1", "domain": COMPONENT, "secret": "hotpath-secret",
                  "hosts": [HOST], "muc_domain": MUC, "carbons": args.carbons == "on"},
-        "store": {"path": str(store)}, "log": {"level": args.log_level}})
+        "store": {"path": str(store), "synchronous": args.synchronous},
+        "log": {"level": args.log_level}})
     setup_logging(config.log)
     db = await Database.open(config.store.path)
     hosts = HostRegistry(config.xmpp.hosts, MUC)
-    delivery = OutboxDelivery(AckingLink(), SqliteOutbox(db), config.delivery)
+    delivery = OutboxDelivery(AckingLink(), SqliteOutbox(db, synchronous=args.synchronous),
+                              config.delivery)
     await delivery.start()
     service = MessageService(delivery, hosts, max_stanza_bytes=config.limits.max_stanza_bytes,
                              carbons=config.xmpp.carbons)
     pipeline = make_pipeline(config, MessageRoutes(service, config.limits).routes(), db=db)
     server = make_server(config, pipeline)
-    body = orjson.dumps(BODY)
-    request = (f"POST /qtalk/send_message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    path, body = _request_body(args.batch)
+    request = (f"POST /qtalk/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     budget, done = [args.requests], asyncio.Event()
     transports = []
@@ -156,7 +160,8 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     loop_cpu = time.thread_time() - loop_cpu
     per = 1e6 / args.requests
-    print(f"{args.requests} send_message requests, carbons {args.carbons}, "
+    print(f"{args.requests} {path} requests{f' of {args.batch}' if args.batch else ''}, "
+          f"carbons {args.carbons}, synchronous {args.synchronous}, "
           f"{args.connections} connections, per request: {per * cpu:.1f} µs CPU "
           f"({per * loop_cpu:.1f} on the loop's thread), {per * wall:.1f} µs wall")
     await delivery.drain(5.0)
@@ -166,11 +171,24 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
 
 
+def _request_body(batch: int) -> tuple[str, bytes]:
+    """send_message alone, or send_thirdmessage with an array of `batch` messages."""
+    if not batch:
+        return "send_message", orjson.dumps(BODY)
+    message = f"<message type='chat'><body>{BODY['Body']}</body></message>"
+    return "send_thirdmessage", orjson.dumps(
+        [{"from": f"test1@{HOST}", "to": f"test2@{HOST}", "message": message}] * batch)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath")
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--carbons", choices=("on", "off"), default="on")
+    parser.add_argument("--synchronous", choices=("normal", "full"), default="normal",
+                        help="[store] synchronous: full syncs the outbox at every commit")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="send_thirdmessage arrays of this many (0: send_message)")
     parser.add_argument("--log-level", default="INFO", help="INFO writes the audit lines")
     parser.add_argument("--profile", type=Path, help="cProfile stats to this file")
     args = parser.parse_args(argv)

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print("configuration OK")
         return 0
     setup_logging(config.log)
-    uvloop.run(serve(config))
+    uvloop.run(serve(config, args.config))
     return 0
 
 

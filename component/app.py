@@ -1,7 +1,8 @@
 """Composition root and lifecycle: the only module that knows every other one.
 
 Start order: link, services, HTTP; stop in reverse: stop accepting requests, let those in
-flight finish, then close the stream with `</stream:stream>`.
+flight finish, then close the stream with `</stream:stream>`. SIGHUP reloads the config file
+(component/reload.py says what a running daemon can change).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import math
 import signal
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from component.adhoc.adapter import AdhocAdapter
 from component.adhoc.admin import add_host_command, get_web_key_command, status_command
 from component.adhoc.commands import CommandRegistry
 from component.adhoc.rooms import RoomCommands
-from component.config import Config
+from component.config import Config, ConfigError, load_config
 from component.http import audit
 from component.http.health import health_routes
 from component.http.hosts import HostRoutes
@@ -29,9 +31,11 @@ from component.http.observe import metrics_route
 from component.http.openapi import openapi_route
 from component.http.rooms import RoomRoutes
 from component.http.route import Route
-from component.http.server import make_pipeline, make_server
+from component.http.server import make_pipeline, make_server, reconfigure
 from component.http.users import UserRoutes
+from component.logs import setup_logging
 from component.metrics import Metrics, Snapshot
+from component.reload import plan
 from component.servers import profile_of
 from component.services.accounts import AccountProbe
 from component.services.delivery import OutboxDelivery
@@ -78,21 +82,17 @@ class Daemon:
                                   on_stanza=lambda stanza: self.dispatcher(stanza))
         self.dispatcher = Dispatcher(self.link.jid, self.link.send,
                                      Identity("component", "generic", "QTalk integration API"))
-        outbox = SqliteOutbox(db) if config.delivery.durable else None
+        outbox = SqliteOutbox(db, synchronous=config.store.synchronous) \
+            if config.delivery.durable else None
         self.delivery = OutboxDelivery(self.link, outbox, config.delivery)
-        room_routes = self._wire_rooms(config, db)
+        self._wire_rooms(config, db)
         self.recipients = self._wire_accounts(config)
-        self.messages = MessageService(
-            self.delivery, self.hosts, max_stanza_bytes=config.limits.max_stanza_bytes,
-            max_body_chars=config.limits.max_body_chars, groups=self.rooms,
-            carbons=config.xmpp.carbons,
-            recipients=self.recipients if config.delivery.check_recipients else None)
         user_routes = self._wire_users_and_commands(config, db)
         self.metrics = self._wire_metrics(db)
-        self.pipeline = make_pipeline(config, [
-            *MessageRoutes(self.messages, config.limits).routes(), *user_routes, *room_routes,
-            *health_routes(link_up=self.link.up.is_set, store_writable=db.writable),
-            metrics_route(self.metrics), openapi_route(config)], db=db, metrics=self.metrics)
+        self._fixed_routes = [
+            *user_routes, *health_routes(link_up=self.link.up.is_set, store_writable=db.writable),
+            metrics_route(self.metrics)]
+        self.pipeline = make_pipeline(config, self._routes(config), db=db, metrics=self.metrics)
         self.http = make_server(config, self.pipeline)
         self._listening = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -117,8 +117,22 @@ class Daemon:
         self.link.observe_iq = metrics.iq_rtt.observe
         return metrics
 
-    def _wire_rooms(self, config: Config, db: Database) -> list[Route]:
-        """Groups (issue 3): the server's rooms, their store and resync; returns their routes."""
+    def _routes(self, config: Config) -> list[Route]:
+        """Every route; those whose handlers hold limits or describe the config are built
+        for `config` (again on a reload: requests in flight keep the routes they began with)."""
+        messages = MessageService(self.delivery, self.hosts,
+                                  max_stanza_bytes=config.limits.max_stanza_bytes,
+                                  max_body_chars=config.limits.max_body_chars,
+                                  groups=self.rooms, carbons=config.xmpp.carbons,
+                                  recipients=self.recipients if config.delivery.check_recipients
+                                  else None)
+        return [*MessageRoutes(messages, config.limits).routes(),
+                *RoomRoutes(self.rooms, self.room_admin, config.limits,
+                            self.hosts.default_host).routes(),
+                *self._fixed_routes, openapi_route(config)]
+
+    def _wire_rooms(self, config: Config, db: Database) -> None:
+        """Groups (issue 3): the server's rooms, their store and resync."""
         self.nicks = nicks = NickDirectory(self.link, VcardCache(db))
         store, domain = SqliteRoomStore(db), config.xmpp.muc_domain
         # With several daemons on one domain, another one may have changed a room a moment
@@ -129,8 +143,6 @@ class Daemon:
                                                              domain, store))
         self.rooms = RoomService(directory, self.delivery, nicks)
         self.room_admin = RoomAdmin(directory, self.resync, self.delivery, nicks)
-        return RoomRoutes(self.rooms, self.room_admin, config.limits,
-                          self.hosts.default_host).routes()
 
     def _wire_accounts(self, config: Config) -> RecipientCheck:
         """The account probe, and what remembers its answers (issue 17)."""
@@ -189,6 +201,42 @@ class Daemon:
         if interval:
             self._spawn(self._watchdog(interval))
 
+    def reload(self, path: Path) -> None:
+        """Read `path` again and apply what a running daemon can change (SIGHUP); a file
+        that does not validate changes nothing."""
+        try:
+            result = plan(self.config, load_config(path))
+        except ConfigError as exc:
+            log.error("reload: %s has %d problem(s); nothing changed, the daemon runs on "
+                      "with the configuration it had", path, len(exc.problems))
+            for problem in exc.problems:
+                log.error("reload: %s", problem)
+            return
+        for key in result.kept:
+            log.warning("reload: %s changed in %s, but a running daemon cannot change it: "
+                        "it keeps its value until a restart", key, path)
+        if result.config.log != self.config.log:
+            setup_logging(result.config.log)
+        self.commands.set_admins(result.config.adhoc.admins)
+        reconfigure(self.pipeline, result.config, self._routes(result.config))
+        self.config = result.config
+        # A warning: shown under any log level an operator may just have reloaded to.
+        log.warning("reload: %s read; %s", path, "applied " + ", ".join(result.applied)
+                    if result.applied else "nothing to apply")
+
+    def reload_when(self, wanted: asyncio.Event, path: Path) -> None:
+        """Reload `path` each time `wanted` is set (by SIGHUP; several at once count as one)."""
+        self._spawn(self._reloads(wanted, path))
+
+    async def _reloads(self, wanted: asyncio.Event, path: Path) -> None:
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            try:
+                self.reload(path)
+            except Exception:  # a reload that fails must not end the next ones
+                log.exception("reload: %s failed; the daemon runs on as it was", path)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -226,14 +274,18 @@ def _audit_lost(lost: Lost) -> None:
         "condition": lost.condition, "noticed_by": lost.noticed_by})
 
 
-async def serve(config: Config) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully."""
-    stop = asyncio.Event()
+async def serve(config: Config, path: Path) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully; SIGHUP reloads `path`."""
+    stop, reload_wanted = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Handled from the first moment (its default ends the process): one that arrives while
+    # the daemon starts is applied once it has.
+    loop.add_signal_handler(signal.SIGHUP, reload_wanted.set)
     daemon = await Daemon.open(config)
     await daemon.start()
+    daemon.reload_when(reload_wanted, path)
     # What start-up allocated lives as long as the process: frozen, it is out of the
     # collector's sight, and a full collection scans only what requests leave behind
     # (without this, one paused the loop for about 20 ms; bench/RESULTS.md).

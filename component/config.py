@@ -17,6 +17,7 @@ from component.config_model import (
     EX_CONFIG,
     PLACEHOLDER_SECRETS,
     SERVER_KINDS,
+    SYNCHRONOUS_MODES,
     AdhocConfig,
     Config,
     ConfigError,
@@ -35,6 +36,7 @@ __all__ = [
     "EX_CONFIG",
     "PLACEHOLDER_SECRETS",
     "SERVER_KINDS",
+    "SYNCHRONOUS_MODES",
     "AdhocConfig",
     "Config",
     "ConfigError",
@@ -46,6 +48,7 @@ __all__ = [
     "LogConfig",
     "StoreConfig",
     "XmppConfig",
+    "contradictions",
     "is_loopback",
     "load_config",
     "parse_config",
@@ -150,8 +153,12 @@ def _http(doc: dict[str, Any], problems: list[str]) -> HttpConfig:
 
 def _store(doc: dict[str, Any], problems: list[str]) -> StoreConfig:
     r = _Reader(_table(doc, "store", problems), "store", problems)
-    r.unknown_keys({"path"})
-    return StoreConfig(path=Path(r.get("path", str, "qtalk-component.db")))
+    synchronous = r.get("synchronous", str, "normal")
+    r.check("synchronous", synchronous in SYNCHRONOUS_MODES,
+            f"one of {', '.join(map(repr, SYNCHRONOUS_MODES))}")
+    r.unknown_keys({"path", "synchronous"})
+    return StoreConfig(path=Path(r.get("path", str, "qtalk-component.db")),
+                       synchronous=synchronous)
 
 
 def _limits(doc: dict[str, Any], problems: list[str]) -> LimitsConfig:
@@ -288,13 +295,21 @@ def parse_config(doc: dict[str, Any]) -> Config:
     problems: list[str] = []
     sections = {name: read(doc, problems) for name, read in SECTIONS.items()}
     problems += [f"{key}: unknown section" for key in sorted(set(doc) - set(SECTIONS))]
-    http: HttpConfig = sections["http"]
-    if _is_ip(http.bind) and not is_loopback(http.bind) and not sections["integrators"]:
-        problems.append("http.bind: no [[integrators]] credentials are configured, so the API "
-                        "is open and may only listen on a loopback address")
+    config = Config(**sections)
+    problems += contradictions(config)
     if problems:
         raise ConfigError(problems)
-    return Config(**sections)
+    return config
+
+
+def contradictions(config: Config) -> list[str]:
+    """What the sections say against each other (asked again of what a reload makes of a new
+    file and the settings the running daemon keeps)."""
+    bind = config.http.bind
+    if _is_ip(bind) and not is_loopback(bind) and not config.integrators:
+        return ["http.bind: no [[integrators]] credentials are configured, so the API is "
+                "open and may only listen on a loopback address"]
+    return []
 
 
 def load_config(path: Path) -> Config:

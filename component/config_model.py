@@ -47,9 +47,15 @@ class HttpConfig:
     idle_timeout: float = 75.0     # a keep-alive connection's wait for its next request
 
 
+SYNCHRONOUS_MODES = ("normal", "full")
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     path: Path = Path("qtalk-component.db")
+    # "normal": a commit survives a kill -9 of the daemon; "full": also a power cut or a
+    # kernel crash (the outbox's WAL is synced before its callers are answered).
+    synchronous: str = "normal"
 
 
 @dataclass(frozen=True)

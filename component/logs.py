@@ -141,6 +141,7 @@ def line_handler_for(log: logging.Logger) -> LineHandler | None:
 
 
 def setup_logging(config: LogConfig) -> None:
+    """At start, and again on a reload (lines batched before it are written first)."""
     # Neither format shows the caller's source line, thread or process, and every audited
     # request logs a line: skip collecting them (the logging HOWTO's "Optimization").
     logging._srcfile = None
@@ -148,5 +149,7 @@ def setup_logging(config: LogConfig) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     root = logging.getLogger()
+    for handler in root.handlers:
+        handler.flush()
     root.handlers[:] = [LineHandler(sys.stderr, json=config.json)]
     root.setLevel(config.level)

@@ -145,10 +145,14 @@ class CommandRegistry:
 
     def __init__(self, admins: Iterable[str], is_local: Callable[[str], bool],
                  sessions: SessionTable | None = None) -> None:
-        self._admins = frozenset(admin.lower() for admin in admins)
+        self.set_admins(admins)
         self._is_local = is_local
         self._commands: dict[str, Command] = {}
         self.sessions = sessions if sessions is not None else SessionTable()
+
+    def set_admins(self, admins: Iterable[str]) -> None:
+        """Who may run the admin commands, from the next stanza on (a reload changes it)."""
+        self._admins = frozenset(admin.lower() for admin in admins)
 
     def add(self, command: Command) -> None:
         if command.node in self._commands:

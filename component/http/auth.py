@@ -93,6 +93,19 @@ class Gate:
         self._buckets = {i.name: TokenBucket(i.rate, clock) for i in integrators
                          if i.rate is not None}
         self._failures = FailureThrottle(clock)
+        self._clock = clock
+
+    def reconfigured(self, integrators: Sequence[Integrator]) -> Gate:
+        """The gate for a reloaded list: whoever keeps their rate keeps their bucket, and
+        the failed-token throttle goes on (a reload grants no fresh burst, forgives no
+        guessing). A new or changed rate starts full."""
+        gate = Gate(integrators, self._clock)
+        gate._failures = self._failures
+        for name, bucket in gate._buckets.items():
+            kept = self._buckets.get(name)
+            if kept is not None and kept.rate == bucket.rate:
+                gate._buckets[name] = kept
+        return gate
 
     def identify(self, authorization: str | None, remote: str | None) -> Integrator:
         """The integrator whose token this is; Unauthorized, or RateLimited once `remote`

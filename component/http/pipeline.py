@@ -5,6 +5,10 @@ always_200 switch) → audit line → metrics. The server (component/http/protoc
 in three steps: `admit` once the head is read (so that 401, 403, 404, 405, 413 and 429 are
 answered before any body is read), `run` once the body is there, and `finish` on every
 answer, those of the server's own (400, 408, 431) included.
+
+What a request runs under (the routes with their handlers' limits, the body limit, the gate,
+the 200 switch) is one frozen `Settings`, taken when its head is read and kept to its
+answer: a reload (component/reload.py) swaps the pipeline's for the next request.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from component.errors import ApiError, MethodNotAllowed, TooLarge, UnknownPath
@@ -51,16 +56,24 @@ class Routes:
         return None, ""
 
 
+@dataclass(frozen=True, slots=True)
+class Settings:
+    routes: Routes
+    max_body: int
+    always_200: bool
+    gate: Gate | None = None  # None: no credentials configured, the API is open
+
+
 class Pipeline:
-    def __init__(self, routes: Iterable[Route], *, max_body: int, always_200: bool,
-                 gate: Gate | None = None, idempotency: Idempotency | None = None,
+    def __init__(self, settings: Settings, *, idempotency: Idempotency | None = None,
                  metrics: Metrics | None = None) -> None:
-        self.routes = Routes(routes)
-        self.max_body = max_body
-        self.always_200 = always_200
-        self.gate = gate
+        self.settings = settings  # replaced whole, never changed in place
         self.idempotency = idempotency
         self.metrics = metrics
+
+    @property
+    def routes(self) -> Routes:
+        return self.settings.routes
 
     def begin(self, method: str, target: str, headers: dict[str, str],
               remote: str | None) -> Request:
@@ -68,40 +81,29 @@ class Pipeline:
         path, _, query = target.partition("?")
         if "%" in path:
             path = unquote(path, errors="surrogateescape")
+        settings = self.settings
         request = Request(method, path, query, headers, remote,
-                          audit.sane_request_id(headers.get("x-request-id", "")))
-        request.route, request.param = self.routes.match(path)
+                          audit.sane_request_id(headers.get("x-request-id", "")), settings)
+        request.route, request.param = settings.routes.match(path)
         return request
 
     def admit(self, request: Request, content_length: int | None) -> Answer | None:
         """The answer of a request its head refuses, else None: read the body and `run`."""
-        if content_length is not None and content_length > self.max_body:
+        settings = request.settings
+        if content_length is not None and content_length > settings.max_body:
             return failure_answer(TooLarge(
                 f"request body too large: {content_length} bytes, the limit is "
-                f"{self.max_body}"))
+                f"{settings.max_body}"))
         route = request.route
-        if self.gate is not None and (route is None or not route.public) \
+        if settings.gate is not None and (route is None or not route.public) \
                 and request.path.startswith(PREFIX):
-            refused = self._refused_by_gate(request, route)
+            refused = _refused_by_gate(settings.gate, request, route)
             if refused is not None:
                 return refused
         if route is None:
             return failure_answer(UnknownPath(f"request not defined: {request.path}"))
         if request.method not in route.methods:
             return _not_allowed(request.method, route.methods)
-        return None
-
-    def _refused_by_gate(self, request: Request, route: Route | None) -> Answer | None:
-        assert self.gate is not None
-        authorization = request.headers.get("authorization")
-        try:
-            request.integrator = self.gate.identify(authorization, request.remote)
-            self.gate.admit(request.integrator, request.remote,
-                            route.path if route is not None else None)
-        except ApiError as exc:
-            log.info("%s %s from %s refused: %s", request.method, request.path,
-                     request.remote, exc.message)
-            return refusal(exc, presented=authorization is not None)
         return None
 
     async def run(self, request: Request) -> Answer:
@@ -137,9 +139,21 @@ class Pipeline:
         if self.metrics is not None:
             self.metrics.observe_request(route.url if route is not None else UNMATCHED,
                                          reply.status, seconds)
-        if self.always_200 and reply.status != 200:
+        if request.settings.always_200 and reply.status != 200:
             return reply.with_status(200)
         return reply
+
+
+def _refused_by_gate(gate: Gate, request: Request, route: Route | None) -> Answer | None:
+    authorization = request.headers.get("authorization")
+    try:
+        request.integrator = gate.identify(authorization, request.remote)
+        gate.admit(request.integrator, request.remote, route.path if route is not None else None)
+    except ApiError as exc:
+        log.info("%s %s from %s refused: %s", request.method, request.path, request.remote,
+                 exc.message)
+        return refusal(exc, presented=authorization is not None)
+    return None
 
 
 def _not_allowed(method: str, allowed: Iterable[str]) -> Answer:

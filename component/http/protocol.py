@@ -262,8 +262,10 @@ class HttpConnection(asyncio.Protocol):
 
     def on_body(self, chunk: bytes) -> None:
         self.body_bytes += len(chunk)
-        if self.body_bytes > self.pipeline.max_body:  # chunked: no length to judge before
-            self._stop(TooLarge(f"request body too large: over {self.pipeline.max_body} bytes"))
+        assert self.request is not None, "llhttp gives the head before the body"
+        limit = self.request.settings.max_body
+        if self.body_bytes > limit:  # chunked: no length to judge before
+            self._stop(TooLarge(f"request body too large: over {limit} bytes"))
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:

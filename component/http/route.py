@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from component.config import Integrator
 from component.http.envelope import Answer
+
+if TYPE_CHECKING:
+    from component.http.pipeline import Settings
 
 
 @dataclass(slots=True, eq=False)
@@ -23,6 +26,8 @@ class Request:
     headers: dict[str, str]     # lower-case names; a repeated header's values joined by ", "
     remote: str | None
     request_id: str
+    settings: Settings          # what it runs under from its head to its answer (a reload
+                                # swaps the pipeline's for the next request, not this one's)
     route: Route | None = None
     param: str = ""             # the `{...}` part of a route like "avatar/{jid}"
     body: bytes = b""

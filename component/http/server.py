@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from component.config import Config
 from component.http.auth import Gate
 from component.http.idempotency import Idempotency
-from component.http.pipeline import Pipeline
+from component.http.pipeline import Pipeline, Routes, Settings
 from component.http.protocol import HttpServer, ServerLimits
 from component.http.route import Route
 from component.metrics import Metrics
@@ -20,10 +20,22 @@ def make_pipeline(config: Config, routes: Iterable[Route], *, db: Database | Non
     """The pipeline; without `db` (some unit tests) Idempotency-Key headers are not honoured."""
     if gate is None and config.integrators:
         gate = Gate(config.integrators)
-    return Pipeline(routes, max_body=config.limits.max_request_bytes,
-                    always_200=config.http.always_200, gate=gate,
+    return Pipeline(settings_of(config, routes, gate),
                     idempotency=Idempotency(IdempotencyStore(db)) if db is not None else None,
                     metrics=metrics)
+
+
+def reconfigure(pipeline: Pipeline, config: Config, routes: Iterable[Route]) -> None:
+    """A reload: what the next request runs under (those in flight keep their own)."""
+    running = pipeline.settings.gate
+    gate = None if not config.integrators else Gate(config.integrators) if running is None \
+        else running.reconfigured(config.integrators)
+    pipeline.settings = settings_of(config, routes, gate)
+
+
+def settings_of(config: Config, routes: Iterable[Route], gate: Gate | None) -> Settings:
+    return Settings(Routes(routes), max_body=config.limits.max_request_bytes,
+                    always_200=config.http.always_200, gate=gate)
 
 
 def make_server(config: Config, pipeline: Pipeline) -> HttpServer:

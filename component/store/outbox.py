@@ -45,10 +45,15 @@ class SqliteOutbox:
     * the syncs: the connection never checkpoints; the writer thread does, on a connection
       of its own, every CHECKPOINT_ROWS rows.
     No other coroutine's statement can land inside a transaction: it runs whole, in one call.
+
+    With `synchronous="full"` ([store] synchronous) each commit also syncs the WAL, so that
+    a power cut or a kernel crash cannot take back what was answered; a sync waits on the
+    disk, so then every transaction runs on the writer thread and the loop serves on.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, synchronous: str = "normal") -> None:
         self._db = db
+        self._full_sync = synchronous == "full"
         self._writer: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: sqlite3.Connection | None = None
@@ -80,6 +85,8 @@ class SqliteOutbox:
         # The checkpointer copies pages through, it reads nothing twice: a small cache.
         pragmas += ["busy_timeout = 5000", "cache_size = -256"] if autocheckpoint else \
             ["busy_timeout = 0", "wal_autocheckpoint = 0"]
+        if self._full_sync and not autocheckpoint:
+            pragmas.append("synchronous = FULL")
         for pragma in pragmas:
             conn.execute(f"PRAGMA {pragma}")
         return conn
@@ -112,6 +119,18 @@ class SqliteOutbox:
         rows = [(r.seq, r.stanza.id, r.stanza.kind, str(r.stanza.sender),
                  str(r.stanza.recipient), r.stanza.data, now) for r in new]
         keys = [(key, now) for key in accepted_keys]
+        if self._full_sync:
+            await self._on_writer(lambda: self._waiting(rows, acked_upto, keys, forget_before))
+        else:
+            await self._on_loop(rows, acked_upto, keys, forget_before)
+        self._rows_since_checkpoint += len(rows) + (acked_upto is not None)
+        if self._rows_since_checkpoint >= CHECKPOINT_ROWS and self._checkpoint is None:
+            self._rows_since_checkpoint = 0
+            self._checkpoint = asyncio.ensure_future(self._on_writer(self._checkpoint_wal))
+            self._checkpoint.add_done_callback(self._checkpoint_done)
+
+    async def _on_loop(self, rows: Sequence[tuple[object, ...]], acked_upto: int | None,
+                       keys: Sequence[tuple[str, float]], forget_before: float | None) -> None:
         try:
             self._transaction(rows, acked_upto, keys, forget_before)
         except sqlite3.OperationalError as exc:
@@ -120,11 +139,6 @@ class SqliteOutbox:
             # Rolled back whole: wait for the lock where waiting stalls nothing.
             self.waited_for_lock += 1
             await self._on_writer(lambda: self._waiting(rows, acked_upto, keys, forget_before))
-        self._rows_since_checkpoint += len(rows) + (acked_upto is not None)
-        if self._rows_since_checkpoint >= CHECKPOINT_ROWS and self._checkpoint is None:
-            self._rows_since_checkpoint = 0
-            self._checkpoint = asyncio.ensure_future(self._on_writer(self._checkpoint_wal))
-            self._checkpoint.add_done_callback(self._checkpoint_done)
 
     def _waiting(self, rows: Sequence[tuple[object, ...]], acked_upto: int | None,
                  keys: Sequence[tuple[str, float]], forget_before: float | None) -> None:

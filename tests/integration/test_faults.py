@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -221,24 +222,29 @@ def signal_at_half(process: subprocess.Popen[bytes], sig: signal.Signals
 
 def write_config(server: XmppServer, config: Config, path: Path) -> None:
     """The config file of a daemon subprocess, the same as `config` says."""
-    path.write_text(config_toml(server, http_port=config.http.port, store=config.store.path,
-                                xmpp=[f"balanced = {str(config.xmpp.balanced).lower()}",
-                                      "reconnect_max_delay = 1"]))
+    text = config_toml(server, http_port=config.http.port, store=config.store.path,
+                       xmpp=[f"balanced = {str(config.xmpp.balanced).lower()}",
+                             "reconnect_max_delay = 1"])
+    path.write_text(text.replace(
+        "[store]\n", f'[store]\nsynchronous = "{config.store.synchronous}"\n'))
 
 
-async def subprocess_burst(server: XmppServer, tmp_path: Path,
-                           tag: str) -> tuple[str, XmppClient, Burst]:
+async def subprocess_burst(server: XmppServer, tmp_path: Path, tag: str,
+                           synchronous: str = "normal") -> tuple[str, XmppClient, Burst]:
     """For a daemon subprocess: its config file written, its URL, bob online, a burst."""
     config = daemon_config(server, tmp_path / "store.db")
+    config = replace(config, store=replace(config.store, synchronous=synchronous))
     write_config(server, config, tmp_path / "config.toml")
     base = f"http://127.0.0.1:{config.http.port}"
     bob = await XmppClient.connect(server.c2s_port, f"bob@{server.host}", "pw-bob")
     return base, bob, Burst(base + "/qtalk/", server.host, tag)
 
 
-async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer,
-                                                tmp_path: Path) -> None:
-    base, bob, burst = await subprocess_burst(own_server, tmp_path, "kd")
+@pytest.mark.parametrize("synchronous", ["normal", "full"])
+async def test_kill_9_the_daemon_during_a_burst(own_server: XmppServer, tmp_path: Path,
+                                                synchronous: str) -> None:
+    """Against a kill -9 both settings keep what was answered (README: durability)."""
+    base, bob, burst = await subprocess_burst(own_server, tmp_path, "kd", synchronous)
     try:
         with daemon_process(tmp_path / "config.toml", tmp_path / "daemon.log") as first:
             await wait_ready(base)

@@ -243,3 +243,25 @@ async def test_failed_tokens_over_http_are_429_with_retry_after(hr: Any) -> None
     assert int(headers["Retry-After"]) >= 1
     status, _, _ = await post(client, "send_message", chat(), bearer(HR))
     assert status == 200
+
+
+def test_a_reloaded_gate_keeps_rates_and_the_failure_throttle() -> None:
+    """A reload grants no fresh burst to a kept rate and forgives no guessing; a new or
+    changed rate starts full."""
+    now = [100.0]
+    old = Gate(make_config(integrators=[integrator("a", "ta", rate=2),
+                                        integrator("b", "tb", rate=2)]).integrators,
+               clock=lambda: now[0])
+    a, b = (old.identify(f"Bearer {t}", "127.0.0.1") for t in ("ta", "tb"))
+    for who in (a, b, a, b):
+        old.admit(who, "127.0.0.1", "send_message")
+    for _ in range(FAILURE_BURST):
+        with pytest.raises(Unauthorized):
+            old.identify("Bearer wrong", "192.0.2.1")
+    gate = old.reconfigured(make_config(integrators=[
+        integrator("a", "ta", rate=2), integrator("b", "tb", rate=3)]).integrators)
+    with pytest.raises(RateLimited):
+        gate.admit(gate.identify("Bearer ta", "127.0.0.1"), "127.0.0.1", "send_message")
+    gate.admit(gate.identify("Bearer tb", "127.0.0.1"), "127.0.0.1", "send_message")
+    with pytest.raises(RateLimited):
+        gate.identify("Bearer wrong", "192.0.2.1")

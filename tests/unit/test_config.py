@@ -68,3 +68,13 @@ muc_domain = "conference.qtalk.test.org"
     assert main(["--config", str(path), "--check"]) == 0
     path.write_text("not toml [")
     assert main(["--config", str(path), "--check"]) == EX_CONFIG
+
+
+def test_store_synchronous_is_normal_or_full() -> None:
+    assert parse_config(good()).store.synchronous == "normal"
+    doc = good()
+    doc["store"]["synchronous"] = "full"
+    assert parse_config(doc).store.synchronous == "full"
+    doc["store"]["synchronous"] = "extra"
+    with pytest.raises(ConfigError, match=r"store\.synchronous: one of 'normal', 'full'"):
+        parse_config(doc)

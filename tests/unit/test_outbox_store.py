@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -82,3 +83,26 @@ async def test_the_wal_is_checkpointed_by_the_writer_thread(
     assert threads
     assert all(name.startswith("outbox-writer") for name in threads)
     assert db.path.stat().st_size > size_before  # the rows reached the file itself
+
+
+@pytest.mark.parametrize(("synchronous", "pragma"), [("normal", 1), ("full", 2)])
+async def test_full_syncs_each_group_off_the_loop(db: Database, synchronous: str, pragma: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """[store] synchronous: FULL syncs the WAL at every commit, so the commit waits on the
+    disk on the writer thread; NORMAL commits on the loop's thread."""
+    outbox = SqliteOutbox(db, synchronous=synchronous)
+    await outbox.open()
+    threads: list[str] = []
+    transaction = outbox._transaction
+
+    def recorded(*args: Any) -> None:
+        threads.append(threading.current_thread().name)
+        transaction(*args)
+
+    monkeypatch.setattr(outbox, "_transaction", recorded)
+    await outbox.commit([row(1)], None, [])
+    assert outbox._conn is not None
+    assert outbox._conn.execute("PRAGMA synchronous").fetchone() == (pragma,)
+    assert threads == ["MainThread" if synchronous == "normal" else "outbox-writer_0"]
+    assert await stored(db) == [1]
+    await outbox.close()
