@@ -44,11 +44,11 @@ from component.services.keys import KeyService
 from component.services.messages import MessageService
 from component.services.nicks import NickDirectory
 from component.services.recipients import Lost, RecipientCheck
-from component.services.resync import RoomResync
 from component.services.room_admin import RoomAdmin
 from component.services.room_directory import RoomDirectory
 from component.services.room_ports import BoundedIq
-from component.services.rooms import RoomService
+from component.services.room_resync import RoomResync
+from component.services.room_service import RoomService
 from component.services.status import StatusService, StatusSources
 from component.services.users import UserService
 from component.store.counts import count_rows

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from component.services.ejabberd_muc import EjabberdMuc
-from component.services.prosody_muc import ProsodyMuc
 from component.services.room_ports import MucPort, MucServer, RoomRegistry
 from component.xmpp.accounts import ProbeType
+from component.xmpp.ejabberd_muc import EjabberdMuc
+from component.xmpp.prosody_muc import ProsodyMuc
 
 MucFactory = Callable[[MucPort, str, RoomRegistry], MucServer]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from lxml import etree
 
 from component.adhoc.commands import Action, Ask, CommandRegistry, Note, Outcome, Requester
-from component.adhoc.forms import DATA_NS, build_form, find_form, parse_submission
 from component.errors import BadRequest, NotFound
 from component.jid import Jid
 from component.xmpp.dispatch import Dispatcher, Identity, disco_info_payload
+from component.xmpp.forms import DATA_NS, build_form, find_form, parse_submission
 
 COMMANDS_NS = "http://jabber.org/protocol/commands"
 DISCO_ITEMS_NS = "http://jabber.org/protocol/disco#items"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from component.adhoc.commands import Command, Note, Requester, Result, ask_first
-from component.adhoc.forms import Field, Form, Submission
 from component.services.hosts import HostRegistry
 from component.services.keys import KeyService
 from component.services.status import StatusReport, StatusService
+from component.xmpp.forms import Field, Form, Submission
 
 
 def _result(title: str, values: dict[str, tuple[str, str]]) -> Form:

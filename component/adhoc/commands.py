@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from component.adhoc.forms import Form, Submission
 from component.errors import BadRequest, Forbidden, NotFound
 from component.jid import Jid
+from component.xmpp.forms import Form, Submission
 
 Action = Literal["execute", "next", "complete", "cancel"]
 SESSION_TTL = 600.0  # seconds a half-done command waits for its next stage

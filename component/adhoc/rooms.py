@@ -12,14 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from component.adhoc.commands import Ask, Command, Note, Requester, Result, ask_first
-from component.adhoc.forms import Field, Form, Submission
 from component.errors import ApiError, BadField, Conflict
 from component.http.room_requests import jid_of
 from component.jid import Jid
 from component.numbers import ascii_int
-from component.services.ports import HostPolicy
-from component.services.room_admin import RoomAdmin
-from component.services.room_model import (
+from component.rooms.model import (
     ChangeOptions,
     CreateRoom,
     DestroyRoom,
@@ -29,7 +26,10 @@ from component.services.room_model import (
     Room,
     StaffOutcome,
 )
-from component.services.rooms import RoomService
+from component.services.ports import HostPolicy
+from component.services.room_admin import RoomAdmin
+from component.services.room_service import RoomService
+from component.xmpp.forms import Field, Form, Submission
 
 ROOM = Field("room", "text-single", "Room (name or JID)", required=True)
 MEMBERS = Field("members", "jid-multi", "Members (names or JIDs)")

@@ -16,7 +16,7 @@ from component.errors import ApiError, BadField, TooLarge
 from component.http import body as fields
 from component.jid import Jid, JidError
 from component.numbers import ascii_int
-from component.services.room_model import OptionChange
+from component.rooms.model import OptionChange
 from component.xmpp.xml import check_chars
 
 MAX_NAME = 1023

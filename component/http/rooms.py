@@ -18,8 +18,7 @@ from component.http import room_requests as parse
 from component.http.envelope import Answer, answer, success
 from component.http.route import POST, Request, Route
 from component.jid import Jid
-from component.services.room_admin import RoomAdmin
-from component.services.room_model import (
+from component.rooms.model import (
     ChangeOptions,
     CreateRoom,
     DestroyRoom,
@@ -29,7 +28,8 @@ from component.services.room_model import (
     Room,
     StaffOutcome,
 )
-from component.services.rooms import RoomService
+from component.services.room_admin import RoomAdmin
+from component.services.room_service import RoomService
 
 GET_OR_POST = frozenset({"GET", "POST"})
 MemberAction = Callable[[MemberChange], Awaitable[list[MemberOutcome]]]

@@ -12,12 +12,7 @@ from dataclasses import replace
 
 from component.errors import ApiError, NotFound
 from component.jid import Jid
-from component.services.concurrency import gather_bounded
-from component.services.nicks import NickDirectory
-from component.services.ports import StanzaSink
-from component.services.resync import RoomResync
-from component.services.room_directory import RoomDirectory, RoomWork
-from component.services.room_model import (
+from component.rooms.model import (
     ChangeOptions,
     Member,
     OptionChange,
@@ -27,7 +22,12 @@ from component.services.room_model import (
     Room,
     StaffOutcome,
 )
+from component.services.concurrency import gather_bounded
+from component.services.nicks import NickDirectory
+from component.services.ports import StanzaSink
+from component.services.room_directory import RoomDirectory, RoomWork
 from component.services.room_ports import AffiliationChange
+from component.services.room_resync import RoomResync
 from component.xmpp import muc
 from component.xmpp.fragment import new_message_id
 

@@ -14,10 +14,7 @@ from dataclasses import replace
 
 from component.errors import BadField, DomainNotServed, NotFound
 from component.jid import Jid
-from component.services.concurrency import KeyedLocks
-from component.services.nicks import NickDirectory
-from component.services.ports import HostPolicy, StanzaSink
-from component.services.room_model import (
+from component.rooms.model import (
     Affiliation,
     Member,
     Removal,
@@ -25,6 +22,9 @@ from component.services.room_model import (
     nodeprep,
     successor,
 )
+from component.services.concurrency import KeyedLocks
+from component.services.nicks import NickDirectory
+from component.services.ports import HostPolicy, StanzaSink
 from component.services.room_ports import AffiliationChange, MucServer
 from component.store.rooms import SqliteRoomStore
 

@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 from lxml import etree
 
 from component.jid import Jid
-from component.services.room_model import Affiliation, Member, OptionChange, RoomSnapshot
+from component.rooms.model import Affiliation, Member, OptionChange, RoomSnapshot
 from component.xmpp.muc import ProfileCard
 from component.xmpp.stanzas import Stanza
 

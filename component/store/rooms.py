@@ -18,7 +18,7 @@ from typing import Any
 import aiosqlite
 
 from component.jid import Jid
-from component.services.room_model import (
+from component.rooms.model import (
     Affiliation,
     Member,
     Profile,

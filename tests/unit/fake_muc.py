@@ -16,7 +16,7 @@ from lxml import etree
 
 from component.errors import ApiError, Conflict, NotFound, XmppError
 from component.jid import Jid
-from component.services.room_model import Member, OptionChange, RoomOptions, RoomSnapshot
+from component.rooms.model import Member, OptionChange, RoomOptions, RoomSnapshot
 from component.services.room_ports import AffiliationChange
 from component.xmpp import muc
 from component.xmpp.stanzas import Stanza

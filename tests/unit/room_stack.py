@@ -8,10 +8,10 @@ from lxml import etree
 
 from component.jid import Jid
 from component.services.nicks import NickDirectory
-from component.services.resync import RoomResync
 from component.services.room_admin import RoomAdmin
 from component.services.room_directory import RoomDirectory
-from component.services.rooms import RoomService
+from component.services.room_resync import RoomResync
+from component.services.room_service import RoomService
 from component.store.db import Database
 from component.store.rooms import SqliteRoomStore
 from component.store.vcards import VcardCache

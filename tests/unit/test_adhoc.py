@@ -18,13 +18,13 @@ from component.adhoc.commands import (
     Result,
     SessionTable,
 )
-from component.adhoc.forms import DATA_NS, Field, Form, Submission
 from component.jid import Jid
 from component.services.keys import KeyService
 from component.services.status import StatusService, StatusSources
 from component.store.db import Database
 from component.store.keys import KeyStore
 from component.xmpp.dispatch import DISCO_INFO_NS, Dispatcher, Identity
+from component.xmpp.forms import DATA_NS, Field, Form, Submission
 from component.xmpp.stanzas import Stanza
 from tests.unit.clock import ManualClock
 from tests.unit.fakes import COMPONENT, HOST, hosts

@@ -7,9 +7,9 @@ import pytest
 
 from component.errors import Conflict, NotFound, XmppError
 from component.jid import Jid
-from component.services.ejabberd_muc import EjabberdMuc
-from component.services.room_model import Member, OptionChange
+from component.rooms.model import Member, OptionChange
 from component.xmpp import muc
+from component.xmpp.ejabberd_muc import EjabberdMuc
 from tests.unit.fake_muc import ScriptedIq, room_jid
 from tests.unit.fakes import COMPONENT, HOST, MUC
 

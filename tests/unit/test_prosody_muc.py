@@ -8,9 +8,9 @@ from lxml import etree
 
 from component.errors import NotSupported, XmppError
 from component.jid import Jid
-from component.services.prosody_muc import ProsodyMuc
-from component.services.room_model import Member, OptionChange
+from component.rooms.model import Member, OptionChange
 from component.xmpp import muc
+from component.xmpp.prosody_muc import ProsodyMuc
 from component.xmpp.stanzas import Stanza
 from tests.unit.fake_muc import Reply, ScriptedIq, room_jid
 from tests.unit.fakes import COMPONENT, HOST, MUC

@@ -9,7 +9,7 @@ from lxml import etree
 
 from component.errors import LinkDown, NotFound
 from component.jid import Jid
-from component.services.room_model import (
+from component.rooms.model import (
     ChangeOptions,
     CreateRoom,
     MemberChange,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from component.jid import Jid
-from component.services.room_model import Member, Profile, RoomOptions, RoomSnapshot
+from component.rooms.model import Member, Profile, RoomOptions, RoomSnapshot
 from component.store.db import Database
 from component.store.rooms import SqliteRoomStore
 from component.store.vcards import VcardCache, VcardEntry

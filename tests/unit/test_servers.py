@@ -10,9 +10,9 @@ from pathlib import Path
 from component.config import SERVER_KINDS
 from component.jid import Jid
 from component.servers import PROFILES, Capabilities, profile_of
-from component.services.ejabberd_muc import EjabberdMuc
-from component.services.prosody_muc import ProsodyMuc
 from component.xmpp.accounts import build_account_probe
+from component.xmpp.ejabberd_muc import EjabberdMuc
+from component.xmpp.prosody_muc import ProsodyMuc
 from tests.unit.fake_muc import ScriptedIq
 from tests.unit.fakes import COMPONENT, HOST, MUC
 

@@ -13,9 +13,7 @@ from dataclasses import replace
 
 from component.errors import ApiError, Conflict, Forbidden
 from component.jid import Jid
-from component.services.concurrency import gather_bounded
-from component.services.room_directory import RoomWork
-from component.services.room_model import (
+from component.rooms.model import (
     CreateRoom,
     DestroyRoom,
     Member,
@@ -25,6 +23,8 @@ from component.services.room_model import (
     Room,
     nodeprep_all,
 )
+from component.services.concurrency import gather_bounded
+from component.services.room_directory import RoomWork
 from component.xmpp import muc
 from component.xmpp.fragment import new_message_id
 

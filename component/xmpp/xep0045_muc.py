@@ -15,7 +15,7 @@ from lxml import etree
 
 from component.jid import Jid
 from component.numbers import ascii_int
-from component.services.room_model import AFFILIATIONS, Affiliation, OptionChange, RoomOptions
+from component.rooms.model import AFFILIATIONS, Affiliation, OptionChange, RoomOptions
 from component.services.room_ports import AffiliationChange, IqPort
 from component.xmpp import muc
 

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 from component.errors import NotFound, NotSupported, XmppError
 from component.jid import Jid
-from component.services.room_model import Member, OptionChange, RoomSnapshot
+from component.rooms.model import Member, OptionChange, RoomSnapshot
 from component.services.room_ports import AffiliationChange, MucPort, RoomRegistry
-from component.services.xep0045_muc import FIELDS, Xep0045Muc, form_values
 from component.xmpp import muc
 from component.xmpp.stanzas import Stanza
+from component.xmpp.xep0045_muc import FIELDS, Xep0045Muc, form_values
 
 NO_MUCSUB = ("groupchat as a member needs ejabberd's MucSub; Prosody accepts groupchat only "
              "from occupants of the room (members join it with their own clients)")

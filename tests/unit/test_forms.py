@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from component.adhoc.forms import Field, Form, Option, build_form, parse_submission
 from component.errors import BadField, BadRequest
 from component.jid import Jid
+from component.xmpp.forms import Field, Form, Option, build_form, parse_submission
 
 
 def test_form_golden() -> None:

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 
 from component.errors import Conflict
 from component.jid import Jid
-from component.services.room_model import Member, OptionChange, RoomSnapshot
+from component.rooms.model import Member, OptionChange, RoomSnapshot
 from component.services.room_ports import AffiliationChange
-from component.services.xep0045_muc import FIELDS, Xep0045Muc, form_values
 from component.xmpp import muc
 from component.xmpp.stanzas import Stanza
+from component.xmpp.xep0045_muc import FIELDS, Xep0045Muc, form_values
 
 ADMIN_BATCH = 100  # items per muc#admin set, to keep stanzas small
 

@@ -1,0 +1,1 @@
+"""The group model: rooms, members, options (values), and the typed room requests."""
