@@ -46,7 +46,6 @@ from component.services.nicks import NickDirectory
 from component.services.recipients import Lost, RecipientCheck
 from component.services.room_admin import RoomAdmin
 from component.services.room_directory import RoomDirectory
-from component.services.room_ports import BoundedIq
 from component.services.room_resync import RoomResync
 from component.services.room_service import RoomService
 from component.services.status import StatusService, StatusSources
@@ -61,6 +60,7 @@ from component.store.vcards import VcardCache
 from component.systemd import notify, watchdog_interval
 from component.xmpp.dispatch import Dispatcher, Identity
 from component.xmpp.link import ComponentLink
+from component.xmpp.ports import BoundedIq
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 10.0

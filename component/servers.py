@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from component.services.room_ports import MucPort, MucServer, RoomRegistry
+from component.services.room_ports import MucServer
 from component.xmpp.accounts import ProbeType
 from component.xmpp.ejabberd_muc import EjabberdMuc
-from component.xmpp.prosody_muc import ProsodyMuc
+from component.xmpp.ports import MucPort
+from component.xmpp.prosody_muc import ProsodyMuc, RoomRegistry
 
 MucFactory = Callable[[MucPort, str, RoomRegistry], MucServer]
 

@@ -16,14 +16,13 @@ from component.errors import ApiError, BadField, Conflict
 from component.http.room_requests import jid_of
 from component.jid import Jid
 from component.numbers import ascii_int
-from component.rooms.model import (
+from component.rooms.model import OptionChange, Room
+from component.rooms.requests import (
     ChangeOptions,
     CreateRoom,
     DestroyRoom,
     MemberChange,
     MemberOutcome,
-    OptionChange,
-    Room,
     StaffOutcome,
 )
 from component.services.ports import HostPolicy

@@ -18,14 +18,14 @@ from component.http import room_requests as parse
 from component.http.envelope import Answer, answer, success
 from component.http.route import POST, Request, Route
 from component.jid import Jid
-from component.rooms.model import (
+from component.rooms.model import Room
+from component.rooms.requests import (
     ChangeOptions,
     CreateRoom,
     DestroyRoom,
     MemberChange,
     MemberOutcome,
     ProfileUpdate,
-    Room,
     StaffOutcome,
 )
 from component.services.room_admin import RoomAdmin

@@ -1,7 +1,8 @@
-"""The group model the room services share: rooms, members, options, typed requests, reports.
+"""The group model that the store, the MUC adapters and the room services share.
 
 A Startalk group is a persistent members-only XEP-0045 room whose members are affiliated
-(owner, admin, member) and MucSub-subscribed (DESIGN.md §4). Values only, no I/O.
+(owner, admin, member) and MucSub-subscribed (DESIGN.md §4). Values only, no I/O; the typed
+requests and the reports, which carry errors, are in `requests.py`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
-from component.errors import ApiError
 from component.jid import Jid
 
 Affiliation = Literal["owner", "admin", "member"]
+AffiliationChange = tuple[Jid, Affiliation | Literal["none"]]
 T = TypeVar("T")
 AFFILIATIONS: tuple[Affiliation, ...] = ("owner", "admin", "member")
 
@@ -122,87 +123,3 @@ def successor(room: Room, leaving: Jid) -> Member | None:
         return None
     rest = [m for m in room.members if m.jid != leaving]
     return min(rest, key=lambda m: (m.since, str(m.jid)), default=None)
-
-
-# -- requests --------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class CreateRoom:
-    room: Jid
-    owner: Jid
-    name: str = ""
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class MemberChange:
-    """add_muc_user / del_muc_user: `actor` invites or removes `users`."""
-
-    room: Jid
-    actor: Jid
-    users: tuple[Jid, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DestroyRoom:
-    room: Jid
-    owner: Jid
-    reason: str = "management close"
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeOptions:
-    room: Jid
-    change: OptionChange = OptionChange()
-    new_owner: Jid | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileUpdate:
-    """send_notice_vcard: optional new profile values, then a push to the members."""
-
-    room: Jid
-    name: str | None = None
-    description: str | None = None
-    title: str | None = None
-    picture: str | None = None
-
-
-# -- reports ---------------------------------------------------------------------------------
-
-MemberStatus = Literal["added", "already a member", "removed", "not a member", "refused"]
-
-
-@dataclass(frozen=True, slots=True)
-class MemberOutcome:
-    """What happened to one user of a request; `error` is set when it was refused."""
-
-    user: Jid
-    status: MemberStatus
-    error: ApiError | None = None
-    new_owner: Jid | None = None  # set when the removal handed the room over
-
-
-@dataclass(frozen=True, slots=True)
-class Removal:
-    room: Jid
-    user: Jid
-    new_owner: Jid | None
-
-
-@dataclass(frozen=True, slots=True)
-class StaffOutcome:
-    """clear_staff, per user: the rooms left (and hand-overs), or the rooms that failed."""
-
-    user: Jid
-    removed: tuple[Removal, ...] = ()
-    failed: tuple[tuple[Jid, ApiError], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ResyncReport:
-    rooms: int  # rooms listed by the server
-    synced: int  # rooms read again
-    removed: int  # rooms gone from the server, dropped from the store
-    failed: int
-    seconds: float

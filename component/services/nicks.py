@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from component.errors import ApiError, XmppError
 from component.jid import Jid
 from component.services.concurrency import gather_bounded
-from component.services.room_ports import IqPort
 from component.store.vcards import VcardCache, VcardEntry
 from component.xmpp import muc
+from component.xmpp.ports import IqPort
 
 log = logging.getLogger(__name__)
 

@@ -12,21 +12,18 @@ from dataclasses import replace
 
 from component.errors import ApiError, NotFound
 from component.jid import Jid
-from component.rooms.model import (
+from component.rooms.model import AffiliationChange, Member, OptionChange, Room
+from component.rooms.requests import (
     ChangeOptions,
-    Member,
-    OptionChange,
     ProfileUpdate,
     Removal,
     ResyncReport,
-    Room,
     StaffOutcome,
 )
 from component.services.concurrency import gather_bounded
 from component.services.nicks import NickDirectory
 from component.services.ports import StanzaSink
 from component.services.room_directory import RoomDirectory, RoomWork
-from component.services.room_ports import AffiliationChange
 from component.services.room_resync import RoomResync
 from component.xmpp import muc
 from component.xmpp.fragment import new_message_id

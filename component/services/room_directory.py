@@ -14,18 +14,12 @@ from dataclasses import replace
 
 from component.errors import BadField, DomainNotServed, NotFound
 from component.jid import Jid
-from component.rooms.model import (
-    Affiliation,
-    Member,
-    Removal,
-    Room,
-    nodeprep,
-    successor,
-)
+from component.rooms.model import Affiliation, AffiliationChange, Member, Room, nodeprep, successor
+from component.rooms.requests import Removal
 from component.services.concurrency import KeyedLocks
 from component.services.nicks import NickDirectory
 from component.services.ports import HostPolicy, StanzaSink
-from component.services.room_ports import AffiliationChange, MucServer
+from component.services.room_ports import MucServer
 from component.store.rooms import SqliteRoomStore
 
 log = logging.getLogger(__name__)

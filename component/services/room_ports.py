@@ -1,4 +1,4 @@
-"""The ports of the room services: iqs over the link, the MUC server, the groupchat gate.
+"""The ports of the room services: the MUC server and the groupchat gate.
 
 Server quirks (how a room is created, who shows up in its owner list, who may post without
 joining) live behind `MucServer`: `EjabberdMuc` and `ProsodyMuc`, chosen by `servers.py`.
@@ -6,65 +6,13 @@ joining) live behind `MucServer`: `EjabberdMuc` and `ProsodyMuc`, chosen by `ser
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from typing import Literal, Protocol
-
-from lxml import etree
+from typing import Protocol
 
 from component.jid import Jid
-from component.rooms.model import Affiliation, Member, OptionChange, RoomSnapshot
+from component.rooms.model import AffiliationChange, Member, OptionChange, RoomSnapshot
 from component.xmpp.muc import ProfileCard
 from component.xmpp.stanzas import Stanza
-
-AffiliationChange = tuple[Jid, Affiliation | Literal["none"]]
-
-
-class IqPort(Protocol):
-    """What the room services need of the component link: iqs from its own JID."""
-
-    @property
-    def jid(self) -> Jid: ...
-
-    def new_id(self) -> str: ...
-
-    async def request(self, stanza: Stanza) -> etree._Element:
-        """Send an iq; the reply (result or error) element, or LinkDown / XmppTimeout."""
-
-
-class MucPort(IqPort, Protocol):
-    """Iqs, and presences to rooms (a server that creates rooms only on a join)."""
-
-    def send(self, stanza: Stanza) -> None:
-        """Write a checked stanza now; LinkDown when the link is down."""
-
-
-class RoomRegistry(Protocol):
-    """The rooms the store knows (the registry where the server hides hidden rooms)."""
-
-    async def synced_at(self) -> dict[Jid, float]: ...
-
-
-class BoundedIq:
-    """An IqPort that keeps at most `limit` iqs in flight (bulk jobs such as the resync)."""
-
-    def __init__(self, port: MucPort, limit: int) -> None:
-        self._port = port
-        self._slots = asyncio.Semaphore(limit)
-
-    @property
-    def jid(self) -> Jid:
-        return self._port.jid
-
-    def new_id(self) -> str:
-        return self._port.new_id()
-
-    async def request(self, stanza: Stanza) -> etree._Element:
-        async with self._slots:
-            return await self._port.request(stanza)
-
-    def send(self, stanza: Stanza) -> None:
-        self._port.send(stanza)
 
 
 class MucServer(Protocol):

@@ -14,7 +14,7 @@ import logging
 
 from component.errors import ApiError, LinkDown
 from component.jid import Jid
-from component.rooms.model import ResyncReport
+from component.rooms.requests import ResyncReport
 from component.services.concurrency import gather_bounded
 from component.services.room_directory import RoomDirectory
 from component.services.room_ports import MucServer

@@ -13,16 +13,8 @@ from dataclasses import replace
 
 from component.errors import ApiError, Conflict, Forbidden
 from component.jid import Jid
-from component.rooms.model import (
-    CreateRoom,
-    DestroyRoom,
-    Member,
-    MemberChange,
-    MemberOutcome,
-    OptionChange,
-    Room,
-    nodeprep_all,
-)
+from component.rooms.model import Member, OptionChange, Room, nodeprep_all
+from component.rooms.requests import CreateRoom, DestroyRoom, MemberChange, MemberOutcome
 from component.services.concurrency import gather_bounded
 from component.services.room_directory import RoomWork
 from component.xmpp import muc

@@ -18,14 +18,7 @@ from typing import Any
 import aiosqlite
 
 from component.jid import Jid
-from component.rooms.model import (
-    Affiliation,
-    Member,
-    Profile,
-    Room,
-    RoomOptions,
-    RoomSnapshot,
-)
+from component.rooms.model import Affiliation, Member, Profile, Room, RoomOptions, RoomSnapshot
 from component.store.db import Database, run, run_many
 
 _UPSERT_MEMBER = """

@@ -20,8 +20,7 @@ from collections.abc import Sequence
 
 from component.errors import Conflict
 from component.jid import Jid
-from component.rooms.model import Member, OptionChange, RoomSnapshot
-from component.services.room_ports import AffiliationChange
+from component.rooms.model import AffiliationChange, Member, OptionChange, RoomSnapshot
 from component.xmpp import muc
 from component.xmpp.stanzas import Stanza
 from component.xmpp.xep0045_muc import FIELDS, Xep0045Muc, form_values

@@ -19,17 +19,24 @@ Measured on Debian's Prosody 0.12.3 (reference xmpp-servers.md §3c, §3d, §3f,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from component.errors import NotFound, NotSupported, XmppError
 from component.jid import Jid
-from component.rooms.model import Member, OptionChange, RoomSnapshot
-from component.services.room_ports import AffiliationChange, MucPort, RoomRegistry
+from component.rooms.model import AffiliationChange, Member, OptionChange, RoomSnapshot
 from component.xmpp import muc
+from component.xmpp.ports import MucPort
 from component.xmpp.stanzas import Stanza
 from component.xmpp.xep0045_muc import FIELDS, Xep0045Muc, form_values
 
 NO_MUCSUB = ("groupchat as a member needs ejabberd's MucSub; Prosody accepts groupchat only "
              "from occupants of the room (members join it with their own clients)")
+
+
+class RoomRegistry(Protocol):
+    """The rooms the store knows (the registry where the server hides hidden rooms)."""
+
+    async def synced_at(self) -> dict[Jid, float]: ...
 
 
 class ProsodyMuc(Xep0045Muc):

@@ -15,9 +15,15 @@ from lxml import etree
 
 from component.jid import Jid
 from component.numbers import ascii_int
-from component.rooms.model import AFFILIATIONS, Affiliation, OptionChange, RoomOptions
-from component.services.room_ports import AffiliationChange, IqPort
+from component.rooms.model import (
+    AFFILIATIONS,
+    Affiliation,
+    AffiliationChange,
+    OptionChange,
+    RoomOptions,
+)
 from component.xmpp import muc
+from component.xmpp.ports import IqPort
 
 PAGE = 100
 FIELDS = {"name": "muc#roomconfig_roomname", "description": "muc#roomconfig_roomdesc",

@@ -19,7 +19,7 @@ import orjson
 
 from component.app import Daemon
 from component.jid import Jid
-from component.rooms.model import ResyncReport
+from component.rooms.requests import ResyncReport
 from component.store.rooms import SqliteRoomStore
 from devenv.servers import OBSERVER, XmppServer
 from tests.integration.conftest import capabilities, daemon_config

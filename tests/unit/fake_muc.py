@@ -16,8 +16,7 @@ from lxml import etree
 
 from component.errors import ApiError, Conflict, NotFound, XmppError
 from component.jid import Jid
-from component.rooms.model import Member, OptionChange, RoomOptions, RoomSnapshot
-from component.services.room_ports import AffiliationChange
+from component.rooms.model import AffiliationChange, Member, OptionChange, RoomOptions, RoomSnapshot
 from component.xmpp import muc
 from component.xmpp.stanzas import Stanza
 from tests.unit.fakes import COMPONENT, MUC

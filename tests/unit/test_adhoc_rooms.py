@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from component.adhoc.rooms import RoomCommands
-from component.rooms.model import CreateRoom, MemberChange
+from component.rooms.requests import CreateRoom, MemberChange
 from component.store.db import Database
 from tests.unit.clock import ManualClock
 from tests.unit.fake_muc import room_jid

@@ -9,14 +9,8 @@ from lxml import etree
 
 from component.errors import LinkDown, NotFound
 from component.jid import Jid
-from component.rooms.model import (
-    ChangeOptions,
-    CreateRoom,
-    MemberChange,
-    OptionChange,
-    ProfileUpdate,
-    RoomSnapshot,
-)
+from component.rooms.model import OptionChange, RoomSnapshot
+from component.rooms.requests import ChangeOptions, CreateRoom, MemberChange, ProfileUpdate
 from component.store.db import Database
 from tests.unit.fake_muc import room_jid
 from tests.unit.fakes import COMPONENT

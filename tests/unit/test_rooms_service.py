@@ -7,7 +7,7 @@ from lxml import etree
 
 from component.errors import Conflict, DomainNotServed, Forbidden, NotFound, XmppError
 from component.jid import Jid
-from component.rooms.model import CreateRoom, DestroyRoom, MemberChange
+from component.rooms.requests import CreateRoom, DestroyRoom, MemberChange
 from component.store.db import Database
 from tests.unit.fake_muc import room_jid
 from tests.unit.room_stack import Stack, room_stack, users
