@@ -28,6 +28,9 @@ def is_valid_domain(domain: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Jid:
+    """A prepared JID: made by `parse` or by the factories below, never from raw parts, so
+    that every copy is equal to the one the server keeps (one JID normalisation)."""
+
     local: str
     domain: str
     resource: str = ""
@@ -70,6 +73,19 @@ class Jid:
         if not jid.local:
             raise JidError("empty user name")
         return jid
+
+    @classmethod
+    def of_name(cls, text: str, default_domain: str) -> Jid:
+        """A user or room written as the original API takes it: `name` on `default_domain`,
+        or a full `name@domain`."""
+        return cls.parse(text if "@" in text else f"{text}@{default_domain}")
+
+    def with_resource(self, resource: str) -> Jid:
+        """This JID's bare part with `resource`, prepared (resourceprep), or JidError."""
+        try:
+            return Jid(self.local, self.domain, resourceprep(resource))
+        except ValueError as exc:
+            raise JidError(f"invalid resource {resource!r}: {exc}") from None
 
     @property
     def bare(self) -> Jid:

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from component.adhoc.commands import Ask, Command, Note, Requester, Result, ask_first
 from component.errors import ApiError, BadField, Conflict
-from component.http.room_requests import jid_of
 from component.jid import Jid
 from component.numbers import ascii_int
 from component.rooms.model import OptionChange, Room
@@ -28,6 +27,7 @@ from component.rooms.requests import (
 from component.services.ports import HostPolicy
 from component.services.room_admin import RoomAdmin
 from component.services.room_service import RoomService
+from component.xmpp.addresses import bare_address
 from component.xmpp.forms import Field, Form, Submission
 
 ROOM = Field("room", "text-single", "Room (name or JID)", required=True)
@@ -105,10 +105,10 @@ class RoomCommands:
     # -- parsing ---------------------------------------------------------------------------
 
     def _room(self, form: Submission) -> Jid:
-        return jid_of(form.text("room"), self._rooms.muc_domain, "room")
+        return bare_address(form.text("room"), self._rooms.muc_domain, "room")
 
     def _user(self, text: str, var: str) -> Jid:
-        return jid_of(text, self._hosts.default_host, var)
+        return bare_address(text, self._hosts.default_host, var)
 
     def _users(self, form: Submission, var: str, *, required: bool = False) -> tuple[Jid, ...]:
         return tuple(dict.fromkeys(self._user(text, var)

@@ -88,10 +88,10 @@ class MessageRoutes:
             domain=fields.opt_str(obj, "Domain"),
             extend_info=fields.opt_str(obj, "Extend_Info", "",
                                        max_chars=self.limits.max_body_chars) or "")
-        sender = chat.sender if "@" in chat.sender \
-            else f"{chat.sender}@{chat.host or self.messages.default_host}"
-        audit.add_facts(request.facts, acting_as=sender)
-        _require_host_of(request, sender)
+        sender = self.messages.chat_sender(chat)
+        audit.add_facts(request.facts, acting_as=str(sender) if sender else chat.sender)
+        if sender is not None:
+            auth.require_host_for(request.integrator, sender.domain)
         result = _merge(parsed, await self.messages.send_chat(chat, wait=_wait(request)))
         _audit(request, result)
         return batch_reply(result)

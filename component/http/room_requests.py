@@ -2,8 +2,7 @@
 
 Names as the original code read them (original-behaviour.md §2.4–2.12, 2.17), including those
 its documentation missed: `muc_name`, `muc_desc`, `muc_owner_host`, `muc_true_owner`, `host`.
-User and room names may also be given as full JIDs. Local parts are lower-cased, as the
-server's nodeprep does, so the store's keys match the server's lists.
+User and room names may also be given as full JIDs (`xmpp/addresses.py`).
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ from typing import Any
 
 from component.errors import ApiError, BadField, TooLarge
 from component.http import body as fields
-from component.jid import Jid, JidError
+from component.jid import Jid
 from component.numbers import ascii_int
 from component.rooms.model import OptionChange
+from component.xmpp.addresses import bare_address
 from component.xmpp.xml import check_chars
 
 MAX_NAME = 1023
@@ -31,23 +31,10 @@ class Refused:
     error: ApiError
 
 
-def jid_of(text: str, domain: str, what: str) -> Jid:
-    """`name` on `domain`, or a full `name@domain`; lower-cased like the server's nodeprep."""
-    # Room payloads are built with lxml, which raises a bare ValueError on such characters.
-    address = check_chars(text if "@" in text else f"{text}@{domain}", what)
-    try:
-        jid = Jid.parse(address)
-    except JidError as exc:
-        raise BadField(what, f"{text!r} is not a valid name or JID: {exc}") from None
-    if not jid.local or jid.resource:
-        raise BadField(what, f"{text!r} is not a bare user or room address")
-    return Jid(jid.local.lower(), jid.domain)
-
-
 def room_of(obj: Mapping[str, Any], id_key: str, domain_key: str, default_domain: str) -> Jid:
     name = fields.req_str(dict(obj), id_key, max_chars=MAX_NAME)
     domain = fields.opt_str(dict(obj), domain_key, max_chars=MAX_NAME) or default_domain
-    return jid_of(name, domain, id_key)
+    return bare_address(name, domain, id_key)
 
 
 def actor_of(obj: Mapping[str, Any], default_host: str, *,
@@ -61,10 +48,10 @@ def actor_of(obj: Mapping[str, Any], default_host: str, *,
     hosts = [fields.opt_str(data, key, max_chars=MAX_NAME) for key in host_keys]
     host = next(filter(None, hosts), default_host)
     if true_owner:
-        return jid_of(true_owner, host, "muc_true_owner")
+        return bare_address(true_owner, host, "muc_true_owner")
     if not owner:
         raise BadField("muc_owner", "missing" if owner is None else "must not be empty")
-    return jid_of(owner, host, "muc_owner")
+    return bare_address(owner, host, "muc_owner")
 
 
 def user_list(obj: Mapping[str, Any], key: str, domain: str, max_items: int
@@ -82,7 +69,7 @@ def user_list(obj: Mapping[str, Any], key: str, domain: str, max_items: int
                                                            "string")))
             continue
         try:
-            parsed.append(jid_of(item, domain, key))
+            parsed.append(bare_address(item, domain, key))
         except ApiError as exc:
             parsed.append(Refused(item, exc))
     return parsed

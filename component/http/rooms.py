@@ -30,6 +30,7 @@ from component.rooms.requests import (
 )
 from component.services.room_admin import RoomAdmin
 from component.services.room_service import RoomService
+from component.xmpp.addresses import bare_address
 
 GET_OR_POST = frozenset({"GET", "POST"})
 MemberAction = Callable[[MemberChange], Awaitable[list[MemberOutcome]]]
@@ -111,7 +112,7 @@ class RoomRoutes:
         obj = self._object(request)
         owner = parse.opt_text(obj, "affiliations")
         host = fields.opt_str(obj, "host") or self.host
-        new_owner = parse.jid_of(owner, host, "affiliations") if owner else None
+        new_owner = bare_address(owner, host, "affiliations") if owner else None
         room_jid = self._room(obj, "muc", "domain")
         _acting(request, room_jid, *([new_owner] if new_owner else []))
         room = await self.admin.change_options(ChangeOptions(
@@ -120,7 +121,7 @@ class RoomRoutes:
 
     async def admin_del_muc_user(self, request: Request) -> Answer:
         obj = self._object(request)
-        user = parse.jid_of(fields.req_str(obj, "user", max_chars=parse.MAX_NAME),
+        user = bare_address(fields.req_str(obj, "user", max_chars=parse.MAX_NAME),
                             fields.opt_str(obj, "host") or self.host, "user")
         room = self._room(obj, "muc", "domain")
         _acting(request, room, user)

@@ -14,12 +14,13 @@ from component.errors import AuthFailed, BadField
 from component.http import auth
 from component.http import body as fields
 from component.http.envelope import Answer, success
-from component.http.room_requests import MAX_NAME, jid_of
+from component.http.room_requests import MAX_NAME
 from component.http.route import GET, POST, Request, Route
 from component.jid import Jid, is_valid_domain
 from component.services.keys import KeyService
 from component.services.ports import HostPolicy
 from component.services.users import UserProfile, UserService
+from component.xmpp.addresses import bare_address
 
 ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 AVATAR_PATH = "/qtalk/avatar/"
@@ -46,7 +47,7 @@ class UserRoutes:
         domain = fields.opt_str(obj, "Domain", max_chars=MAX_NAME) or self.hosts.default_host
         if not is_valid_domain(domain.lower()):
             raise BadField("Domain", f"{domain!r} is not a domain name")
-        user = jid_of(user_id, domain, "ID")  # a name on Domain, or a full JID
+        user = bare_address(user_id, domain, "ID")  # a name on Domain, or a full JID
         auth.require_host(request, user.domain)
         return success(_nick_data(await self.users.profile(user)))
 
@@ -64,7 +65,7 @@ class UserRoutes:
         return success()
 
     async def avatar(self, request: Request) -> Answer:
-        user = jid_of(request.param, self.hosts.default_host, "jid")
+        user = bare_address(request.param, self.hosts.default_host, "jid")
         auth.require_host(request, user.domain)
         photo = await self.users.photo(user)
         # A vCard photo is user content: never let a browser run it (an SVG can hold script).

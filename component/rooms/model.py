@@ -7,7 +7,6 @@ requests and the reports, which carry errors, are in `requests.py`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
@@ -102,16 +101,6 @@ class RoomSnapshot:
     options: RoomOptions
     affiliations: tuple[tuple[Jid, Affiliation], ...]
     nicks: dict[Jid, str] = field(default_factory=dict)
-
-
-def nodeprep(jid: Jid) -> Jid:
-    """The bare JID with its local part lower-cased, as the server stores and lists it."""
-    return Jid(jid.local.lower(), jid.domain)
-
-
-def nodeprep_all(jids: Sequence[Jid]) -> list[Jid]:
-    """Each JID as the server knows it, once, in the given order."""
-    return list(dict.fromkeys(nodeprep(jid) for jid in jids))
 
 
 def successor(room: Room, leaving: Jid) -> Member | None:

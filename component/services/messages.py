@@ -117,12 +117,20 @@ class MessageService:
         """Inject caller-built `<message>` stanzas (send_thirdmessage)."""
         return await self._deliver([await self._third(item) for item in items], wait)
 
+    def chat_sender(self, request: ChatRequest) -> Jid | None:
+        """The user a send_message acts as (for the caller's checks), or None when `From`
+        names no JID at all: `send_chat` then says what is wrong with it."""
+        try:
+            return Jid.of_name(request.sender, request.host or self._hosts.default_host)
+        except JidError:
+            return None
+
     async def send_chat(self, request: ChatRequest, *,
                         wait: float | None = None) -> SendResult:
         """Send a text message as a user to each recipient (send_message, chat path)."""
         if request.msg_type == "groupchat":
             return await self._deliver([await self._group_chat(request)], wait)
-        domain = (request.host or self._hosts.default_host).lower()
+        domain = request.host or self._hosts.default_host
         sender = self._local_user(request.sender, domain, "From")
         return await self._deliver([self._chat(request, sender, to, domain)
                                     for to in request.recipients], wait)
@@ -184,8 +192,8 @@ class MessageService:
             raise NotSupported("Type groupchat: this daemon serves no rooms")
         if len(request.recipients) != 1:
             raise BadField("To", 'To not suit: a groupchat goes to one room, [{"User": room}]')
-        user = self._local_user(request.sender, (request.host or self._hosts.default_host)
-                                .lower(), "From")
+        user = self._local_user(request.sender, request.host or self._hosts.default_host,
+                                "From")
         room = self._room(request.recipients[0], request.domain or self._groups.muc_domain,
                           "To.User")
         sender = await self._groups.group_sender(room, user)
@@ -204,14 +212,14 @@ class MessageService:
         """A room of the served MUC service, from a room name or a room JID."""
         assert self._groups is not None
         try:
-            jid = Jid.parse(name if "@" in name else f"{name}@{domain}")
+            jid = Jid.of_name(name, domain)
         except JidError as exc:
             raise BadField(what, f"{name!r} is not a valid room: {exc}") from None
         if jid.domain != self._groups.muc_domain:
             raise DomainNotServed(f"{what}: the MUC service here is {self._groups.muc_domain}")
         if not jid.local or jid.resource:
             raise BadField(what, f"{name!r} is not a room address")
-        return Jid(jid.local.lower(), jid.domain)
+        return jid
 
     def _chat(self, request: ChatRequest, sender: Jid, target: str, domain: str) -> ItemOutcome:
         outcome = ItemOutcome(target)

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from component.errors import BadField, DomainNotServed, NotFound
 from component.jid import Jid
-from component.rooms.model import Affiliation, AffiliationChange, Member, Room, nodeprep, successor
+from component.rooms.model import Affiliation, AffiliationChange, Member, Room, successor
 from component.rooms.requests import Removal
 from component.services.concurrency import KeyedLocks
 from component.services.nicks import NickDirectory
@@ -38,20 +38,20 @@ class RoomDirectory:
     # -- policy --------------------------------------------------------------------------------
 
     def check_room(self, room: Jid) -> Jid:
-        """A room of our MUC service, local part lower-cased as the server's nodeprep does."""
+        """A room of our MUC service (its address prepared by `Jid.parse`, as the server's)."""
         if room.domain != self.hosts.muc_domain:
             raise DomainNotServed(f"{room}: the MUC service here is {self.hosts.muc_domain}")
         if not room.local or room.resource:
             raise BadField("room", f"{room} is not a room address")
-        return nodeprep(room)
+        return room
 
     def check_user(self, user: Jid, what: str) -> Jid:
-        """The bare JID of a user of a served domain, local part lower-cased."""
+        """The bare JID of a user of a served domain."""
         if not user.local:
             raise BadField(what, f"{user} is not a user address")
         if not self.hosts.is_served(user.domain):
             raise DomainNotServed(f"{what}: domain {user.domain} is not served by this API")
-        return nodeprep(user)
+        return user.bare
 
     # -- state ---------------------------------------------------------------------------------
 

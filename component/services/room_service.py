@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from component.errors import ApiError, Conflict, Forbidden
 from component.jid import Jid
-from component.rooms.model import Member, OptionChange, Room, nodeprep_all
+from component.rooms.model import Member, OptionChange, Room
 from component.rooms.requests import CreateRoom, DestroyRoom, MemberChange, MemberOutcome
 from component.services.concurrency import gather_bounded
 from component.services.room_directory import RoomWork
@@ -64,7 +64,7 @@ class RoomService(RoomWork):
             room = await self._dir.load(room_jid)
             if room.member(actor) is None:
                 raise Forbidden(f"{actor} is not a member of {room_jid}")
-            users = nodeprep_all(request.users)
+            users = _distinct_bare(request.users)
             outcomes, new = self._admissible(room, users)
             if new:
                 room, added = await self._add(room, new, outcomes)
@@ -164,7 +164,7 @@ class RoomService(RoomWork):
             room = await self._dir.load(room_jid)
             if not room.is_manager(actor):
                 raise Forbidden(f"{actor} is neither owner nor admin of {room_jid}")
-            users = nodeprep_all(request.users)
+            users = _distinct_bare(request.users)
             for user in users:
                 room, outcomes[user] = await self._remove_one(room, actor, user)
         return [outcomes[user] for user in users]
@@ -227,3 +227,8 @@ class RoomService(RoomWork):
             sender, used = await self._muc.group_sender(room_jid, member, nick)
             await self._store.put_members(room_jid, [replace(member, nick=used)])
         return sender
+
+
+def _distinct_bare(users: Sequence[Jid]) -> list[Jid]:
+    """Each user once, in the order given (the JIDs are prepared already: `Jid.parse`)."""
+    return list(dict.fromkeys(user.bare for user in users))

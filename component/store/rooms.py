@@ -179,6 +179,5 @@ def _room(row: aiosqlite.Row, members: tuple[Member, ...]) -> Room:
 
 
 def _stored(text: str) -> Jid:
-    """A bare JID this store wrote after it was checked: split, not parsed again."""
-    local, _, domain = text.rpartition("@")
-    return Jid(local, domain)
+    """A bare JID this store wrote after it was checked (parses are cached: cheap)."""
+    return Jid.parse(text)

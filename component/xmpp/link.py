@@ -227,7 +227,7 @@ class ComponentLink:
         tag = f"{random.getrandbits(32):08x}"
         probes: dict[asyncio.Future[etree._Element], Jid] = {}
         for n in range(ROUTE_PROBES):
-            candidate = Jid(self.domain_jid.local, self.domain_jid.domain, f"qc-{tag}-{n}")
+            candidate = self.domain_jid.with_resource(f"qc-{tag}-{n}")
             stanza_id = self.new_id()
             future: asyncio.Future[etree._Element] = loop.create_future()
             self._pending[stanza_id] = future

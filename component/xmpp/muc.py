@@ -97,7 +97,7 @@ def destroy(reason: str) -> etree._Element:
 def join(sender: Jid, room: Jid, nick: str, *, stanza_id: str) -> Stanza:
     """Enter a room as `nick` without its history (XEP-0045 §7.2, §7.2.15); joining a room
     that does not exist creates it, locked until its configuration is submitted (§10.1)."""
-    occupant = Jid(room.local, room.domain, nick)
+    occupant = room.with_resource(nick)
     presence = etree.Element("presence", id=stanza_id, to=str(occupant))
     presence.set("from", str(sender))
     _sub(_sub(presence, MUC, "x"), MUC, "history", maxstanzas="0")
@@ -106,7 +106,7 @@ def join(sender: Jid, room: Jid, nick: str, *, stanza_id: str) -> Stanza:
 
 def leave(sender: Jid, room: Jid, nick: str, *, stanza_id: str) -> Stanza:
     """Exit a room (XEP-0045 §7.14)."""
-    occupant = Jid(room.local, room.domain, nick)
+    occupant = room.with_resource(nick)
     presence = etree.Element("presence", type="unavailable", id=stanza_id, to=str(occupant))
     presence.set("from", str(sender))
     return Stanza("presence", stanza_id, sender, occupant, etree.tostring(presence))

@@ -51,3 +51,12 @@ def test_localpart_is_prepared_as_the_server_will() -> None:
 def test_stringprep_refusals(text: str) -> None:
     with pytest.raises(JidError):
         Jid.parse(text)
+
+
+def test_the_factories_prepare_like_parse() -> None:
+    assert Jid.of_name("Alice", "Example.ORG") == Jid.parse("alice@example.org")
+    assert Jid.of_name("Bob@example.org", "other.org") == Jid.parse("bob@example.org")
+    assert Jid.parse("room@muc.example.org").with_resource("Nick") \
+        == Jid.parse("room@muc.example.org/Nick")
+    with pytest.raises(JidError):
+        Jid.parse("room@muc.example.org").with_resource("bad\x01")

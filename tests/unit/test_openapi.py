@@ -52,7 +52,7 @@ FIELDS: dict[str, tuple[set[str], set[str]]] = {
 THIRD_ITEM = {"from", "to", "message"}
 # Calls whose string arguments (after the object read) name request fields.
 FIELD_READERS = {"req_str", "opt_str", "opt_text", "opt_flag", "opt_count", "str_or_list",
-                 "user_list", "room_of", "_room", "jid_of", "get", "BadField"}
+                 "user_list", "room_of", "_room", "bare_address", "get", "BadField"}
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ def _field_arguments(call: ast.Call) -> list[ast.expr]:
         return call.args[:1]
     if name in ("room_of", "_room"):
         return call.args[1:3]
-    if name == "jid_of":
+    if name == "bare_address":
         return call.args[2:3]
     return call.args[1:2] if name in FIELD_READERS else []
 

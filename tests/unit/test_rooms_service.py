@@ -172,8 +172,10 @@ async def test_group_sender_subscribes_a_member_of_a_room_made_elsewhere(stack: 
 
 
 async def test_names_are_taken_as_the_server_keeps_them(stack: Stack) -> None:
-    await stack.rooms.create(CreateRoom(Jid("Team", ROOM.domain), Jid("Alice", ALICE.domain)))
-    outcomes = await stack.rooms.add_members(MemberChange(ROOM, ALICE, (Jid("BOB", BOB.domain),
-                                                                        BOB)))
+    # A Jid is made by parsing, which prepares it as the server does (nodeprep).
+    await stack.rooms.create(CreateRoom(Jid.parse(f"Team@{ROOM.domain}"),
+                                        Jid.parse(f"Alice@{ALICE.domain}")))
+    outcomes = await stack.rooms.add_members(MemberChange(
+        ROOM, ALICE, (Jid.parse(f"BOB@{BOB.domain}"), BOB)))
     assert [(o.user, o.status) for o in outcomes] == [(BOB, "added")]
     assert stack.muc.rooms[ROOM].affiliations == {ALICE: "owner", BOB: "member"}
