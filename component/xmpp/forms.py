@@ -1,14 +1,16 @@
 """XEP-0004 data forms: typed values in, `<x xmlns='jabber:x:data'/>` out, and back.
 
-Pure functions over lxml, no I/O. Only what the ad-hoc commands need: forms to fill in,
-result forms, and reading a submission (type `submit`; a `cancel` form carries nothing).
+Pure functions over lxml, no I/O; the one forms module of the package. The ad-hoc commands
+build forms to fill in and result forms, and read a submission (type `submit`; a `cancel`
+form carries nothing); the room payloads (`muc.py`) submit a room configuration and read the
+form a server answers with.
 lxml refuses the characters XML 1.0 forbids, so a hostile value cannot break the stream.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -89,6 +91,22 @@ def _build_field(x: etree._Element, item: Field) -> None:
         _sub(opt, "value", option.value)
 
 
+def build_submission(values: Mapping[str, str | Sequence[str]]) -> etree._Element:
+    """A `submit` form carrying `values` by field var, in order (XEP-0004 §3.2)."""
+    x = etree.Element(X, nsmap={None: DATA_NS}, type="submit")
+    for var, value in values.items():
+        element = _sub(x, "field", var=var)
+        for item in [value] if isinstance(value, str) else value:
+            _sub(element, "value", item)
+    return x
+
+
+def field_values(x: etree._Element) -> dict[str, tuple[str, ...]]:
+    """The values of each field of a form that has a var, by var."""
+    return {var: tuple(value.text or "" for value in element.findall(f"{{{DATA_NS}}}value"))
+            for element in x.findall(f"{{{DATA_NS}}}field") if (var := element.get("var"))}
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
     """The values of a submitted form, by field var; each accessor names the field it
@@ -153,13 +171,6 @@ def parse_submission(x: etree._Element) -> Submission:
     """Read a `submit` form; anything else is a bad request (XEP-0004 §3.2)."""
     if x.tag != X or x.get("type") != "submit":
         raise BadRequest("a data form of type 'submit' was expected")
-    fields = x.findall(f"{{{DATA_NS}}}field")
-    if len(fields) > MAX_FIELDS:
+    if len(x.findall(f"{{{DATA_NS}}}field")) > MAX_FIELDS:
         raise BadRequest(f"more than {MAX_FIELDS} fields")
-    values: dict[str, tuple[str, ...]] = {}
-    for element in fields:
-        var = element.get("var")
-        if var:
-            values[var] = tuple(value.text or "" for value in
-                                element.findall(f"{{{DATA_NS}}}value"))
-    return Submission(values)
+    return Submission(field_values(x))

@@ -1,7 +1,7 @@
 """Pure builders and parsers for room administration by a component.
 
-XEP-0045 muc#owner (config forms, destroy) and muc#admin (affiliation lists), XEP-0004 data
-forms, ejabberd's MucSub (`urn:xmpp:mucsub:0`), XEP-0030 disco#info/#items with XEP-0059 RSM
+XEP-0045 muc#owner (config forms, through forms.py: XEP-0004) and muc#admin (affiliation
+lists), ejabberd's MucSub (`urn:xmpp:mucsub:0`), XEP-0030 disco#info/#items with XEP-0059 RSM
 paging, XEP-0054 vcard-temp, XEP-0249 direct invitations, and the error mapping of iq replies.
 No I/O: payloads are lxml elements, wrapped into checked stanzas by `stanzas.build_iq`.
 """
@@ -17,7 +17,7 @@ from lxml import etree
 
 from component.errors import ApiError, Conflict, Forbidden, NotFound, XmppError
 from component.jid import Jid, JidError
-from component.xmpp import stanzas
+from component.xmpp import forms, stanzas
 from component.xmpp.stanzas import Stanza
 
 MUC_OWNER = "http://jabber.org/protocol/muc#owner"
@@ -25,7 +25,6 @@ MUC_ADMIN = "http://jabber.org/protocol/muc#admin"
 MUC_USER = "http://jabber.org/protocol/muc#user"
 MUC = "http://jabber.org/protocol/muc"
 MUCSUB = "urn:xmpp:mucsub:0"
-DATA = "jabber:x:data"
 DISCO_INFO = "http://jabber.org/protocol/disco#info"
 DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 RSM = "http://jabber.org/protocol/rsm"
@@ -61,16 +60,12 @@ def iq(sender: Jid, recipient: Jid, stanza_id: str, iq_type: str,
                             payload=etree.tostring(payload))
 
 
-# -- XEP-0004 forms, XEP-0045 muc#owner ----------------------------------------------------
+# -- XEP-0045 muc#owner (its forms are XEP-0004's: forms.py) -------------------------------
 
 def config_submit(values: FormValues) -> etree._Element:
     """A muc#owner query carrying a submitted room configuration form (XEP-0045 §10.2)."""
     query = _el(MUC_OWNER, "query")
-    form = _sub(query, DATA, "x", type="submit")
-    for var, value in {"FORM_TYPE": ROOMCONFIG, **values}.items():
-        field = _sub(form, DATA, "field", var=var)
-        for item in [value] if isinstance(value, str) else value:
-            _sub(field, DATA, "value", item)
+    query.append(forms.build_submission({"FORM_TYPE": ROOMCONFIG, **values}))
     return query
 
 
@@ -80,12 +75,10 @@ def config_request() -> etree._Element:
 
 def parse_form(reply: etree._Element) -> dict[str, list[str]]:
     """The field values of the first data form in a reply, by var."""
-    form = reply.find(f".//{{{DATA}}}x")
+    form = reply.find(f".//{forms.X}")
     if form is None:
         return {}
-    return {field.get("var", ""): [value.text or "" for value in
-                                   field.findall(f"{{{DATA}}}value")]
-            for field in form.findall(f"{{{DATA}}}field") if field.get("var")}
+    return {var: list(values) for var, values in forms.field_values(form).items()}
 
 
 def destroy(reason: str) -> etree._Element:

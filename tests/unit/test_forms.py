@@ -7,7 +7,15 @@ from lxml import etree
 
 from component.errors import BadField, BadRequest
 from component.jid import Jid
-from component.xmpp.forms import Field, Form, Option, build_form, parse_submission
+from component.xmpp.forms import (
+    Field,
+    Form,
+    Option,
+    build_form,
+    build_submission,
+    field_values,
+    parse_submission,
+)
 
 
 def test_form_golden() -> None:
@@ -79,3 +87,13 @@ def test_only_submit_forms_are_read() -> None:
         parse_submission(submission("", "form"))
     with pytest.raises(BadRequest, match="more than"):
         parse_submission(submission("<field var='a'/>" * 201))
+
+
+def test_a_submission_built_reads_back_by_var() -> None:
+    x = build_submission({"FORM_TYPE": "urn:example", "many": ["a", "b"], "empty": ""})
+    assert etree.tostring(x) == (
+        b'<x xmlns="jabber:x:data" type="submit"><field var="FORM_TYPE"><value>urn:example'
+        b'</value></field><field var="many"><value>a</value><value>b</value></field>'
+        b'<field var="empty"><value></value></field></x>')
+    assert field_values(x) == {"FORM_TYPE": ("urn:example",), "many": ("a", "b"),
+                               "empty": ("",)}
