@@ -1,8 +1,12 @@
 """Composition root and lifecycle: the only module that knows every other one.
 
-Start order: link, services, HTTP; stop in reverse: stop accepting requests, let those in
-flight finish, then close the stream with `</stream:stream>`. SIGHUP reloads the config file
-(component/reload.py says what a running daemon can change).
+Start order (`Daemon.start`): the store's hosts, the delivery's outbox, the link, HTTP, the
+background loops. Each step pushes its undoing onto one AsyncExitStack as it succeeds, so a
+start that fails halfway is unwound by `stop()`, and `stop()` undoes every step, in reverse,
+even when one of them raises: stop accepting requests and let those in flight finish, drain
+the dispatcher, close the recipient check, the resync and the keys, drain the delivery over
+the link, stop the link (`</stream:stream>`), cancel the loops, close the store. SIGHUP
+reloads the config file (component/reload.py says what a running daemon can change).
 """
 
 from __future__ import annotations
@@ -14,9 +18,7 @@ import logging
 import math
 import signal
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from component.adhoc.adapter import AdhocAdapter
 from component.adhoc.admin import add_host_command, get_web_key_command, status_command
@@ -58,6 +60,7 @@ from component.store.outbox import SqliteOutbox
 from component.store.rooms import SqliteRoomStore
 from component.store.vcards import VcardCache
 from component.systemd import notify, watchdog_interval
+from component.tasks import TaskOwner
 from component.xmpp.dispatch import Dispatcher, Identity
 from component.xmpp.link import ComponentLink
 from component.xmpp.ports import BoundedIq
@@ -95,7 +98,10 @@ class Daemon:
         self.pipeline = make_pipeline(config, self._routes(config), db=db, metrics=self.metrics)
         self.http = make_server(config, self.pipeline)
         self._listening = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._started = contextlib.AsyncExitStack()  # the undoing of each step, in order
+        self._started.push_async_callback(db.close)  # the daemon owns its store from here
+        self._loops = TaskOwner()  # every background loop; cancelled before the store closes
+        self._started.push_async_callback(self._loops.close)
 
     def _wire_metrics(self, db: Database) -> Metrics:
         """Prometheus metrics (issue 6): state is read when scraped, not kept up to date."""
@@ -179,27 +185,42 @@ class Daemon:
     @classmethod
     async def open(cls, config: Config) -> Daemon:
         """Open the store first: nothing is accepted before it is there."""
-        return cls(config, await Database.open(config.store.path))
+        db = await Database.open(config.store.path)
+        try:
+            return cls(config, db)
+        except BaseException:
+            await db.close()
+            raise
 
     @property
     def http_port(self) -> int:
         return self.http.port if self._listening else self.config.http.port
 
     async def start(self) -> None:
+        """Start in the order the module docstring states; `stop()` unwinds what started."""
+        undo, loops = self._started, self._loops
         await self.hosts.load()
-        await self.delivery.start()
+        await self.delivery.start()  # the outbox is read before the link can ask to replay it
         self.link.start()
+        undo.push_async_callback(self.link.stop)
+        # The delivery drains over the link (its barriers are acknowledged there): first.
+        undo.push_async_callback(self.delivery.drain, SHUTDOWN_GRACE)
+        undo.push_async_callback(self.keys.close)
+        undo.push_async_callback(self.resync.close)
+        undo.push_async_callback(self.recipients.close)
+        undo.push_async_callback(self.dispatcher.drain)
         self.link.on_up(self._link_up)
         self.link.on_up(self.resync.trigger)  # a drop may have lost state: rebuild the rooms
         await self.http.listen(self.config.http.bind, self.config.http.port)
         self._listening = True
-        self._spawn(self.http.run_deadlines())
+        undo.push_async_callback(self.http.close, SHUTDOWN_GRACE)  # in-flight requests end
+        loops.spawn(self.http.run_deadlines(), "http deadlines")
         if self.pipeline.idempotency is not None:
-            self._spawn(self.pipeline.idempotency.prune_forever())
+            loops.spawn(self.pipeline.idempotency.prune_forever(), "idempotency prune")
         log.info("HTTP API on %s:%d", self.config.http.bind, self.http_port)
         interval = watchdog_interval()
         if interval:
-            self._spawn(self._watchdog(interval))
+            loops.spawn(self._watchdog(interval), "systemd watchdog")
 
     def reload(self, path: Path) -> None:
         """Read `path` again and apply what a running daemon can change (SIGHUP); a file
@@ -226,7 +247,7 @@ class Daemon:
 
     def reload_when(self, wanted: asyncio.Event, path: Path) -> None:
         """Reload `path` each time `wanted` is set (by SIGHUP; several at once count as one)."""
-        self._spawn(self._reloads(wanted, path))
+        self._loops.spawn(self._reloads(wanted, path), "reloads")
 
     async def _reloads(self, wanted: asyncio.Event, path: Path) -> None:
         while True:
@@ -236,11 +257,6 @@ class Daemon:
                 self.reload(path)
             except Exception:  # a reload that fails must not end the next ones
                 log.exception("reload: %s failed; the daemon runs on as it was", path)
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def _link_up() -> None:
@@ -252,19 +268,9 @@ class Daemon:
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:
+        """Undo what `start` did, in reverse; every step runs even if an earlier one raised."""
         notify("STOPPING=1")
-        await self.http.close(SHUTDOWN_GRACE)  # no new requests; those in flight finish
-        await self.dispatcher.drain()
-        await self.recipients.close()
-        await self.resync.close()
-        await self.keys.close()
-        await self.delivery.drain(SHUTDOWN_GRACE)
-        await self.link.stop()
-        await self.db.close()
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._started.aclose()
 
 
 def _audit_lost(lost: Lost) -> None:
@@ -284,14 +290,14 @@ async def serve(config: Config, path: Path) -> None:
     # the daemon starts is applied once it has.
     loop.add_signal_handler(signal.SIGHUP, reload_wanted.set)
     daemon = await Daemon.open(config)
-    await daemon.start()
-    daemon.reload_when(reload_wanted, path)
-    # What start-up allocated lives as long as the process: frozen, it is out of the
-    # collector's sight, and a full collection scans only what requests leave behind
-    # (without this, one paused the loop for about 20 ms; bench/RESULTS.md).
-    gc.collect()
-    gc.freeze()
     try:
+        await daemon.start()  # inside: a start that fails is unwound as far as it got
+        daemon.reload_when(reload_wanted, path)
+        # What start-up allocated lives as long as the process: frozen, it is out of the
+        # collector's sight, and a full collection scans only what requests leave behind
+        # (without this, one paused the loop for about 20 ms; bench/RESULTS.md).
+        gc.collect()
+        gc.freeze()
         await stop.wait()
         log.info("stopping")
     finally:

@@ -216,8 +216,8 @@ async def private_daemon(xmpp_server: XmppServer, tmp_path_factory: pytest.TempP
 async def running_daemon(config: Config) -> AsyncIterator[RunningDaemon]:
     """A started daemon whose link is up; stopped on exit."""
     running = await Daemon.open(config)
-    await running.start()
     try:
+        await running.start()
         handle = RunningDaemon(running, f"http://127.0.0.1:{config.http.port}/qtalk/")
         await handle.ready()
         yield handle

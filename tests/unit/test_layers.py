@@ -14,10 +14,10 @@ ROOT = Path(__file__).parents[2] / "component"
 # Bottom first. A unit may import the units of lower layers only: units of one layer never
 # import each other (the two adapters, http and adhoc, least of all).
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in (
-    "xmpp_prep errors numbers config_model metrics systemd",  # foundation, no imports of ours
+    "xmpp_prep errors numbers config_model metrics systemd tasks",  # foundation, no imports of ours
     "jid",
     "config",
-    "logs",
+    "logs reload",  # reload: what a running daemon can change of a new config
     "rooms",  # the group model: values and typed requests
     "xmpp",  # the protocol: link, pure builders, forms, the per-server MUC adapters
     "store",
