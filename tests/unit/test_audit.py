@@ -123,6 +123,20 @@ async def test_request_ids_are_echoed_or_made(client: ApiClient) -> None:
     assert response.headers["X-Request-Id"]
 
 
+async def test_the_access_line_carries_the_request_id(
+        client: ApiClient, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 14: the access line once read the id from a key nothing wrote: always empty."""
+    caplog.set_level(logging.INFO, logger="component.http.access")
+    given = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    made = await client.get("/healthz")
+    access = [record.fields for record in caplog.records  # type: ignore[attr-defined]
+              if record.name == "component.http.access"]
+    assert [line["request_id"] for line in access] == [
+        given.headers["X-Request-Id"], made.headers["X-Request-Id"]]
+    assert access[0]["request_id"] == "abc-123"
+    assert len(access[1]["request_id"]) == 16
+
+
 async def test_caller_text_cannot_forge_a_line(client: ApiClient,
                                                lines: Lines) -> None:
     await call(client, "send_thirdmessage", {
