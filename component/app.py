@@ -18,6 +18,7 @@ import logging
 import math
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from component.adhoc.adapter import AdhocAdapter
@@ -28,6 +29,7 @@ from component.config import Config, ConfigError, load_config
 from component.http import audit
 from component.http.health import health_routes
 from component.http.hosts import HostRoutes
+from component.http.idempotency import IdempotencyStorage
 from component.http.messages import MessageRoutes
 from component.http.observe import metrics_route
 from component.http.openapi import openapi_route
@@ -40,9 +42,10 @@ from component.metrics import Metrics, Snapshot
 from component.reload import plan
 from component.servers import profile_of
 from component.services.accounts import AccountProbe
+from component.services.caller_ids import SharedCallerIds
 from component.services.delivery import OutboxDelivery
-from component.services.hosts import HostRegistry
-from component.services.keys import KeyService
+from component.services.hosts import HostRegistry, HostStorage
+from component.services.keys import KeyService, KeyStorage
 from component.services.messages import MessageService
 from component.services.nicks import NickDirectory
 from component.services.recipients import Lost, RecipientCheck
@@ -58,6 +61,13 @@ from component.store.hosts import HostStore
 from component.store.keys import KeyStore, RedisKeys
 from component.store.outbox import SqliteOutbox
 from component.store.rooms import SqliteRoomStore
+from component.store.shared import SharedRedis
+from component.store.shared_state import (
+    RedisCallerIds,
+    RedisHostStore,
+    RedisIdempotencyStore,
+    RedisKeyStore,
+)
 from component.store.vcards import VcardCache
 from component.systemd import notify, watchdog_interval
 from component.tasks import TaskOwner
@@ -70,6 +80,26 @@ SHUTDOWN_GRACE = 10.0
 RESYNC_IQS = 16  # iqs the room resync keeps in flight
 
 
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    """Where the state every daemon of a cluster must see lives (DESIGN.md §9): Redis with
+    `[shared] redis_url`, else this daemon's store (caller ids then stay with the outbox)."""
+
+    redis: SharedRedis | None
+    keys: KeyStorage
+    hosts: HostStorage
+    answers: IdempotencyStorage | None
+    caller_ids: RedisCallerIds | None
+
+    @classmethod
+    def of(cls, config: Config, db: Database) -> SharedState:
+        if config.shared.redis_url is None:
+            return cls(None, KeyStore(db), HostStore(db), None, None)
+        redis = SharedRedis(config.shared.redis_url, config.xmpp.domain)
+        return cls(redis, RedisKeyStore(redis), RedisHostStore(redis),
+                   RedisIdempotencyStore(redis), RedisCallerIds(redis))
+
+
 class Daemon:
     """One running qtalk-component: the link, the services and the HTTP site."""
 
@@ -77,8 +107,9 @@ class Daemon:
         self.config = config
         self.db = db
         self.profile = profile_of(config.xmpp.server_kind)  # all that differs per server
+        self.shared = SharedState.of(config, db)
         self.hosts = HostRegistry(config.xmpp.hosts, config.xmpp.muc_domain,
-                                  store=HostStore(db), reserved=(config.xmpp.domain,))
+                                  store=self.shared.hosts, reserved=(config.xmpp.domain,))
         self.link = ComponentLink(config.xmpp,
                                   max_stanza_bytes=config.limits.max_inbound_stanza_bytes,
                                   is_served_host=self.hosts.is_served,
@@ -93,13 +124,19 @@ class Daemon:
         user_routes = self._wire_users_and_commands(config, db)
         self.metrics = self._wire_metrics(db)
         self._fixed_routes = [
-            *user_routes, *health_routes(link_up=self.link.up.is_set, store_writable=db.writable),
+            *user_routes,
+            *health_routes(link_up=self.link.up.is_set, store_writable=db.writable,
+                           shared_reachable=self.shared.redis.ping if self.shared.redis
+                           else None),
             metrics_route(self.metrics)]
-        self.pipeline = make_pipeline(config, self._routes(config), db=db, metrics=self.metrics)
+        self.pipeline = make_pipeline(config, self._routes(config), db=db, metrics=self.metrics,
+                                      answers=self.shared.answers)
         self.http = make_server(config, self.pipeline)
         self._listening = False
         self._started = contextlib.AsyncExitStack()  # the undoing of each step, in order
         self._started.push_async_callback(db.close)  # the daemon owns its store from here
+        if self.shared.redis is not None:
+            self._started.push_async_callback(self.shared.redis.close)
         self._loops = TaskOwner()  # every background loop; cancelled before the store closes
         self._started.push_async_callback(self._loops.close)
 
@@ -126,7 +163,9 @@ class Daemon:
     def _routes(self, config: Config) -> list[Route]:
         """Every route; those whose handlers hold limits or describe the config are built
         for `config` (again on a reload: requests in flight keep the routes they began with)."""
-        messages = MessageService(self.delivery, self.hosts,
+        sink = self.delivery if self.shared.caller_ids is None else \
+            SharedCallerIds(self.delivery, self.shared.caller_ids)
+        messages = MessageService(sink, self.hosts,
                                   max_stanza_bytes=config.limits.max_stanza_bytes,
                                   max_body_chars=config.limits.max_body_chars,
                                   groups=self.rooms, carbons=config.xmpp.carbons,
@@ -167,7 +206,7 @@ class Daemon:
         """Users, keys, hosts and the ad-hoc commands (issue 4); returns their routes."""
         self.users = UserService(self.nicks, self.recipients, self.hosts)
         external = RedisKeys(config.keys.redis_url) if config.keys.backend == "redis" else None
-        self.keys = KeyService(KeyStore(db), self.hosts, ttl=config.keys.key_ttl,
+        self.keys = KeyService(self.shared.keys, self.hosts, ttl=config.keys.key_ttl,
                                external=external)
         self.status = StatusService(StatusSources(
             link_state=lambda: self.link.state.value, queue_depth=lambda: self.delivery.depth,
@@ -200,6 +239,7 @@ class Daemon:
         """Start in the order the module docstring states; `stop()` unwinds what started."""
         undo, loops = self._started, self._loops
         await self.hosts.load()
+        loops.spawn(self.hosts.follow(), "shared hosts")  # hosts other daemons add (Redis)
         await self.delivery.start()  # the outbox is read before the link can ask to replay it
         self.link.start()
         undo.push_async_callback(self.link.stop)

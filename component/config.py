@@ -27,6 +27,7 @@ from component.config_model import (
     KeysConfig,
     LimitsConfig,
     LogConfig,
+    SharedConfig,
     StoreConfig,
     XmppConfig,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "KeysConfig",
     "LimitsConfig",
     "LogConfig",
+    "SharedConfig",
     "StoreConfig",
     "XmppConfig",
     "contradictions",
@@ -231,11 +233,25 @@ def _keys(doc: dict[str, Any], problems: list[str]) -> KeysConfig:
                         redis_url=r.get("redis_url", str, "redis://127.0.0.1:6379/2"),
                         key_ttl=r.get("key_ttl", float, 30 * 86400.0))
     r.check("backend", config.backend in ("store", "redis"), "one of 'store', 'redis'")
-    r.check("redis_url", config.redis_url.startswith(("redis://", "unix://")),
-            "expected redis://host:port/db or unix:///path?db=N")
+    _check_redis_url(r, config.redis_url)
     r.check("key_ttl", config.key_ttl > 0, "must be positive")
     r.unknown_keys({"backend", "redis_url", "key_ttl"})
     return config
+
+
+def _shared(doc: dict[str, Any], problems: list[str]) -> SharedConfig:
+    r = _Reader(_table(doc, "shared", problems), "shared", problems)
+    url = r.table.get("redis_url")
+    if url is not None:
+        url = r.get("redis_url", str)
+        _check_redis_url(r, url)
+    r.unknown_keys({"redis_url"})
+    return SharedConfig(redis_url=url)
+
+
+def _check_redis_url(r: _Reader, url: str) -> None:
+    r.check("redis_url", url.startswith(("redis://", "unix://")),
+            "expected redis://host:port/db or unix:///path?db=N")
 
 
 def _integrators(doc: dict[str, Any], problems: list[str]) -> tuple[Integrator, ...]:
@@ -286,7 +302,8 @@ def _str_list(r: _Reader, key: str, *, required: bool = True) -> list[str]:
 
 SECTIONS: dict[str, Callable[[dict[str, Any], list[str]], Any]] = {
     "xmpp": _xmpp, "http": _http, "store": _store, "limits": _limits, "log": _log,
-    "delivery": _delivery, "adhoc": _adhoc, "keys": _keys, "integrators": _integrators,
+    "delivery": _delivery, "adhoc": _adhoc, "keys": _keys, "shared": _shared,
+    "integrators": _integrators,
 }
 
 

@@ -112,6 +112,14 @@ class KeysConfig:
 
 
 @dataclass(frozen=True)
+class SharedConfig:
+    """State every daemon of a cluster must see (DESIGN.md §9): in Redis when a URL is set,
+    else in this daemon's own store."""
+
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "INFO"
     json: bool = False
@@ -127,4 +135,5 @@ class Config:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     adhoc: AdhocConfig = field(default_factory=AdhocConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
+    shared: SharedConfig = field(default_factory=SharedConfig)
     integrators: tuple[Integrator, ...] = ()

@@ -39,6 +39,7 @@ class ErrCode(IntEnum):
     XMPP_ERROR = 2003
     OUTBOX_FULL = 2004
     OVERLOADED = 2006  # too many open connections, or the daemon is stopping
+    SHARED_STATE_UNAVAILABLE = 2007  # [shared] Redis cannot be reached: keys, hosts, retries
     INTERNAL = 5000
 
 
@@ -244,6 +245,16 @@ class AuthFailed(ApiError):
 
 class KeysUnavailable(ApiError):
     errcode = ErrCode.KEYS_UNAVAILABLE
+    http_status = 503
+    xmpp_condition = "service-unavailable"
+    xmpp_type = "wait"
+
+
+class SharedStateUnavailable(ApiError):
+    """The state every daemon of a cluster shares ([shared] redis_url) cannot be reached: what
+    needs it is refused for now, and a retry after a moment may succeed."""
+
+    errcode = ErrCode.SHARED_STATE_UNAVAILABLE
     http_status = 503
     xmpp_condition = "service-unavailable"
     xmpp_type = "wait"

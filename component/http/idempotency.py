@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from typing import Protocol
 
 import orjson
 
@@ -21,7 +22,7 @@ from component.errors import ApiError, BadField, Conflict
 from component.http import audit
 from component.http.envelope import Answer, failure_answer
 from component.http.route import Handler, Request
-from component.store.idempotency import IdempotencyStore, StoredAnswer
+from component.store.idempotency import StoredAnswer
 
 log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
@@ -30,10 +31,22 @@ MAX_KEY_CHARS = 255
 PRUNE_INTERVAL = 600.0
 
 
+class IdempotencyStorage(Protocol):
+    """Answers by key: in this daemon's store, or shared by a cluster (Redis)."""
+
+    async def claim(self, key: str) -> StoredAnswer | None:
+        """The answer kept under `key`; or None, and the key is the caller's until it puts
+        an answer or releases it (another daemon waits for that meanwhile)."""
+
+    async def put(self, key: str, answer: StoredAnswer) -> None: ...
+    async def release(self, key: str) -> None: ...
+    async def prune(self) -> int: ...
+
+
 class Idempotency:
     """The pipeline's idempotency step and its pruning task; one per server."""
 
-    def __init__(self, store: IdempotencyStore) -> None:
+    def __init__(self, store: IdempotencyStorage) -> None:
         self._store = store
         self._running: dict[str, asyncio.Future[None]] = {}
 
@@ -50,7 +63,7 @@ class Idempotency:
         done = asyncio.get_running_loop().create_future()
         self._running[scope] = done  # no await between the check above and this claim
         try:
-            stored = await self._store.get(scope)
+            stored = await self._store.claim(scope)
             if stored is not None:
                 return _replay(request, stored, digest)
             return await self._run_and_keep(request, handler, scope, digest)
@@ -63,16 +76,21 @@ class Idempotency:
         try:
             reply = await handler(request)
         except ApiError as exc:
-            if exc.http_status < 500:
-                await self._keep(scope, failure_answer(exc), digest)
+            await self._keep(scope, failure_answer(exc), digest)
             raise  # the pipeline answers and logs it as usual
-        if reply.status < 500:
-            await self._keep(scope, reply, digest)
+        except BaseException:
+            await self._keep(scope, None, digest)
+            raise
+        await self._keep(scope, reply, digest)
         return reply
 
-    async def _keep(self, scope: str, reply: Answer, digest: str) -> None:
+    async def _keep(self, scope: str, reply: Answer | None, digest: str) -> None:
+        """Keep an answer below 500; give the key up for any other outcome."""
         try:
-            await self._store.put(scope, StoredAnswer(reply.status, reply.body, digest))
+            if reply is not None and reply.status < 500:
+                await self._store.put(scope, StoredAnswer(reply.status, reply.body, digest))
+            else:
+                await self._store.release(scope)
         except Exception:
             # The call has happened; failing to remember it must not turn it into an error.
             log.exception("could not keep the answer for an Idempotency-Key")

@@ -46,6 +46,10 @@ ERRCODE_MEANINGS: dict[ErrCode, str] = {
     ErrCode.KEYS_UNAVAILABLE: "`auth_uk`: the key backend (Redis) cannot be reached",
     ErrCode.OVERLOADED: "too many open connections (`http.max_connections`), or the daemon "
                         "is stopping; retry after `Retry-After` seconds",
+    ErrCode.SHARED_STATE_UNAVAILABLE: "the shared state of a cluster (`[shared] redis_url`) "
+                                      "cannot be reached: user keys, `add_host`, "
+                                      "`Idempotency-Key` and message ids wait for it; retry "
+                                      "after `Retry-After` seconds",
     ErrCode.INTERNAL: "an unexpected error, logged by the daemon",
 }
 

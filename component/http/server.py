@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from component.config import Config
 from component.http.auth import Gate
-from component.http.idempotency import Idempotency
+from component.http.idempotency import Idempotency, IdempotencyStorage
 from component.http.pipeline import Pipeline, Routes, Settings
 from component.http.protocol import HttpServer, ServerLimits
 from component.http.route import Route
@@ -16,12 +16,16 @@ from component.store.idempotency import IdempotencyStore
 
 
 def make_pipeline(config: Config, routes: Iterable[Route], *, db: Database | None = None,
-                  metrics: Metrics | None = None, gate: Gate | None = None) -> Pipeline:
-    """The pipeline; without `db` (some unit tests) Idempotency-Key headers are not honoured."""
+                  metrics: Metrics | None = None, gate: Gate | None = None,
+                  answers: IdempotencyStorage | None = None) -> Pipeline:
+    """The pipeline; Idempotency-Key answers are kept in `answers` (shared by a cluster),
+    else in `db`; without either (some unit tests) the header is not honoured."""
+    if answers is None and db is not None:
+        answers = IdempotencyStore(db)
     if gate is None and config.integrators:
         gate = Gate(config.integrators)
     return Pipeline(settings_of(config, routes, gate),
-                    idempotency=Idempotency(IdempotencyStore(db)) if db is not None else None,
+                    idempotency=Idempotency(answers) if answers is not None else None,
                     metrics=metrics)
 
 

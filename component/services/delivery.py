@@ -148,7 +148,7 @@ class OutboxDelivery:
     def check_addresses(self, stanza: Stanza) -> None:
         self._link.check_addresses(stanza)
 
-    def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
+    async def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
         """Caller-supplied ids seen before, with their state now: routed or queued."""
         pending_from = self._lowest_pending_seq()
         return {key: "queued" if seq >= pending_from else "routed"

@@ -2,17 +2,18 @@
 
 `add_host` (original-behaviour.md §2.13, §7) takes effect at once everywhere, because every
 endpoint and the link's outbound check ask `is_served`; additions are kept in the store and
-loaded again at start.
+loaded again at start. A store shared by a cluster also tells every daemon of the hosts the
+others add (`follow`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from component.errors import BadField
+from component.errors import BadField, SharedStateUnavailable
 from component.jid import is_valid_domain
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ class AddedHost:
 class HostStorage(Protocol):
     async def all(self) -> list[str]: ...
     async def add(self, domain: str) -> None: ...
+
+    async def watch(self, serve: Callable[[str], None]) -> None:
+        """Call `serve` with each host added elsewhere, for as long as the daemon runs."""
 
 
 class HostRegistry:
@@ -54,9 +58,20 @@ class HostRegistry:
 
     async def load(self) -> None:
         """Serve again the domains added at runtime before the last restart."""
+        if self._store is None:
+            return
+        try:
+            domains = await self._store.all()
+        except SharedStateUnavailable:
+            log.warning("hosts added at runtime are served once the shared state is back")
+            return  # `follow` reads them all again when it can listen
+        for domain in domains:
+            self._serve(domain)
+
+    async def follow(self) -> None:
+        """Serve the hosts other daemons add, as long as the daemon runs."""
         if self._store is not None:
-            for domain in await self._store.all():
-                self._serve(domain)
+            await self._store.watch(self._serve)
 
     async def add(self, domain: str) -> AddedHost:
         """Serve one more user domain; one served already is not an error."""
@@ -74,6 +89,6 @@ class HostRegistry:
         return AddedHost(domain, added=True)
 
     def _serve(self, domain: str) -> None:
-        if domain not in self._served:
+        if domain not in self._served and domain not in self._reserved:
             self._hosts.append(domain)
             self._served.add(domain)

@@ -276,7 +276,7 @@ class MessageService:
 
     async def _deliver(self, outcomes: list[ItemOutcome],
                        wait: float | None = None) -> SendResult:
-        self._drop_duplicates(outcomes)
+        await self._drop_duplicates(outcomes)
         due = await self._refuse_unknown(outcomes)
         batch = [stanza for outcome in outcomes if outcome.error is None
                  for stanza in outcome.stanzas]
@@ -310,10 +310,10 @@ class MessageService:
                                               if copy.recipient.bare not in missing)]
         return screening.due
 
-    def _drop_duplicates(self, outcomes: list[ItemOutcome]) -> None:
+    async def _drop_duplicates(self, outcomes: list[ItemOutcome]) -> None:
         """A message whose caller-supplied id was accepted before is reported, not resent."""
         keys = [o.key for o in outcomes if o.key and o.error is None]
-        seen = self._sink.accepted_before(keys)
+        seen = await self._sink.accepted_before(keys)
         for outcome in outcomes:
             if outcome.key is None or outcome.error is not None:
                 continue

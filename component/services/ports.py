@@ -28,8 +28,9 @@ class StanzaSink(Protocol):
     def check_addresses(self, stanza: Stanza) -> None:
         """Raise an ApiError for a stanza the link would refuse."""
 
-    def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
-        """Of these caller-supplied message keys, those already accepted, with their state."""
+    async def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
+        """Of these caller-supplied message keys, those already accepted, with their state;
+        the others are the caller's to deliver (a cluster's daemons claim them)."""
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:

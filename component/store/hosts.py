@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from component.store.db import Database, run
 
@@ -18,3 +19,6 @@ class HostStore:
     async def add(self, domain: str) -> None:
         await run(self._conn, "INSERT OR IGNORE INTO hosts (domain, added_at) VALUES (?, ?)",
                                  (domain, time.time()))
+
+    async def watch(self, serve: Callable[[str], None]) -> None:
+        """One daemon owns this file: no other adds hosts to it behind our back."""

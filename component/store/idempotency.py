@@ -25,8 +25,10 @@ class IdempotencyStore:
         self.ttl = ttl
         self._clock = clock
 
-    async def get(self, key: str) -> StoredAnswer | None:
-        """The answer kept under `key`, unless it has expired (pruning may lag behind)."""
+    async def claim(self, key: str) -> StoredAnswer | None:
+        """The answer kept under `key`, unless it has expired (pruning may lag behind); None
+        makes the key the caller's. One daemon owns this file, and its Idempotency step
+        keeps a second run of a key waiting in memory, so a claim needs no mark here."""
         async with self._db.conn.execute(
                 "SELECT status, body, request_sha256 FROM idempotency "
                 "WHERE key = ? AND created_at >= ?", (key, self._clock() - self.ttl)) as cursor:
@@ -39,6 +41,9 @@ class IdempotencyStore:
             "INSERT OR REPLACE INTO idempotency (key, status, body, request_sha256, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
             (key, answer.status, answer.body, answer.request_sha256, self._clock()))
+
+    async def release(self, key: str) -> None:
+        """Nothing was kept for a claim, so nothing is to be given up."""
 
     async def prune(self) -> int:
         """Forget expired answers; returns how many."""

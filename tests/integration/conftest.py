@@ -27,6 +27,7 @@ import pytest_asyncio
 from component.app import Daemon
 from component.config import Config, parse_config
 from component.servers import Capabilities, profile_of
+from devenv import redis as redis_dev
 from devenv.proc import free_ports
 from devenv.servers import KINDS, OBSERVER, XmppServer, installed, new_server
 from tests.integration.xmpp_client import XmppClient
@@ -57,11 +58,20 @@ class ClientFactory(Protocol):
 
 
 def require_server(kind: str) -> None:
-    if not installed(kind):
-        reason = f"{kind} not installed: `make servers` installs Debian's ejabberd and prosody"
+    if not (redis_dev.installed() if kind == "redis-server" else installed(kind)):
+        reason = f"{kind} not installed: `make servers` installs Debian's ejabberd, prosody " \
+                 "and redis-server"
         if os.environ.get("CI") == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[redis_dev.RedisServer]:
+    """A module's own redis-server on a free loopback port (the cluster's shared state)."""
+    require_server("redis-server")
+    with redis_dev.RedisServer() as server:
+        yield server
 
 
 @contextlib.contextmanager

@@ -4,10 +4,7 @@ redis-server started here on a free loopback port."""
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,33 +21,12 @@ from component.services.keys import KeyService
 from component.services.users import UserService
 from component.store.db import Database
 from component.store.keys import KeyStore, RedisKeys
-from devenv.proc import LOOPBACK, free_ports, terminate, wait_for_ports
+from devenv.proc import LOOPBACK, free_ports
+from devenv.redis import RedisServer
 from tests.unit.fakes import NoUsers
 from tests.unit.http_apps import ApiClient, client_for
 
 HOST, OTHER = "qtalk.test.org", "second.test.org"
-
-
-@pytest.fixture(scope="module")
-def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        reason = "redis-server not installed: `make servers` installs Debian's redis-server"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    (port,) = free_ports(1)
-    workdir = tmp_path_factory.mktemp("redis")
-    with open(workdir / "redis.log", "wb") as log:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly",
-             "no", "--dir", str(workdir)], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for_ports([port], 10.0, lambda: proc.poll() is None, "redis-server")
-        yield port
-    finally:
-        terminate(proc, 5.0)
 
 
 class Api(NamedTuple):
@@ -84,9 +60,9 @@ async def serving(redis_url: str, store: Path) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-async def api(redis_port: int, tmp_path: Path) -> AsyncIterator[Api]:
-    await seed(redis_port)
-    async with serving(f"redis://{LOOPBACK}:{redis_port}/2", tmp_path / "store.db") as api:
+async def api(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Api]:
+    await seed(redis_server.port)
+    async with serving(redis_server.url(2), tmp_path / "store.db") as api:
         yield api
 
 

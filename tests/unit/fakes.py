@@ -35,7 +35,7 @@ class RecordingSink:
     def check_addresses(self, stanza: Stanza) -> None:
         check_outbound(stanza, Jid.parse(COMPONENT), self._registry.is_served)
 
-    def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
+    async def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
         return {key: "routed" for key in keys if key in self.remembered}
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,

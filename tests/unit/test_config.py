@@ -26,6 +26,17 @@ def test_good_config() -> None:
     assert config.limits.max_items == 1000
 
 
+def test_shared_state_is_optional_and_checked() -> None:
+    assert parse_config(good()).shared.redis_url is None
+    doc = good() | {"shared": {"redis_url": "redis://127.0.0.1:6379/3"}}
+    assert parse_config(doc).shared.redis_url == "redis://127.0.0.1:6379/3"
+    doc["shared"] = {"redis_url": "http://127.0.0.1:6379", "extra": 1}
+    with pytest.raises(ConfigError) as info:
+        parse_config(doc)
+    assert {p.split(":")[0] for p in info.value.problems} == {"shared.redis_url",
+                                                              "shared.extra"}
+
+
 def test_every_problem_is_listed() -> None:
     doc = good()
     doc["xmpp"].update(secret="change-me", port="5347", hosts=[], domain="bad domain")

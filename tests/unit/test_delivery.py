@@ -247,11 +247,11 @@ async def test_caller_ids_are_remembered(db: Database) -> None:
     link.go_up()
     delivery = await started(link, db)
     await delivery.deliver([message(1)], remember=["alice@qtalk.test.org m1"])
-    assert delivery.accepted_before(["alice@qtalk.test.org m1", "x"]) == {
+    assert await delivery.accepted_before(["alice@qtalk.test.org m1", "x"]) == {
         "alice@qtalk.test.org m1": "routed"}
     await delivery.drain(1)
     restarted = await started(FakeLink(), db)
-    assert restarted.accepted_before(["alice@qtalk.test.org m1"]) == {
+    assert await restarted.accepted_before(["alice@qtalk.test.org m1"]) == {
         "alice@qtalk.test.org m1": "routed"}
     await restarted.drain(0.1)
 
@@ -265,7 +265,7 @@ async def test_remembered_ids_are_forgotten_after_their_time(
     await delivery.deliver([message(1)], remember=["alice@qtalk.test.org m1"])
     await asyncio.sleep(0.1)
     await delivery.deliver([message(2)], remember=["alice@qtalk.test.org m2"])
-    assert delivery.accepted_before(["alice@qtalk.test.org m1", "alice@qtalk.test.org m2"]) \
+    assert await delivery.accepted_before(["alice@qtalk.test.org m1", "alice@qtalk.test.org m2"]) \
         == {"alice@qtalk.test.org m2": "routed"}
     await delivery.drain(1)
     async with db.conn.execute("SELECT key FROM accepted_ids") as cursor:

@@ -167,10 +167,10 @@ async def test_store_expires_and_prunes(db: Database) -> None:
     await store.put("a", answer)
     now[0] += 30
     await store.put("b", answer)
-    assert await store.get("a") == answer
+    assert await store.claim("a") == answer
     now[0] += 45
-    assert await store.get("a") is None  # expired, even before pruning
+    assert await store.claim("a") is None  # expired, even before pruning
     assert await store.prune() == 1
-    assert await store.get("b") == answer
+    assert await store.claim("b") == answer
     await store.put("a", StoredAnswer(201, b"[]", "cd" * 32))  # an expired key is free again
-    assert (await store.get("a")) == StoredAnswer(201, b"[]", "cd" * 32)
+    assert (await store.claim("a")) == StoredAnswer(201, b"[]", "cd" * 32)

@@ -98,7 +98,7 @@ def test_each_status_names_the_errcodes_of_its_error_classes() -> None:
     by_status = errcodes_by_status()
     assert by_status[404] == [ErrCode.UNKNOWN_PATH, ErrCode.NOT_FOUND, ErrCode.NO_SUCH_USER]
     assert by_status[503] == [ErrCode.LINK_DOWN, ErrCode.OUTBOX_FULL, ErrCode.KEYS_UNAVAILABLE,
-                              ErrCode.OVERLOADED]
+                              ErrCode.OVERLOADED, ErrCode.SHARED_STATE_UNAVAILABLE]
     assert {code for codes in by_status.values() for code in codes} == set(ErrCode)
 
 
