@@ -19,15 +19,15 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from component.config import DeliveryConfig
 from component.errors import ApiError, InternalError, LinkDown, OutboxFull
-from component.services.ports import DeliveryReport, LinkPort
-from component.store.outbox import OutboxRow, SqliteOutbox
+from component.services.ports import DeliveryReport, LinkPort, OutboxPort
+from component.store.outbox import OutboxRow
 from component.xmpp.stanzas import Stanza
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,12 @@ class _Group:
 class OutboxDelivery:
     """Implements StanzaSink on top of the link, with the SQLite outbox (or without it)."""
 
-    def __init__(self, link: LinkPort, outbox: SqliteOutbox | None,
-                 config: DeliveryConfig) -> None:
+    def __init__(self, link: LinkPort, outbox: OutboxPort | None, config: DeliveryConfig, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self._link = link
         self._outbox = outbox
         self._config = config
+        self._clock = clock  # when caller-supplied ids were accepted (the outbox's clock too)
         self.window = config.window
         self._seq = 0
         self._unsent: deque[Entry] = deque()
@@ -99,7 +100,7 @@ class OutboxDelivery:
         if self._outbox is not None:
             await self._outbox.open()
             self._seq = await self._outbox.last_seq()
-            await self._outbox.prune_accepted(time.time() - REMEMBER_IDS_SECONDS)
+            await self._outbox.prune_accepted(self._clock() - REMEMBER_IDS_SECONDS)
             for key, accepted_at in await self._outbox.accepted_ids():
                 self._accepted[key] = 0
                 self._accepted_order.append((accepted_at, key))
@@ -197,7 +198,7 @@ class OutboxDelivery:
 
     def _remember(self, keys: Sequence[str], seq: int) -> None:
         """Keep caller-supplied ids REMEMBER_IDS_SECONDS, in memory and in the store."""
-        now = time.time()
+        now = self._clock()
         for key in keys:
             self._accepted[key] = seq
             self._accepted_order.append((now, key))

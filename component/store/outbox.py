@@ -51,8 +51,10 @@ class SqliteOutbox:
     disk, so then every transaction runs on the writer thread and the loop serves on.
     """
 
-    def __init__(self, db: Database, *, synchronous: str = "normal") -> None:
+    def __init__(self, db: Database, *, synchronous: str = "normal",
+                 clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock
         self._full_sync = synchronous == "full"
         self._writer: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
@@ -115,7 +117,7 @@ class SqliteOutbox:
                      forget_before: float | None = None) -> None:
         """One transaction for a whole group of requests: inserts, acked deletes, ids (and
         remembered ids older than `forget_before` dropped)."""
-        now = time.time()
+        now = self._clock()
         rows = [(r.seq, r.stanza.id, r.stanza.kind, str(r.stanza.sender),
                  str(r.stanza.recipient), r.stanza.data, now) for r in new]
         keys = [(key, now) for key in accepted_keys]

@@ -4,8 +4,6 @@ refused as NOT_SUPPORTED), muc_users, refusals, removal, destroy."""
 
 from __future__ import annotations
 
-import asyncio
-
 from lxml import etree
 
 from component.servers import Capabilities
@@ -195,7 +193,8 @@ async def _room_archive(client: XmppClient, room: str) -> set[str]:
         f"<iq type='set' id='mam-{room}' to='{room}'><query xmlns='urn:xmpp:mam:2' "
         "queryid='q'/></iq>")
     assert reply.get("type") == "result", etree.tostring(reply)
-    await asyncio.sleep(0.1)
+    # XEP-0313: the results come before the query's iq result, on the same stream, so they
+    # have all been read by now; nothing to wait for.
     bodies = set()
     for message in client.messages():
         result = message.find("{urn:xmpp:mam:2}result")

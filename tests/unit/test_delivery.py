@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+import time
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 from lxml import etree
@@ -16,10 +15,12 @@ from component.errors import InternalError, LinkDown, OutboxFull
 from component.jid import Jid
 from component.services import delivery as delivery_module
 from component.services.delivery import OutboxDelivery
-from component.services.ports import DeliveryReport
+from component.services.ports import DeliveryReport, OutboxPort
 from component.store.db import Database
-from component.store.outbox import SqliteOutbox
+from component.store.outbox import OutboxRow, SqliteOutbox
 from component.xmpp.stanzas import Stanza, StartalkFields, build_message
+from tests.unit.clock import ManualClock
+from tests.unit.polling import eventually
 
 ALICE = Jid.parse("alice@qtalk.test.org")
 BOB = Jid.parse("bob@qtalk.test.org")
@@ -83,17 +84,49 @@ def message(n: int) -> Stanza:
                          fields=StartalkFields())
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "store.db")
-    yield database
-    await database.close()
+class ObservedOutbox:
+    """The outbox at the port: a real SqliteOutbox whose commits the test counts, and may
+    hold up (`before_commit`, awaited first) or make fail (`before_commit` raising)."""
+
+    def __init__(self, db: Database, clock: Callable[[], float] | None = None) -> None:
+        self._real = SqliteOutbox(db, clock=clock or time.time)
+        self.commits = 0
+        self.before_commit: Callable[[], Awaitable[None]] | None = None
+
+    async def open(self) -> None:
+        await self._real.open()
+
+    async def close(self) -> None:
+        await self._real.close()
+
+    async def last_seq(self) -> int:
+        return await self._real.last_seq()
+
+    async def load(self) -> list[OutboxRow]:
+        return await self._real.load()
+
+    async def commit(self, new: Sequence[OutboxRow], acked_upto: int | None,
+                     accepted_keys: Sequence[str], *,
+                     forget_before: float | None = None) -> None:
+        self.commits += 1
+        if self.before_commit is not None:
+            await self.before_commit()
+        await self._real.commit(new, acked_upto, accepted_keys, forget_before=forget_before)
+
+    async def accepted_ids(self) -> list[tuple[str, float]]:
+        return await self._real.accepted_ids()
+
+    async def prune_accepted(self, older_than: float) -> None:
+        await self._real.prune_accepted(older_than)
 
 
-async def started(link: FakeLink, db: Database | None, **config: float) -> OutboxDelivery:
+async def started(link: FakeLink, db: Database | None, *, outbox: OutboxPort | None = None,
+                  clock: Callable[[], float] | None = None, **config: float) -> OutboxDelivery:
     settings = DeliveryConfig(**{"outbox_max": 100, "window": 5000, "ack_timeout": 1.0,
                                  **config})  # type: ignore[arg-type]
-    delivery = OutboxDelivery(link, SqliteOutbox(db) if db else None, settings)
+    if outbox is None and db is not None:
+        outbox = SqliteOutbox(db)
+    delivery = OutboxDelivery(link, outbox, settings, clock=clock or time.time)
     await delivery.start()
     return delivery
 
@@ -101,17 +134,6 @@ async def started(link: FakeLink, db: Database | None, **config: float) -> Outbo
 async def rows(db: Database) -> list[str]:
     async with db.conn.execute("SELECT stanza_id FROM outbox ORDER BY seq") as cursor:
         return [str(r[0]) for r in await cursor.fetchall()]
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 5.0) -> None:
-    """Poll until `check` holds (a busy CI machine may be slow), or fail after `timeout`."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = check()
-        if await result if inspect.isawaitable(result) else result:
-            return
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -200,23 +222,14 @@ async def test_carbons_do_not_count_against_outbox_max(db: Database) -> None:
     await delivery.drain(0.1)
 
 
-async def test_concurrent_requests_share_transactions(db: Database,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_concurrent_requests_share_transactions(db: Database) -> None:
     link = FakeLink()
     link.go_up()
-    delivery = await started(link, db, outbox_max=1000)
-    commits = 0
-    original = SqliteOutbox.commit
-
-    async def counting(self: SqliteOutbox, *args: object, **kwargs: object) -> None:
-        nonlocal commits
-        commits += 1
-        await original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(SqliteOutbox, "commit", counting)
+    outbox = ObservedOutbox(db)
+    delivery = await started(link, db, outbox=outbox, outbox_max=1000)
     reports = await asyncio.gather(*(delivery.deliver([message(n)]) for n in range(200)))
     assert {r.status for r in reports} == {"accepted"}
-    assert commits < 50
+    assert outbox.commits < 50
     assert [s.id for s in link.written] == [f"m{n}" for n in range(200)]
     await delivery.drain(1)
 
@@ -257,13 +270,12 @@ async def test_caller_ids_are_remembered(db: Database) -> None:
 
 
 async def test_remembered_ids_are_forgotten_after_their_time(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(delivery_module, "REMEMBER_IDS_SECONDS", 0.05)
+        db: Database, clock: ManualClock) -> None:
     link = FakeLink()
     link.go_up()
-    delivery = await started(link, db)
+    delivery = await started(link, db, outbox=ObservedOutbox(db, clock), clock=clock)
     await delivery.deliver([message(1)], remember=["alice@qtalk.test.org m1"])
-    await asyncio.sleep(0.1)
+    clock.now += delivery_module.REMEMBER_IDS_SECONDS + 1
     await delivery.deliver([message(2)], remember=["alice@qtalk.test.org m2"])
     assert await delivery.accepted_before(["alice@qtalk.test.org m1", "alice@qtalk.test.org m2"]) \
         == {"alice@qtalk.test.org m2": "routed"}
@@ -272,40 +284,43 @@ async def test_remembered_ids_are_forgotten_after_their_time(
         assert [row[0] for row in await cursor.fetchall()] == ["alice@qtalk.test.org m2"]
 
 
-async def test_written_while_committing_and_answered_after_the_commit(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_written_while_committing_and_answered_after_the_commit(db: Database) -> None:
     link = FakeLink()
     link.go_up()
-    delivery = await started(link, db)
-    original = SqliteOutbox.commit
+    outbox = ObservedOutbox(db)
+    delivery = await started(link, db, outbox=outbox)
     written_during_commit: list[int] = []
+    release = asyncio.Event()
 
-    async def slow(self: SqliteOutbox, *args: object, **kwargs: object) -> None:
-        await asyncio.sleep(0.05)
+    async def slow() -> None:
         written_during_commit.append(len(link.written))
-        await original(self, *args, **kwargs)  # type: ignore[arg-type]
+        await release.wait()
 
-    monkeypatch.setattr(SqliteOutbox, "commit", slow)
-    report = await delivery.deliver([message(1)])
-    assert written_during_commit == [1]  # on the stream before its row was committed
+    outbox.before_commit = slow
+    request = asyncio.create_task(delivery.deliver([message(1)]))
+    await eventually(lambda: written_during_commit == [1])  # on the stream before its
+    assert await rows(db) == []  # row was committed,
+    assert not request.done()  # and its caller not answered while the commit is held up
+    release.set()
+    report = await request
     assert report.status == "accepted"
     assert await rows(db) == ["m1"]  # and in the outbox when the caller was answered
     await delivery.drain(1)
 
 
 async def test_a_failed_commit_is_reported_and_withdraws_what_was_not_written(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Database) -> None:
     link = FakeLink()  # down: nothing can be written before the commit fails
-    delivery = await started(link, db)
+    outbox = ObservedOutbox(db)
+    delivery = await started(link, db, outbox=outbox)
 
-    async def failing(self: SqliteOutbox, *args: object, **kwargs: object) -> None:
+    async def failing() -> None:
         raise OSError("disk full")
 
-    original = SqliteOutbox.commit
-    monkeypatch.setattr(SqliteOutbox, "commit", failing)
+    outbox.before_commit = failing
     with pytest.raises(InternalError):
         await delivery.deliver([message(1)])
-    monkeypatch.setattr(SqliteOutbox, "commit", original)
+    outbox.before_commit = None
     link.go_up()
     await delivery.deliver([message(2)])
     assert [s.id for s in link.written] == ["m2"]  # the refused m1 never went out

@@ -14,6 +14,7 @@ from component.rooms.requests import ChangeOptions, CreateRoom, MemberChange, Pr
 from component.store.db import Database
 from tests.unit.fake_muc import room_jid
 from tests.unit.fakes import COMPONENT
+from tests.unit.polling import eventually
 from tests.unit.room_stack import Stack, room_stack, users
 
 ROOM = room_jid("team")
@@ -129,16 +130,30 @@ async def test_resync_in_the_background_coalesces_and_survives_a_drop(stack: Sta
 async def test_resync_never_blocks_a_request_for_long(stack: Stack) -> None:
     for index in range(30):
         await group(stack, room_jid(f"r{index}"))
-    slow_read = stack.muc.read
+    answer = {room_jid(f"r{index}"): asyncio.Event() for index in range(30)}
+    asked: list[Jid] = []
+    read_now = stack.muc.read
 
     async def read(room: Jid) -> RoomSnapshot:
-        await asyncio.sleep(0.01)
-        return await slow_read(room)
+        asked.append(room)
+        await answer[room].wait()
+        return await read_now(room)
 
-    stack.muc.read = read  # type: ignore[method-assign]  # a slower server
+    stack.muc.read = read  # type: ignore[method-assign]  # a server that answers when told
     stack.resync.trigger()
-    await asyncio.sleep(0.015)
-    started = asyncio.get_running_loop().time()
-    await stack.rooms.add_members(MemberChange(room_jid("r29"), ALICE, (BOB,)))
-    assert asyncio.get_running_loop().time() - started < 0.1  # 30 rooms take 0.04 s at best
+    await eventually(lambda: len(asked) == 8)  # 8 rooms at once, each under its lock
+    assert room_jid("r29") not in asked
+    await asyncio.wait_for(stack.rooms.add_members(MemberChange(room_jid("r29"), ALICE, (BOB,))),
+                           5)  # not held up by the resync of the other rooms
+    request = asyncio.create_task(stack.rooms.add_members(
+        MemberChange(room_jid("r0"), ALICE, (BOB,))))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not request.done()  # r0 is being read: its request waits for that read,
+    answer[room_jid("r0")].set()
+    await asyncio.wait_for(request, 5)  # and for no other room's (the 7 others still wait)
+    for event in answer.values():
+        event.set()
     await stack.resync.wait()
+    assert stack.resync.last is not None
+    assert stack.resync.last.synced == 30
