@@ -65,17 +65,13 @@ class HttpServer:
         self.connections: set[HttpConnection] = set()
         self.closing = False
         self._server: asyncio.Server | None = None
-        # Captured once: asyncio.get_running_loop() makes a getpid syscall on every call
-        # (Python 3.11), and each request would make one to start its task.
-        self.loop: asyncio.AbstractEventLoop | None = None
         self._statuses = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode()
                           for s in HTTPStatus}
         self._date_at = 0
         self._date = b""
 
     async def listen(self, host: str, port: int) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._server = await self.loop.create_server(
+        self._server = await asyncio.get_running_loop().create_server(
             lambda: HttpConnection(self), host, port, reuse_address=True)
 
     @property
@@ -156,6 +152,9 @@ class HttpConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Captured once per connection: asyncio.get_running_loop() makes a getpid syscall on
+        # every call (Python 3.11), and each request would make one to start its task.
+        self.loop = asyncio.get_running_loop()
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.remote = peer[0] if isinstance(peer, tuple) else None
@@ -182,9 +181,14 @@ class HttpConnection(asyncio.Protocol):
                 self.transport.pause_reading()
             if not self.busy and not self.queue:
                 self.close()
-        except httptools.HttpParserError as exc:
+        except httptools.HttpParserCallbackError as exc:
             if not self.closing:  # else a refusal of ours, raised inside a callback
-                self._fail(BadHttp(f"malformed HTTP request: {_reason(exc)}"))
+                log.error("reading a request from %s failed", self.remote,
+                          exc_info=exc.__context__ or exc)
+                self._fail(InternalError("internal error; see the daemon's log"))
+            return
+        except httptools.HttpParserError as exc:
+            self._fail(BadHttp(f"malformed HTTP request: {_reason(exc)}"))
             return
         except Exception:  # a fault of ours: the connection ends, the daemon goes on
             log.exception("reading a request from %s failed", self.remote)
@@ -303,9 +307,7 @@ class HttpConnection(asyncio.Protocol):
             self._write(request, refused, keep_alive, started)
             return
         self.busy = True
-        loop = self.server.loop
-        assert loop is not None, "connections come from HttpServer.listen"
-        loop.create_task(self._run(request, keep_alive, started))
+        self.loop.create_task(self._run(request, keep_alive, started))
 
     async def _run(self, request: Request, keep_alive: bool, started: float) -> None:
         reply = await self.pipeline.run(request)

@@ -16,6 +16,8 @@ import httptools
 import orjson
 import pytest
 
+from component.config import Integrator
+from component.http.auth import Gate
 from component.http.protocol import MAX_HEAD_BYTES, HttpServer, ServerLimits
 from tests.unit.fakes import RecordingSink
 from tests.unit.http_apps import integrator, make_config, message_app
@@ -116,9 +118,10 @@ async def served() -> AsyncIterator[Served]:
 
 
 class serving:  # used as `async with serving(config)`
-    def __init__(self, config: Any, limits: ServerLimits = LIMITS) -> None:
+    def __init__(self, config: Any, limits: ServerLimits = LIMITS,
+                 gate: Gate | None = None) -> None:
         self.sink = RecordingSink()
-        self.server = HttpServer(message_app(config, self.sink), limits)
+        self.server = HttpServer(message_app(config, self.sink, gate=gate), limits)
         self.handle = Served(self.server, self.sink)
         self.deadlines: asyncio.Task[None] | None = None
 
@@ -382,3 +385,22 @@ async def test_host_and_path_forms(served: Served) -> None:
         get("/healthz?x=1") + get("/qtalk/send_message/", f"Authorization: Bearer {TOKEN}\r\n")
         + get("/nope"), 3)
     assert [r.status for r in replies] == [200, 405, 404]
+
+
+class BrokenGate(Gate):
+    """A gate with a fault of its own: the fault is the daemon's, not the caller's."""
+
+    def identify(self, authorization: str | None, remote: str | None) -> Integrator:
+        raise RuntimeError("a bug in the gate")
+
+
+async def test_a_fault_of_ours_while_reading_a_head_is_500_not_400(
+        caplog: pytest.LogCaptureFixture) -> None:
+    config = make_config(integrators=[integrator("hr", TOKEN)])
+    async with serving(config, gate=BrokenGate(config.integrators)) as served:
+        connection = await served.connect()
+        await connection.send(post("send_message"))
+        (reply,) = await connection.read()
+        assert (reply.status, reply.envelope["errcode"]) == (500, 5000)
+        assert await connection.closed()
+    assert "a bug in the gate" in caplog.text  # logged with its traceback, once
