@@ -107,15 +107,17 @@ def _quoted(value: Any) -> str:
     """A value of a logfmt pair: as it is when plain, else JSON-quoted, so that no caller
     text can forge a line. A list is plain when its items, joined with commas, are: the one
     class also refuses commas inside items and empty ones."""
+    if type(value) is str:  # the common case first: every line has a few
+        return value if value and "," not in value and _NOT_PLAIN.search(value) is None \
+            else orjson.dumps(value).decode()
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list | dict):
-        items = [str(item) for item in value]
+        items = value if all(type(item) is str for item in value) \
+            else [str(item) for item in value]
         joined = ",".join(items)
         if not joined:
-            return "-" if not items else orjson.dumps(items).decode()
-        plain = "" not in items and not _NOT_PLAIN.search(joined)
-        return joined if plain else orjson.dumps(items).decode()
-    text = str(value)
-    return text if text and not _NOT_PLAIN.search(text) and "," not in text \
-        else orjson.dumps(text).decode()
+            return "-" if not items else orjson.dumps(list(items)).decode()
+        plain = "" not in items and _NOT_PLAIN.search(joined) is None
+        return joined if plain else orjson.dumps(list(items)).decode()
+    return _quoted(str(value))
