@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from component.jid import Jid
-from component.xmpp.xml import attr, text
+from component.xmpp.xml import attr, plain_attributes, text
 
 StanzaKind = Literal["message", "presence", "iq"]
 XMPP_MESSAGE_TYPES = frozenset({"chat", "groupchat", "headline", "normal", "error"})
@@ -60,7 +60,14 @@ class StartalkFields:
 
 
 def _attrs(pairs: list[tuple[str, str]]) -> str:
-    return "".join(f" {name}='{attr(value, name)}'" for name, value in pairs)
+    if plain_attributes([value for _, value in pairs]):
+        return _plain(pairs)
+    return "".join([f" {name}='{attr(value, name)}'" for name, value in pairs])
+
+
+def _plain(pairs: list[tuple[str, str]]) -> str:
+    """Attributes whose values `plain_attributes` found to need nothing."""
+    return "".join([f" {name}='{value}'" for name, value in pairs])
 
 
 def carrier_xml(fields: StartalkFields) -> str:
@@ -90,10 +97,31 @@ def stanza_head(stanza_type: str, stanza_id: str, sender: Jid, recipient: Jid,
 
 def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str, body: str,
                   fields: StartalkFields) -> Stanza:
-    """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5)."""
-    head = stanza_head(msg_type, stanza_id, sender, recipient,
-                       *([("msec_times", fields.msec_times)] if fields.msec_times else []))
-    data = f"<message{head}>{_message_inner(body, fields)}</message>"
+    """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5).
+
+    The hot path's builder: every attribute value is checked in one search (the body's
+    attributes repeat the carrier's values), and escaped one by one only when that finds
+    something; the other builders go through `_attrs` per element."""
+    head = [("type", msg_type), ("id", stanza_id), ("from", str(sender)), ("to", str(recipient))]
+    if fields.msec_times:
+        head.append(("msec_times", fields.msec_times))
+    carrier = fields.carrier_attributes()
+    body_attrs = [(n, v) for n, v in (("id", fields.body_id), ("msgType", fields.msg_type),
+                                      ("maType", fields.ma_type),
+                                      ("extendInfo", fields.extend_info)) if v is not None]
+    if not plain_attributes([value for _, value in head + carrier]):
+        return _built_message(head, body_attrs, carrier, body, stanza_id, sender, recipient)
+    data = (f"<message{_plain(head)}><body{_plain(body_attrs)}>{text(body, 'Body')}</body>"
+            f"<qtalk xmlns='{QTALK_NS}'{_plain(carrier)}/></message>")
+    return Stanza("message", stanza_id, sender, recipient, data.encode())
+
+
+def _built_message(head: list[tuple[str, str]], body_attrs: list[tuple[str, str]],
+                   carrier: list[tuple[str, str]], body: str, stanza_id: str, sender: Jid,
+                   recipient: Jid) -> Stanza:
+    """build_message for values that need escaping (or refusing), attribute by attribute."""
+    data = (f"<message{_attrs(head)}><body{_attrs(body_attrs)}>{text(body, 'Body')}</body>"
+            f"<qtalk xmlns='{QTALK_NS}'{_attrs(carrier)}/></message>")
     return Stanza("message", stanza_id, sender, recipient, data.encode())
 
 

@@ -47,6 +47,13 @@ def text(value: str, what: str = "text") -> str:
     return check_chars(value, what).translate(_TEXT)
 
 
+def plain_attributes(values: list[str]) -> bool:
+    """True when none of these values needs escaping or refusing as an attribute value:
+    one search over them all instead of one per attribute (most stanzas' values are JIDs,
+    ids, types and digits)."""
+    return _ATTR_WORK.search("".join(values)) is None
+
+
 def attr(value: str, what: str = "attribute") -> str:
     if not _ATTR_WORK.search(value):
         return value
