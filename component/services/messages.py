@@ -313,6 +313,8 @@ class MessageService:
     async def _drop_duplicates(self, outcomes: list[ItemOutcome]) -> None:
         """A message whose caller-supplied id was accepted before is reported, not resent."""
         keys = [o.key for o in outcomes if o.key and o.error is None]
+        if not keys:
+            return  # send_message and send_notify items carry none; most messages neither
         seen = await self._sink.accepted_before(keys)
         for outcome in outcomes:
             if outcome.key is None or outcome.error is not None:
