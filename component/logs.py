@@ -34,7 +34,9 @@ _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r"}
 
 def one_line(text: str) -> str:
     """`text` with nothing in it that could end its line (a no-op for ordinary text)."""
-    if _PLAIN_UNSAFE.search(text) is None:
+    # Every character the pattern escapes is one str.isprintable refuses (Cc, Zl, Zp): the
+    # C check passes an ordinary line without the pattern's per-character class test.
+    if text.isprintable() or _PLAIN_UNSAFE.search(text) is None:
         return text
     return _PLAIN_UNSAFE.sub(_plain_escape, text)
 
