@@ -39,6 +39,7 @@ from component.logs import setup_logging
 from component.services.delivery import OutboxDelivery
 from component.services.hosts import HostRegistry
 from component.services.messages import MessageService
+from component.services.recipients import RecipientCheck
 from component.store.db import Database
 from component.store.outbox import SqliteOutbox
 from component.xmpp.link import check_outbound
@@ -81,6 +82,13 @@ class AckingLink:
 
     def on_down(self, listener: Callable[[], None]) -> None:
         pass
+
+
+class EveryoneExists:
+    """The account probe at the port: every recipient has an account (asked once each)."""
+
+    async def exists(self, user: Jid) -> bool:
+        return True
 
 
 class LoopingTransport(asyncio.Transport):
@@ -133,8 +141,11 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
     delivery = OutboxDelivery(AckingLink(), SqliteOutbox(db, synchronous=args.synchronous),
                               config.delivery)
     await delivery.start()
+    recipients = RecipientCheck(EveryoneExists(), hosts, known_for=300.0, unknown_for=10.0,
+                                on_lost=lambda lost: None) \
+        if args.check_recipients == "on" else None
     service = MessageService(delivery, hosts, max_stanza_bytes=config.limits.max_stanza_bytes,
-                             carbons=config.xmpp.carbons)
+                             carbons=config.xmpp.carbons, recipients=recipients)
     pipeline = make_pipeline(config, MessageRoutes(service, config.limits).routes(), db=db)
     server = make_server(config, pipeline)
     path, body = _request_body(args.batch)
@@ -161,7 +172,8 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
     loop_cpu = time.thread_time() - loop_cpu
     per = 1e6 / args.requests
     print(f"{args.requests} {path} requests{f' of {args.batch}' if args.batch else ''}, "
-          f"carbons {args.carbons}, synchronous {args.synchronous}, "
+          f"carbons {args.carbons}, recipients checked {args.check_recipients}, "
+          f"synchronous {args.synchronous}, "
           f"{args.connections} connections, per request: {per * cpu:.1f} µs CPU "
           f"({per * loop_cpu:.1f} on the loop's thread), {per * wall:.1f} µs wall")
     await delivery.drain(5.0)
@@ -185,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--carbons", choices=("on", "off"), default="on")
+    parser.add_argument("--check-recipients", choices=("on", "off"), default="on",
+                        help="[delivery] check_recipients: the recipient learned once, then "
+                             "answered from memory (the daemon's default)")
     parser.add_argument("--synchronous", choices=("normal", "full"), default="normal",
                         help="[store] synchronous: full syncs the outbox at every commit")
     parser.add_argument("--batch", type=int, default=0,
