@@ -113,9 +113,12 @@ def _quoted(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list | dict):
-        items = value if all(type(item) is str for item in value) \
-            else [str(item) for item in value]
-        joined = ",".join(items)
+        items: list[str] | dict[str, Any] = value
+        try:
+            joined = ",".join(items)  # the facts' lists hold strings (ids, JIDs) as a rule
+        except TypeError:
+            items = [str(item) for item in value]
+            joined = ",".join(items)
         if not joined:
             return "-" if not items else orjson.dumps(list(items)).decode()
         plain = "" not in items and _NOT_PLAIN.search(joined) is None
