@@ -221,13 +221,19 @@ class EjabberdServer(ServerProcess):
         pin = ["taskset", "-c", self.cpus] if self.cpus is not None else []
         return [
             *pin, "erl", *self.erl_flags,
-            "-sname", self._node(), "-setcookie", secrets.token_hex(16),
             "+K", "true", "+P", "250000", "-env", "ERL_CRASH_DUMP_BYTES", "0",
             "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
-            "-erl_epmd_port", str(self.dist_port), "-start_epmd", "false",
             "-mnesia", "dir", f'"{self.workdir / "spool"}"',
+            *self._node_args(),
             "-s", "ejabberd", "-noinput",
         ]
+
+    def _node_args(self) -> list[str]:
+        """Name, cookie and distribution of a node that talks to no other: its distribution
+        port doubles as its "epmd port", so no epmd runs (devenv/ejabberd_cluster.py: a
+        cluster's nodes need one). Run before `-s ejabberd`."""
+        return ["-sname", self._node(), "-setcookie", secrets.token_hex(16),
+                "-erl_epmd_port", str(self.dist_port), "-start_epmd", "false"]
 
     def _env(self, erl_libs: str) -> dict[str, str]:
         w = self.workdir

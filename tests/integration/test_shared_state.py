@@ -1,6 +1,7 @@
-"""Two daemons sharing their state in a real redis-server ([shared] redis_url), on one ejabberd
-that balances the component domain over both links: whatever one daemon did, the other
-knows. Then Redis stops and starts again under them."""
+"""Two daemons sharing their state in a real redis-server ([shared] redis_url): on one ejabberd
+that balances the component domain over both links, and beside the two nodes of an ejabberd
+cluster (devenv/ejabberd_cluster.py). Whatever one daemon did, the other knows. Then Redis
+stops and starts again under them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import orjson
@@ -17,6 +19,7 @@ import pytest_asyncio
 
 from component.jid import Jid
 from devenv.ejabberd import EjabberdServer
+from devenv.ejabberd_cluster import EjabberdCluster
 from devenv.redis import RedisServer
 from tests.integration.conftest import (
     SECOND_HOST,
@@ -30,10 +33,10 @@ from tests.integration.xmpp_client import XmppClient
 Reply = tuple[int, Any, dict[str, str]]
 
 
-class Pair(NamedTuple):
-    server: EjabberdServer
-    a: RunningDaemon
-    b: RunningDaemon
+@dataclass
+class Caller:
+    """Calls to the daemons, one by one, through one HTTP session."""
+
     session: aiohttp.ClientSession
 
     async def call(self, daemon: RunningDaemon, path: str, body: Any = None, *,
@@ -48,30 +51,46 @@ class Pair(NamedTuple):
             return r.status, orjson.loads(await r.read())["data"]
 
 
-@pytest.fixture(scope="module")
-def balanced_server() -> Iterator[EjabberdServer]:
+@dataclass
+class Pair(Caller):
+    server: EjabberdServer  # beside A; accounts registered on it are known to B's too
+    a: RunningDaemon
+    b: RunningDaemon
+    server_b: EjabberdServer  # beside B: the same server, or the cluster's other node
+
+
+@pytest.fixture(scope="module", params=["one node", "two-node cluster"])
+def servers(request: pytest.FixtureRequest) -> Iterator[tuple[EjabberdServer, EjabberdServer]]:
+    """The ejabberd beside daemon A and the one beside daemon B: one node balancing the
+    component domain over both links, or two nodes of one Mnesia cluster, one link each."""
     require_server("ejabberd")
-    with EjabberdServer(component_connections=2, extra_hosts=(SECOND_HOST,)) as server:
-        yield server
+    if request.param == "one node":
+        with EjabberdServer(component_connections=2, extra_hosts=(SECOND_HOST,)) as server:
+            yield server, server
+    else:
+        with EjabberdCluster(2, extra_hosts=(SECOND_HOST,)) as cluster:
+            yield cluster.nodes[0], cluster.nodes[1]
 
 
 @pytest_asyncio.fixture(scope="module")
-async def pair(balanced_server: EjabberdServer, redis_server: RedisServer,
+async def pair(servers: tuple[EjabberdServer, EjabberdServer], redis_server: RedisServer,
                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
-    configs = [daemon_config(balanced_server, tmp_path_factory.mktemp(name) / "store.db",
-                             xmpp={"balanced": True}, shared={"redis_url": redis_server.url(3)})
-               for name in ("a", "b")]
+    db = 3 if servers[0] is servers[1] else 4  # each topology starts from an empty Redis
+    configs = [daemon_config(server, tmp_path_factory.mktemp(name) / "store.db",
+                             xmpp={"balanced": True}, shared={"redis_url": redis_server.url(db)})
+               for name, server in zip("ab", servers, strict=True)]
     async with running_daemon(configs[0]) as a, running_daemon(configs[1]) as b, \
             aiohttp.ClientSession() as session:
-        yield Pair(balanced_server, a, b, session)
+        yield Pair(session, servers[0], a, b, servers[1])
 
 
 @pytest_asyncio.fixture
 async def bob(pair: Pair) -> AsyncIterator[tuple[str, XmppClient]]:
+    """A user online on B's node (on a cluster, A's messages cross to the other node)."""
     name = f"bob-{secrets.token_hex(3)}"
     pair.server.register(name, "pw-bob")
     jid = f"{name}@{pair.server.host}"
-    client = await XmppClient.connect(pair.server.c2s_port, jid, "pw-bob")
+    client = await XmppClient.connect(pair.server_b.c2s_port, jid, "pw-bob")
     yield jid, client
     await client.close()
 
@@ -105,9 +124,15 @@ async def test_add_host_through_a_is_served_by_b_at_once(
             break
         await asyncio.sleep(0.01)
     pair.server.register("dave", "pw-dave", SECOND_HOST, exist_ok=True)
-    status, reply, _ = await pair.call(pair.b, "send_thirdmessage",
-                                       third(f"dave@{SECOND_HOST}", "to-second-host"))
-    assert (status, reply["ret"]) == (200, True)
+    dave = await XmppClient.connect(pair.server.c2s_port, f"dave@{SECOND_HOST}", "pw-dave")
+    try:
+        message_id = f"to-second-{secrets.token_hex(3)}"
+        status, reply, _ = await pair.call(pair.b, "send_thirdmessage",
+                                           third(f"dave@{SECOND_HOST}", message_id))
+        assert (status, reply["ret"]) == (200, True)
+        assert await copies(dave, message_id, settle=0.3) == 1
+    finally:
+        await dave.close()
 
 
 async def test_an_idempotency_key_retried_on_b_is_not_run_again(
