@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,16 +42,18 @@ def own_server(request: pytest.FixtureRequest) -> Iterator[XmppServer]:
         yield server
 
 
-def third(n: int, host: str, tag_: str) -> dict[str, str]:
-    return {"from": f"alice@{host}", "to": f"bob@{host}",
+def third(n: int, host: str, tag_: str, user: str = "bob") -> dict[str, str]:
+    return {"from": f"alice@{host}", "to": f"{user}@{host}",
             "message": f"<message type='chat'><body id='{tag_}-{n}'>n{n}</body></message>"}
 
 
 class Burst:
-    """Sends BURST messages, CONCURRENCY at a time; records what the daemon answered."""
+    """Sends BURST messages, CONCURRENCY at a time, to `users` in turn; records what the
+    daemon answered."""
 
-    def __init__(self, url: str, host: str, tag_: str) -> None:
-        self.url, self.host, self.tag = url, host, tag_
+    def __init__(self, url: str, host: str, tag_: str,
+                 users: Sequence[str] = ("bob",)) -> None:
+        self.url, self.host, self.tag, self.users = url, host, tag_, tuple(users)
         self.answers: dict[str, str] = {}  # id → routed | queued
         self.failed = 0
         self.failures: Counter[str] = Counter()  # why, for the report
@@ -72,7 +74,9 @@ class Burst:
             n = queue.get_nowait()
             try:
                 async with session.post(self.url + "send_thirdmessage",
-                                        data=orjson.dumps(third(n, self.host, self.tag))) as r:
+                                        data=orjson.dumps(third(n, self.host, self.tag,
+                                                              self.users[n % len(self.users)]))
+                                        ) as r:
                     reply = orjson.loads(await r.read())
                 if reply["ret"]:
                     self.answers[reply["data"]["id"]] = reply["data"]["status"]

@@ -188,7 +188,7 @@ async def test_redis_stopped_and_started_again(
     assert any(m.findtext("{jabber:client}body") == "no id, no key" for m in client.messages())
 
 
-async def recovered(pair: Pair, daemon: RunningDaemon, timeout: float = 10.0) -> None:
+async def recovered(pair: Caller, daemon: RunningDaemon, timeout: float = 10.0) -> None:
     """Poll until the daemon reaches Redis again (no restart of anything)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
