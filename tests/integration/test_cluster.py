@@ -140,7 +140,8 @@ async def test_kill_9_a_node_during_a_burst_through_the_balancer(
     """Node 2 (beside daemon B, and bob2's server) is killed a quarter into 2,000 messages
     sent through the balancer to bob1 (on node 1) and bob2 in turn, and started again at once
     on its spool: B keeps answering (`queued` while its link is down), A goes on, and every
-    answered message reaches its user once node 2 is back (bob2's after a reconnect)."""
+    answered message reaches its user once node 2 is back (bob2's after a reconnect to
+    node 1)."""
     one, two = deployment.cluster.nodes
     bob1, on_one = await deployment.user_on(one, "bob1")
     bob2, on_two = await deployment.user_on(two, "bob2")
@@ -154,12 +155,16 @@ async def test_kill_9_a_node_during_a_burst_through_the_balancer(
         if done == BURST // 4 and not restarted:
             two.kill()
             restarted.append(asyncio.get_running_loop().run_in_executor(None, two.start))
+            # bob2's client does what a client of a cluster does when its node dies: it
+            # logs in again through a node that is up (the messages it missed meanwhile
+            # wait in the cluster's offline storage).
+            clients.append(await XmppClient.connect(one.c2s_port, bob2,
+                                                    f"pw-{bob2.split('@')[0]}"))
 
     try:
         await burst.run(kill_node_two_at_a_quarter)
         await asyncio.wait_for(restarted[0], 60)
         await deployment.b.ready(60)
-        clients.append(await XmppClient.connect(two.c2s_port, bob2, f"pw-{bob2.split('@')[0]}"))
         seen = await received_ids(clients, set(burst.answers), timeout=60)
         served = {base: count - served_before.get(base, 0)
                   for base, count in deployment.balancer.served.items()}
