@@ -1,4 +1,4 @@
-"""Port 10050's HTTP/1.1 server: an asyncio protocol on httptools (llhttp).
+"""Port 10050's HTTP/1.1 connections: an asyncio protocol on httptools (llhttp).
 
 llhttp parses; nothing of HTTP is parsed here. It refuses, in its strict default, what a
 lenient proxy could read otherwise (bare CR or LF, control bytes in a header, obs-fold,
@@ -7,7 +7,8 @@ head is a 400 and the connection closes. This module adds what llhttp leaves to 
 Host exactly once (HTTP/1.1), a limit on the whole head (431), 413 from the head alone,
 `Expect: 100-continue` answered only once the head has passed the pipeline's gate, a
 deadline for a request's head and body (408), an idle keep-alive timeout, a cap on open
-connections (the excess answered 503 and closed at once), and a graceful stop.
+connections (the excess answered 503 and closed at once), and a graceful stop (with the
+listening socket in component/http/listener.py).
 
 Requests on one connection are answered one after another, in order (pipelining); a
 handler is never cancelled, not even when its caller goes away, so an accepted message is
@@ -18,13 +19,10 @@ a bare llhttp protocol at 12-16 (bench-floor, README "Performance").
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
-from http import HTTPStatus
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 import httptools
 
@@ -39,87 +37,16 @@ from component.errors import (
     UnsupportedCoding,
 )
 from component.http.envelope import Answer, failure_answer
-from component.http.pipeline import Pipeline
 from component.http.route import Request
+
+if TYPE_CHECKING:
+    from component.http.listener import HttpServer
 
 log = logging.getLogger("component.http.server")
 
 MAX_HEAD_BYTES = 8192
 MAX_HEADERS = 100
 QUEUED_REQUESTS = 16  # pipelined requests read ahead before reading pauses
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    request_timeout: float   # seconds a request's head and body may take
-    idle_timeout: float      # seconds a keep-alive connection may wait for its next request
-    max_connections: int
-
-
-class HttpServer:
-    """The listening socket and every connection; `sweep` runs the deadlines."""
-
-    def __init__(self, pipeline: Pipeline, limits: ServerLimits) -> None:
-        self.pipeline = pipeline
-        self.limits = limits
-        self.connections: set[HttpConnection] = set()
-        self.closing = False
-        self._server: asyncio.Server | None = None
-        self._statuses = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode()
-                          for s in HTTPStatus}
-        self._date_at = 0
-        self._date = b""
-
-    async def listen(self, host: str, port: int) -> None:
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: HttpConnection(self), host, port, reuse_address=True)
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        assert self._server.sockets
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def run_deadlines(self) -> None:
-        """Forever: close connections past their deadline, once a quarter second."""
-        while True:
-            await asyncio.sleep(0.25)
-            self.sweep(time.monotonic())
-
-    def sweep(self, now: float) -> None:
-        for connection in list(self.connections):
-            if connection.deadline and connection.deadline < now:
-                connection.expire()
-
-    async def close(self, grace: float) -> None:
-        """Stop listening; idle connections close now, busy ones after their answer."""
-        self.closing = True
-        if self._server is not None:
-            self._server.close()
-        for connection in list(self.connections):
-            connection.close_when_idle()
-        deadline = time.monotonic() + grace
-        while self.connections and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        for connection in list(self.connections):
-            connection.abort()
-
-    def encode(self, reply: Answer, request_id: str, *, keep_alive: bool,
-               with_body: bool = True) -> bytes:
-        """The answer's bytes: status line, headers (a Date recomputed once a second)."""
-        now = int(time.time())
-        if now != self._date_at:
-            self._date_at = now
-            self._date = email.utils.formatdate(now, usegmt=True).encode()
-        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items()) \
-            if reply.headers else ""
-        if not keep_alive:
-            extra += "Connection: close\r\n"
-        head = (f"Content-Type: {reply.content_type}\r\nContent-Length: {len(reply.body)}\r\n"
-                f"X-Request-Id: {request_id}\r\n{extra}\r\n")
-        line = self._statuses.get(reply.status) or f"HTTP/1.1 {reply.status} -\r\n".encode()
-        return b"".join((line, b"Date: ", self._date, b"\r\n", head.encode("latin-1"),
-                         reply.body if with_body else b""))
 
 
 class HttpConnection(asyncio.Protocol):

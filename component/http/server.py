@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from component.config import Config
 from component.http.auth import Gate
 from component.http.idempotency import Idempotency, IdempotencyStorage
+from component.http.listener import HttpServer, ServerLimits
 from component.http.pipeline import Pipeline, Routes, Settings
-from component.http.protocol import HttpServer, ServerLimits
 from component.http.route import Route
 from component.metrics import Metrics
 from component.store.db import Database

@@ -14,9 +14,9 @@ import aiohttp
 from component.config import Config, parse_config
 from component.http.auth import Gate
 from component.http.health import health_routes
+from component.http.listener import HttpServer, ServerLimits
 from component.http.messages import MessageRoutes
 from component.http.pipeline import Pipeline
-from component.http.protocol import HttpServer, ServerLimits
 from component.http.server import make_pipeline
 from component.services.messages import MessageService
 from component.store.db import Database

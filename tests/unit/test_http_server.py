@@ -18,7 +18,8 @@ import pytest
 
 from component.config import Integrator
 from component.http.auth import Gate
-from component.http.protocol import MAX_HEAD_BYTES, HttpServer, ServerLimits
+from component.http.listener import HttpServer, ServerLimits
+from component.http.protocol import MAX_HEAD_BYTES
 from tests.unit.fakes import RecordingSink
 from tests.unit.http_apps import integrator, make_config, message_app
 

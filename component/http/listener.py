@@ -1,0 +1,87 @@
+"""Port 10050's listening socket: the connections it accepts, their deadlines, the answers'
+bytes, and a graceful stop. Each connection is an HttpConnection (protocol.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from component.http.envelope import Answer
+from component.http.pipeline import Pipeline
+from component.http.protocol import HttpConnection
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    request_timeout: float   # seconds a request's head and body may take
+    idle_timeout: float      # seconds a keep-alive connection may wait for its next request
+    max_connections: int
+
+
+class HttpServer:
+    """The listening socket and every connection; `sweep` runs the deadlines."""
+
+    def __init__(self, pipeline: Pipeline, limits: ServerLimits) -> None:
+        self.pipeline = pipeline
+        self.limits = limits
+        self.connections: set[HttpConnection] = set()
+        self.closing = False
+        self._server: asyncio.Server | None = None
+        self._statuses = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode()
+                          for s in HTTPStatus}
+        self._date_at = 0
+        self._date = b""
+
+    async def listen(self, host: str, port: int) -> None:
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: HttpConnection(self), host, port, reuse_address=True)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        assert self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def run_deadlines(self) -> None:
+        """Forever: close connections past their deadline, once a quarter second."""
+        while True:
+            await asyncio.sleep(0.25)
+            self.sweep(time.monotonic())
+
+    def sweep(self, now: float) -> None:
+        for connection in list(self.connections):
+            if connection.deadline and connection.deadline < now:
+                connection.expire()
+
+    async def close(self, grace: float) -> None:
+        """Stop listening; idle connections close now, busy ones after their answer."""
+        self.closing = True
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close_when_idle()
+        deadline = time.monotonic() + grace
+        while self.connections and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        for connection in list(self.connections):
+            connection.abort()
+
+    def encode(self, reply: Answer, request_id: str, *, keep_alive: bool,
+               with_body: bool = True) -> bytes:
+        """The answer's bytes: status line, headers (a Date recomputed once a second)."""
+        now = int(time.time())
+        if now != self._date_at:
+            self._date_at = now
+            self._date = email.utils.formatdate(now, usegmt=True).encode()
+        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items()) \
+            if reply.headers else ""
+        if not keep_alive:
+            extra += "Connection: close\r\n"
+        head = (f"Content-Type: {reply.content_type}\r\nContent-Length: {len(reply.body)}\r\n"
+                f"X-Request-Id: {request_id}\r\n{extra}\r\n")
+        line = self._statuses.get(reply.status) or f"HTTP/1.1 {reply.status} -\r\n".encode()
+        return b"".join((line, b"Date: ", self._date, b"\r\n", head.encode("latin-1"),
+                         reply.body if with_body else b""))
