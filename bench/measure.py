@@ -39,6 +39,24 @@ class Settings:
     quiet_wait: float = 120.0
 
 
+async def drain(receivers: list[Receiver], *, expected: int | None, max_drain: float) -> Record:
+    """Wait for the stragglers: until all `expected` arrived, or none for IDLE seconds."""
+    deadline = time.monotonic() + max_drain
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        total = sum(r.counter.count for r in receivers)
+        if expected is not None and total >= expected:
+            break
+        if total != last:
+            last, last_change = total, time.monotonic()
+        elif time.monotonic() - last_change > IDLE:
+            break
+        await asyncio.sleep(0.05)
+    return {"delivered": sum(r.counter.count for r in receivers),
+            "last_at": max((r.counter.last_at for r in receivers), default=0.0),
+            "receiver_eof": any(r.eof for r in receivers)}
+
+
 class Round:
     def __init__(self, index: int, workdir: Path, settings: Settings) -> None:
         self.index, self.workdir, self.settings = index, workdir, settings
@@ -262,21 +280,7 @@ class Round:
             receiver.counter.reset(latency=latency)
 
     async def _drain(self, receivers: list[Receiver], *, expected: int | None) -> Record:
-        """Wait for the stragglers: until all `expected` arrived, or none for IDLE seconds."""
-        deadline = time.monotonic() + self.settings.max_drain
-        last, last_change = -1, time.monotonic()
-        while time.monotonic() < deadline:
-            total = sum(r.counter.count for r in receivers)
-            if expected is not None and total >= expected:
-                break
-            if total != last:
-                last, last_change = total, time.monotonic()
-            elif time.monotonic() - last_change > IDLE:
-                break
-            await asyncio.sleep(0.05)
-        return {"delivered": sum(r.counter.count for r in receivers),
-                "last_at": max((r.counter.last_at for r in receivers), default=0.0),
-                "receiver_eof": any(r.eof for r in receivers)}
+        return await drain(receivers, expected=expected, max_drain=self.settings.max_drain)
 
     def _summarise(self, record: Record, receivers: list[Receiver]) -> None:
         seconds = record["window_s"]

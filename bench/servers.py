@@ -12,6 +12,7 @@ load and the receivers.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Container
@@ -94,19 +95,24 @@ class SidecarProcess:
 
 
 class DaemonProcess(SidecarProcess):
-    """`python -m component` with a written config; SIGTERM drains it."""
+    """`python -m component` with a written config; SIGTERM drains it. With `redis_url`, one
+    of several daemons on the domain (`xmpp.balanced`), its state shared there (`[shared]`)."""
 
     ready_statuses = (200,)  # /readyz: once the component link is up
 
     def __init__(self, server: EjabberdServer, workdir: Path, name: str, *, durable: bool,
-                 pinned: bool, store: Path | None = None, carbons: bool = True) -> None:
+                 pinned: bool, store: Path | None = None, carbons: bool = True,
+                 redis_url: str | None = None) -> None:
         super().__init__(workdir, name, pinned=pinned)
         config = workdir / f"{name}.toml"
         store = store or workdir / f"{name}.db"
-        config.write_text(config_toml(
-            server, http_port=self.port, store=store,
-            xmpp=[] if carbons else ["carbons = false"],
-            extra=["[delivery]", f"durable = {'true' if durable else 'false'}", ""]))
+        xmpp = [] if carbons else ["carbons = false"]
+        extra = ["[delivery]", f"durable = {'true' if durable else 'false'}", ""]
+        if redis_url is not None:
+            xmpp.append("balanced = true")
+            extra += ["[shared]", f"redis_url = {json.dumps(redis_url)}", ""]
+        config.write_text(config_toml(server, http_port=self.port, store=store, xmpp=xmpp,
+                                      extra=extra))
         self._spawn([sys.executable, "-m", "component", "--config", str(config)])
 
 

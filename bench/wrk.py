@@ -1,7 +1,8 @@
 """Closed-loop HTTP load with Debian's wrk: the same JSON POSTed over and over.
 
 wrk runs as its own process (`-t1`, one event-loop thread), so the load generator never shares
-an interpreter with what it measures. Its Lua `done` hook prints one parseable line with the
+an interpreter with what it measures. Given several bodies, each connection's requests take them
+in turn (a Lua `request` hook). Its Lua `done` hook prints one parseable line with the
 request count, the non-2xx count and latency percentiles.
 """
 
@@ -45,11 +46,24 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def write_script(directory: Path, name: str, body: bytes) -> Path:
-    if b"]==]" in body:
+ROTATE = """local bodies = {{{bodies}}}
+local n = 0
+request = function()
+  n = n % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[n])
+end
+"""
+
+
+def write_script(directory: Path, name: str, body: bytes, *more: bytes) -> Path:
+    """The script POSTing `body`, or `body` and `more` in turn."""
+    if any(b"]==]" in b for b in (body, *more)):
         raise ValueError("the body would end wrk's Lua long string")
     path = directory / f"{name}.lua"
-    path.write_text(SCRIPT.replace("{body}", body.decode()))
+    script = SCRIPT.replace("{body}", body.decode())
+    if more:
+        script += ROTATE.format(bodies=", ".join(f"[==[{b.decode()}]==]" for b in (body, *more)))
+    path.write_text(script)
     return path
 
 

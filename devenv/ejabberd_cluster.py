@@ -99,7 +99,9 @@ class EjabberdCluster:
     """`start()`, `close()`, or use it as a context; `nodes[i]` is each node's server."""
 
     def __init__(self, size: int = 2, workdir: Path | None = None, *,
-                 extra_hosts: Sequence[str] = (), secret: str | None = None) -> None:
+                 extra_hosts: Sequence[str] = (), secret: str | None = None,
+                 **options: Any) -> None:
+        """`options` go to every node's `EjabberdServer` (say `room_mam=False`)."""
         self._owns_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="qc-ejcluster-")) if workdir is None \
             else workdir.resolve()
@@ -110,7 +112,7 @@ class EjabberdCluster:
             self.nodes.append(ClusterNode(
                 self.workdir / f"node{index}", index, epmd_port=self.epmd.port, cookie=cookie,
                 seed=self.nodes[0].node if self.nodes else None, extra_hosts=extra_hosts,
-                secret=secret, component_connections=size))
+                secret=secret, component_connections=size, **options))
         self.startup_seconds = 0.0
 
     @property

@@ -1,8 +1,16 @@
 """A round-robin HTTP balancer on loopback, failing over to the next backend, for the
-scale-out test (what nginx or HAProxy would be in front of two daemons)."""
+scale-out test (what nginx or HAProxy would be in front of two daemons). The benchmark runs it
+as a process of its own, so that its CPU is its own:
+
+    python -m tests.integration.balancer --port N http://127.0.0.1:A http://127.0.0.1:B
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import signal
+import sys
 from collections import Counter
 
 import aiohttp
@@ -18,13 +26,13 @@ class RoundRobin:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
         self._session = aiohttp.ClientSession()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._forward)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}"
@@ -51,3 +59,31 @@ class RoundRobin:
             return web.Response(status=answer.status, body=payload,
                                 content_type=answer.content_type)
         return web.Response(status=502, text="no backend")
+
+
+async def serve(port: int, backends: list[str]) -> None:
+    """Until SIGTERM or SIGINT; says `{"ready": true}` on stdout once it listens."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    balancer = RoundRobin(backends)
+    await balancer.start(port)
+    print('{"ready": true}', flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await balancer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvloop
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("backends", nargs="+", help="base URLs")
+    args = parser.parse_args(argv)
+    uvloop.run(serve(args.port, args.backends))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
