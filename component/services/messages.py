@@ -276,8 +276,11 @@ class MessageService:
 
     async def _deliver(self, outcomes: list[ItemOutcome],
                        wait: float | None = None) -> SendResult:
-        await self._drop_duplicates(outcomes)
+        # Recipients first: in a cluster, looking for a caller id seen before claims it in
+        # the shared state, and an item refused after that would hold its claim until it
+        # lapsed (a retry meanwhile waited for it).
         due = await self._refuse_unknown(outcomes)
+        await self._drop_duplicates(outcomes)
         batch = [stanza for outcome in outcomes if outcome.error is None
                  for stanza in outcome.stanzas]
         if not batch:

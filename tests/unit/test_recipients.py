@@ -4,6 +4,7 @@ message service refusing through it over a recording sink."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 from lxml import etree
@@ -210,3 +211,27 @@ async def test_a_bounce_and_the_probe_after_it_count_one_loss() -> None:
     t.accounts.gate.set()
     await t.settled()
     assert [loss.noticed_by for loss in t.lost] == ["bounce"]
+
+
+class ClaimingSink(RecordingSink):
+    """The sink as a cluster's daemon has it: looking up caller ids claims them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claimed: list[str] = []
+
+    async def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
+        self.claimed += keys
+        return await super().accepted_before(keys)
+
+
+async def test_an_item_refused_for_its_recipient_claims_no_caller_id() -> None:
+    t = Checked()
+    sink = ClaimingSink()
+    messages = t.messages(sink)
+    xml = "<message type='chat' id='{}'><body>x</body></message>"
+    result = await messages.send_third([
+        ThirdMessage(str(ALICE), str(GHOST), xml.format("to-ghost")),
+        ThirdMessage(str(ALICE), str(BOB), xml.format("to-bob"))])
+    assert [item.error is None for item in result.items] == [False, True]
+    assert sink.claimed == [f"{ALICE} to-bob"]  # the refused item's id stays free
