@@ -198,6 +198,8 @@ class ComponentLink:
             await self._open_stream(transport, protocol)
             if self.config.balanced:
                 await self._claim_route(transport)
+            if self.stopped:  # stop() came during the handshake: the stream is closing
+                return
             self._went_up()
             keepalive = asyncio.create_task(self._keepalive(transport))
             try:

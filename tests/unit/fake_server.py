@@ -21,6 +21,8 @@ class FakeComponentServer:
         self.connections = 0
         self.writers: list[asyncio.StreamWriter] = []
         self.changed = asyncio.Condition()
+        self.handshake_gate = asyncio.Event()  # cleared: the handshake's answer waits
+        self.handshake_gate.set()
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -78,6 +80,7 @@ class FakeComponentServer:
                              b"xmpp-streams'/></stream:error></stream:stream>")
                 writer.close()
                 return
+            await self.handshake_gate.wait()
             writer.write(b"<handshake/>")
             self.connections += 1
         else:

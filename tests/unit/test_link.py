@@ -155,3 +155,19 @@ async def test_outbound_checks(server: FakeComponentServer) -> None:
 async def _port(server: FakeComponentServer) -> int:
     assert server._server is not None
     return int(server._server.sockets[0].getsockname()[1])
+
+
+async def test_a_stop_during_the_handshake_never_brings_the_link_up(
+        server: FakeComponentServer) -> None:
+    server.handshake_gate.clear()
+    link = make_link(await server.start())
+    went_up: list[bool] = []
+    link.on_up(lambda: went_up.append(True))
+    link.start()
+    while b"<handshake" not in server.raw:  # noqa: ASYNC110  # the handshake is on its way
+        await asyncio.sleep(0.01)
+    stopping = asyncio.create_task(link.stop(timeout=2.0))
+    await asyncio.sleep(0.05)
+    server.handshake_gate.set()  # the server accepts it while the link is stopping
+    await stopping
+    assert (link.state, link.up.is_set(), went_up) == (LinkState.STOPPED, False, [])
