@@ -92,6 +92,8 @@ class OutboxDelivery:
         # Messages accepted and not yet acknowledged: what `outbox_max` limits (README
         # counts messages; their carbons are neither kept nor counted).
         self.messages = 0
+        # Callers waiting for the backlog to shrink (see _room_for_more).
+        self._backlog_waiters: list[asyncio.Future[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -157,6 +159,7 @@ class OutboxDelivery:
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
+        await self._room_for_more()
         messages = sum(stanza.durable for stanza in stanzas)
         if self.messages + messages > self._config.outbox_max:
             raise OutboxFull(f"the outbox holds {self.messages} messages, its limit is "
@@ -299,6 +302,25 @@ class OutboxDelivery:
             moved = True
         if moved:
             self._ask_barrier()
+            if self._backlog_waiters and len(self._unsent) < self.window:
+                self._release_backlog_waiters()
+
+    async def _room_for_more(self) -> None:
+        """While the link is up, a caller waits as long as a window's worth of stanzas waits
+        behind the window in flight. Answered once durable, callers would otherwise outrun a
+        server that routes slower than they send: the backlog, and the delay of every message
+        in it, would grow up to `outbox_max` (with carbons, arrays of 100 took 153 MB).
+        With the link down nothing waits: the outbox keeps it, up to `outbox_max`."""
+        while self._link.up.is_set() and len(self._unsent) >= self.window:
+            room: asyncio.Future[None] = self._running_loop().create_future()
+            self._backlog_waiters.append(room)
+            await room
+
+    def _release_backlog_waiters(self) -> None:
+        waiters, self._backlog_waiters = self._backlog_waiters, []
+        for room in waiters:
+            if not room.done():
+                room.set_result(None)
 
     def _ask_barrier(self) -> None:
         """One barrier on its way at a time: stanzas written meanwhile wait for the next,
@@ -368,6 +390,7 @@ class OutboxDelivery:
                         len(replay), self.window)
         for entry in self._unsent:  # their callers hear "queued"; the stanzas are replayed
             _stop_waiting(entry.acked)
+        self._release_backlog_waiters()  # with the link down the outbox takes them
 
     def _lowest_pending_seq(self) -> int:
         for queue in (self._inflight, self._unsent, self._group.entries):

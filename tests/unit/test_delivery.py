@@ -440,3 +440,39 @@ async def test_a_link_drop_replays_routed_messages_not_routed_copies(
     await asyncio.sleep(0.05)
     assert [s.id for s in link.written] == ["m1", "m2", "m1"]  # the copy is not sent again
     await delivery.drain(1)
+
+
+async def test_callers_wait_while_a_window_waits_behind_the_window(db: Database) -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, db, window=10, outbox_max=1000)
+    reports = [await delivery.deliver([message(n)]) for n in range(20)]
+    assert {r.status for r in reports} == {"accepted"}  # 10 in flight, 10 behind them
+    blocked = asyncio.create_task(delivery.deliver([message(20)]))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()  # a window's worth waits already: the caller waits too
+
+    def acknowledge() -> bool:
+        for barrier in link.barriers:
+            if not barrier.done():
+                barrier.set_result(etree.Element("iq"))
+        return blocked.done()
+
+    await eventually(acknowledge)
+    assert (await blocked).status == "accepted"
+    await delivery.drain(1)
+
+
+async def test_a_link_drop_lets_waiting_callers_through_to_the_outbox(db: Database) -> None:
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, db, window=4, outbox_max=1000)
+    for n in range(8):
+        await delivery.deliver([message(n)])
+    blocked = asyncio.create_task(delivery.deliver([message(8)]))
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    link.go_down()
+    assert (await asyncio.wait_for(blocked, 2)).status == "queued"  # kept, sent when back
+    assert "m8" in await rows(db)
+    await delivery.drain(0.1)
