@@ -12,7 +12,7 @@ from typing import Any
 from component import errors
 from component.config import LimitsConfig
 from component.errors import ErrCode
-from component.http.room_requests import MAX_NAME, MAX_TEXT
+from component.http.shapes import MAX_NAME, MAX_TEXT
 
 Schema = dict[str, Any]
 
