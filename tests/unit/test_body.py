@@ -55,3 +55,19 @@ def test_a_named_limit_follows_the_settings_given() -> None:
     raw = b'{"muc_id":"t","muc_member":["a","b","c"]}'
     assert len(fields.decode(raw, MucMembers, LIMITS.__class__(max_items=3)).muc_member) == 3
     assert isinstance(refused(raw, MucMembers), TooLarge)
+
+
+@pytest.mark.parametrize("levels", [31, 32, 33])
+@pytest.mark.parametrize("shape", [
+    (b"[", b"]"), (b'{"a":', b"}"), (b'[1,{"b":', b'},"x"]'), (b'{"s":"]]}}","t":[', b"]}")])
+def test_the_quick_depth_check_agrees_with_the_walk(levels: int, shape: tuple[bytes, ...]
+                                                    ) -> None:
+    opening, closing = shape
+    for leaf in (b"1", b'"[{"', b"[]", b"{}"):
+        raw = opening * levels + leaf + closing * levels
+        try:
+            fields.decode_json(raw)
+            refusal = ""
+        except BadJson as exc:
+            refusal = exc.message
+        assert fields._maybe_too_deep(raw) == ("deeper than" in refusal), raw
