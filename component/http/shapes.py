@@ -1,7 +1,7 @@
 """The request bodies of the /qtalk/ endpoints, each declared once as a msgspec Struct.
 
 A Struct gives the decoding (component/http/body.py), the field-named errors and the
-OpenAPI schema (openapi_schemas.py) alike. Field names are the original API's
+OpenAPI schema (openapi_bodies.py) alike. Field names are the original API's
 (original-behaviour.md §2), kept with `name=`: `From`, `Msg_Type`, `muc_id`...; attributes
 are Python names. Unknown fields are ignored, as the original did.
 
