@@ -8,6 +8,7 @@ from component.http import audit, auth
 from component.http import body as fields
 from component.http.envelope import Answer, success
 from component.http.route import POST, Request, Route
+from component.http.shapes import AddHost
 from component.services.hosts import HostRegistry
 
 
@@ -19,8 +20,7 @@ class HostRoutes:
         return [Route("add_host", POST, self.add_host)]
 
     async def add_host(self, request: Request) -> Answer:
-        obj = fields.as_object(fields.decode_json(request.body))
-        host = fields.req_str(obj, "host", max_chars=253)
+        host = fields.decode(request.body, AddHost).host
         auth.require_host(request, host.strip().rstrip("."))
         audit.note(request, targets=[host])
         result = await self.hosts.add(host)

@@ -7,7 +7,8 @@ capitalised ones of send_message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+from msgspec import Raw
 
 from component.config import LimitsConfig
 from component.errors import ApiError, BadField, TooLarge
@@ -16,6 +17,7 @@ from component.http import body as fields
 from component.http.envelope import Answer
 from component.http.replies import batch_reply, single_reply
 from component.http.route import POST, Request, Route
+from component.http.shapes import Recipient, SendMessage, SendNotify, ThirdItem
 from component.jid import Jid, JidError
 from component.numbers import ascii_decimal
 from component.services.messages import (
@@ -47,47 +49,44 @@ class MessageRoutes:
             request, "success; send_xml is deprecated, use /qtalk/send_thirdmessage")
 
     async def _third(self, request: Request, errmsg: str) -> Answer:
-        value = fields.decode_json(request.body)
-        raw_items = fields.as_items(value, self.limits.max_items)
-        parsed = [self._third_item(request, item) for item in raw_items]
+        value = fields.decode_as(request.body, ThirdItem | list[Raw], "item")
+        if isinstance(value, list) and len(value) > self.limits.max_items:
+            raise TooLarge(f"body: {len(value)} items, the limit is {self.limits.max_items}")
+        if isinstance(value, ThirdItem):
+            parsed = [self._third_item(request, value)]
+        else:
+            parsed = [self._third_item(request, item, raw) for raw, item
+                      in zip(value, fields.decode_each(value, ThirdItem), strict=True)]
         good = [item for item in parsed if isinstance(item, ThirdMessage)]
         audit.add_facts(request.facts, acting_as=[item.sender for item in good])
         result = _merge(parsed, await self.messages.send_third(good, wait=_wait(request)))
         _audit(request, result)
-        if isinstance(value, dict):
+        if isinstance(value, ThirdItem):
             return single_reply(result, errmsg)
         return batch_reply(result, errmsg)
 
-    def _third_item(self, request: Request, item: Any) -> ThirdMessage | ItemOutcome:
+    @staticmethod
+    def _third_item(request: Request, item: ThirdItem | ApiError, raw: Raw | None = None
+                    ) -> ThirdMessage | ItemOutcome:
+        if isinstance(item, ApiError):
+            given = fields.plain(raw) if raw is not None else None
+            target = given.get("to") if isinstance(given, dict) else None
+            return ItemOutcome(str(target or ""), error=item)
         try:
-            obj = fields.as_object(item, "item")
-            message = ThirdMessage(fields.req_str(obj, "from"), fields.req_str(obj, "to"),
-                                   fields.req_str(obj, "message"))
-            _require_host_of(request, message.sender)
-            return message
+            _require_host_of(request, item.sender)
         except ApiError as exc:
-            target = item.get("to") if isinstance(item, dict) else None
-            return ItemOutcome(str(target or ""), error=exc)
+            return ItemOutcome(item.to, error=exc)
+        return ThirdMessage(item.sender, item.to, item.message)
 
     async def send_message(self, request: Request) -> Answer:
-        obj = fields.as_object(fields.decode_json(request.body))
-        to = obj.get("To")
-        if not isinstance(to, list) or not to:
-            raise BadField("To", 'expected a non-empty array of {"User": name}')
-        if len(to) > self.limits.max_items:
-            raise TooLarge(f"To: {len(to)} recipients, the limit is {self.limits.max_items}")
-        parsed = [_user_of(entry) for entry in to]
+        body = fields.decode(request.body, SendMessage, self.limits)
+        parsed = [_user_of(entry) for entry in fields.items(body, "to")]
         chat = ChatRequest(
-            sender=fields.req_str(obj, "From"),
+            sender=body.sender,
             recipients=tuple(user for user in parsed if isinstance(user, str)),
-            body=fields.req_str(obj, "Body", max_chars=self.limits.max_body_chars,
-                                allow_empty=True),
-            msg_type=fields.opt_str(obj, "Type", "chat") or "chat",
-            startalk_msg_type=fields.opt_str(obj, "Msg_Type", "1") or "1",
-            host=fields.opt_str(obj, "Host"),
-            domain=fields.opt_str(obj, "Domain"),
-            extend_info=fields.opt_str(obj, "Extend_Info", "",
-                                       max_chars=self.limits.max_body_chars) or "")
+            body=body.body, msg_type=body.type or "chat",
+            startalk_msg_type=body.msg_type or "1", host=body.host or None,
+            domain=body.domain or None, extend_info=body.extend_info)
         sender = self.messages.chat_sender(chat)
         audit.add_facts(request.facts, acting_as=str(sender) if sender else chat.sender)
         if sender is not None:
@@ -97,12 +96,10 @@ class MessageRoutes:
         return batch_reply(result)
 
     async def send_notify(self, request: Request) -> Answer:
-        obj = fields.as_object(fields.decode_json(request.body))
+        body = fields.decode(request.body, SendNotify, self.limits)
         notify = NotifyRequest(
-            sender=fields.req_str(obj, "from"),
-            recipients=fields.str_or_list(obj, "to", self.limits.max_items),
-            category=fields.req_str(obj, "category"),
-            data=fields.opt_str(obj, "data", "", max_chars=self.limits.max_body_chars) or "")
+            sender=body.sender, recipients=(body.to,) if isinstance(body.to, str)
+            else tuple(body.to), category=body.category, data=body.data)
         audit.add_facts(request.facts, acting_as=notify.sender)
         _require_host_of(request, notify.sender)
         result = await self.messages.send_notify(notify, wait=_wait(request))
@@ -144,10 +141,10 @@ def _audit(request: Request, result: SendResult) -> None:
                stanza_ids=[item.id for item in result.accepted])
 
 
-def _user_of(entry: Any) -> str | ItemOutcome:
+def _user_of(entry: Recipient | ApiError) -> str | ItemOutcome:
     """`{"User": name}`; an entry of another shape becomes a refused item, not a 500."""
-    if isinstance(entry, dict) and isinstance(entry.get("User"), str) and entry["User"]:
-        return str(entry["User"])
+    if isinstance(entry, Recipient):
+        return entry.user
     return ItemOutcome("", error=BadField("To", 'each entry must be {"User": "<name>"}'))
 
 

@@ -1,9 +1,10 @@
 """`GET /openapi.json`: an OpenAPI 3.1 description of every endpoint the daemon serves.
 
 Built once per app from the config (limits, and whether bearer tokens are needed) and
-served as bytes, without credentials like /healthz. tests/unit/test_openapi.py keeps it equal
-to the routes the app registers and to the fields the handlers read; schemathesis runs
-against it in tests/integration/test_schemathesis.py.
+served as bytes, without credentials like /healthz. The request bodies' schemas are those of
+the Structs the handlers decode (shapes.py, openapi_bodies.py). tests/unit/test_openapi.py
+keeps it equal to the routes the app registers; schemathesis runs against it in
+tests/integration/test_schemathesis.py.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
 import orjson
 
 from component.config import Config
 from component.http import openapi_schemas as s
 from component.http.envelope import JSON_TYPE, Answer
+from component.http.openapi_bodies import query_fields, request_schemas
 from component.http.openapi_examples import examples
 from component.http.route import GET, Request, Route
+from component.http.shapes import NoticeVcard
 
 OPENAPI_PATH = "/openapi.json"
 REF = "#/components/{}/{}"
@@ -68,7 +72,8 @@ QTALK: dict[str, dict[str, Op]] = {
     "muc_users": {"post": Op("groups", "the room's members, owners first",
                              s.ref("Members"), ROOM, mutating=False)},
     "send_notice_vcard": {
-        "get": Op(*NOTICE, OPTIONS, ROOM, body=False, query=tuple(s.NOTICE_FIELDS)),
+        "get": Op(*NOTICE, OPTIONS, ROOM, body=False,
+                  query=tuple(f.encode_name for f in msgspec.structs.fields(NoticeVcard))),
         "post": Op(*NOTICE, OPTIONS, ROOM)},
     "management/get_muc_opts": {"post": Op("groups", "the room's options", OPTIONS, ROOM,
                                            mutating=False)},
@@ -94,9 +99,10 @@ def _param(where: str, name: str, schema: Schema, description: str,
             "required": required}
 
 
-def _parameters() -> dict[str, Schema]:
-    notice = {key: _param("query", key, value, value.get("description", ""),
-                          required=key == "muc_name") for key, value in s.NOTICE_FIELDS.items()}
+def _parameters(bodies: dict[str, Schema]) -> dict[str, Schema]:
+    notice = {key: _param("query", key, schema, schema.get("description", ""), required)
+              for key, (schema, required)
+              in query_fields(NoticeVcard.__name__, bodies).items()}
     return {
         "X-Request-Id": _param("header", "X-Request-Id", {"type": "string"},
                                "echoed in the answer's X-Request-Id when it is 1 to 128 of "
@@ -153,7 +159,8 @@ def _errors() -> dict[str, Schema]:
             for status in s.errcodes_by_status() if status >= 400}
 
 
-def _qtalk_operation(path: str, method: str, op: Op, config: Config, example: Any) -> Schema:
+def _qtalk_operation(path: str, method: str, op: Op, config: Config, example: Any,
+                     body: str) -> Schema:
     statuses = {*SERVER_STATUSES, *op.statuses, *((401, 403, 429) if config.integrators else ())}
     if op.mutating:
         statuses.add(409)  # an Idempotency-Key reused for another body
@@ -180,7 +187,7 @@ def _qtalk_operation(path: str, method: str, op: Op, config: Config, example: An
         "responses": responses,
         "security": [{"bearer": []}] if config.integrators else []}
     if op.body:
-        schema = {"$ref": REF.format("schemas", path.replace("/", "_"))}
+        schema = {"$ref": REF.format("schemas", body)}
         operation["requestBody"] = {"required": True, "content": {
             JSON_TYPE: {"schema": schema, "example": example}}}
     return operation
@@ -227,13 +234,13 @@ def build_document(config: Config) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the daemon's app (app.py) under this config."""
     shown = examples(config.xmpp.hosts[0], config.xmpp.muc_domain)
     shown["send_xml"] = shown["send_thirdmessage"]
+    bodies, body_of = request_schemas(config.limits)
+    assert not bodies.keys() & s.DATA.keys(), "a body's Struct is named as an answer's schema"
     paths: dict[str, Any] = {
-        f"/qtalk/{path}": {method: _qtalk_operation(path, method, op, config, shown.get(path))
+        f"/qtalk/{path}": {method: _qtalk_operation(path, method, op, config, shown.get(path),
+                                                    body_of.get(path, ""))
                            for method, op in methods.items()}
         for path, methods in QTALK.items()}
-    bodies = {path.replace("/", "_"): schema
-              for path, schema in s.request_bodies(config.limits).items()}
-    bodies["send_xml"] = bodies["send_thirdmessage"]
     return {
         "openapi": "3.1.0",
         "info": {"title": "qtalk-component", "version": "0.1.0", "description": DESCRIPTION},
@@ -242,7 +249,7 @@ def build_document(config: Config) -> dict[str, Any]:
         "components": {
             "schemas": {"ErrCode": s.errcode_schema(), "Envelope": s.ENVELOPE, **s.DATA,
                         **bodies},
-            "parameters": _parameters(), "headers": _headers(), "responses": _errors(),
+            "parameters": _parameters(bodies), "headers": _headers(), "responses": _errors(),
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
                 "description": "an integrator's token; required on /qtalk/ once "

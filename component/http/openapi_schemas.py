@@ -1,8 +1,8 @@
-"""JSON Schemas (2020-12, as OpenAPI 3.1 uses them) of the API's bodies and answers.
+"""JSON Schemas (2020-12, as OpenAPI 3.1 uses them) of the API's answers.
 
-Field names, types and limits are those the handlers read (messages.py, rooms.py,
-room_requests.py, users.py, hosts.py); the errcodes come from ErrCode and the statuses from
-the error classes, so the document cannot drift from them without a test noticing.
+The errcodes come from ErrCode and the statuses from the error classes, so the document
+cannot drift from them without a test noticing. The request bodies' schemas are generated
+from their Structs (openapi_bodies.py).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from component import errors
-from component.config import LimitsConfig
 from component.errors import ErrCode
-from component.http.room_requests import MAX_NAME, MAX_TEXT
 
 Schema = dict[str, Any]
 
@@ -87,131 +85,6 @@ def answer(status: int, data: Schema | None = None) -> Schema:
         "ret": {"const": status == 200},
         "errcode": {"const": codes[0]} if len(codes) == 1 else {"enum": codes},
         "data": data if data is not None else {}}}]}
-
-
-# -- request fields ----------------------------------------------------------------------------
-
-def text(description: str = "", *, max_chars: int | None = None, min_chars: int = 0) -> Schema:
-    schema: Schema = {"type": "string"}
-    if min_chars:
-        schema["minLength"] = min_chars
-    if max_chars is not None:
-        schema["maxLength"] = max_chars
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Schema:
-    return {"type": "object", "required": required, "properties": properties, **extra}
-
-
-def names(max_items: int, description: str) -> Schema:
-    return {"type": "array", "minItems": 1, "maxItems": max_items, "description": description,
-            "items": text("a user name (on the host) or a bare JID; a bad one is refused "
-                          "alone", min_chars=1)}
-
-
-def name(description: str) -> Schema:
-    return text(description, max_chars=MAX_NAME, min_chars=1)
-
-
-FLAG: Schema = {"description": '`true`/`false` (booleans, "true"/"false", 0/1); "" leaves it',
-                "anyOf": [{"type": "boolean"}, {"enum": ["true", "false", "1", "0", "", 0, 1]}]}
-COUNT: Schema = {"description": 'a positive integer, or its ASCII digits; "" leaves it', "anyOf": [
-    {"type": "integer", "minimum": 1, "maximum": (1 << 31) - 1},
-    {"type": "string", "pattern": "^[0-9]*$"}]}
-OWNER = {
-    "muc_owner": name("the acting user: a name on `muc_owner_host`, or a JID"),
-    "muc_owner_host": name("the users' domain (default: the first host)"),
-    "muc_true_owner": name("the acting user, preferred over `muc_owner` when given"),
-}
-ACTOR = {"anyOf": [{"required": ["muc_owner"]}, {"required": ["muc_true_owner"]}]}
-ROOM = {"muc_id": name("the room: a name, or a room JID"),
-        "muc_domain": name("the MUC service (default: the configured one)")}
-MGMT_ROOM = {"muc": name("the room: a name, or a room JID"),
-             "domain": name("the MUC service (default: the configured one)")}
-
-
-def third_item() -> Schema:
-    return obj(["from", "to", "message"], {
-        "from": text("the sender's JID, of a served domain", min_chars=1),
-        "to": text("the recipient's JID (a user, or a room for a groupchat)", min_chars=1),
-        "message": text("one <message> element, as XML (no DOCTYPE, entities, comments or "
-                        "processing instructions)", min_chars=1)})
-
-
-def request_bodies(limits: LimitsConfig) -> dict[str, Schema]:
-    """Route path (after /qtalk/) → the JSON body its handler reads."""
-    chars, items = limits.max_body_chars, limits.max_items
-    return {
-        "send_message": obj(["From", "To", "Body"], {
-            "From": text("the sender: a user name on `Host`, or a JID", min_chars=1),
-            "To": {"type": "array", "minItems": 1, "maxItems": items,
-                   "items": obj(["User"], {"User": text("a user name or JID; a room for "
-                                                        "groupchat", min_chars=1)})},
-            "Body": text("the message text (may be empty)", max_chars=chars),
-            "Type": text('"chat" (default), "groupchat", or a Startalk type such as '
-                         '"revoke"'),
-            "Msg_Type": text('Startalk msgType (default "1")'),
-            "Host": text("the users' domain (default: the first host)"),
-            "Domain": text("the MUC service (groupchat)"),
-            "Extend_Info": text("Startalk extendInfo", max_chars=chars)}),
-        "send_thirdmessage": {"oneOf": [third_item(), {
-            "type": "array", "maxItems": items, "items": third_item()}]},
-        "send_notify": obj(["from", "to", "category"], {
-            "from": text("the sender's JID", min_chars=1),
-            "to": {"oneOf": [text("a JID", min_chars=1), {
-                "type": "array", "minItems": 1, "maxItems": items,
-                "items": {"type": "string"}}]},
-            "category": text("the notify category", min_chars=1),
-            "data": text("the notify data", max_chars=chars)}),
-        "get_user_nick": obj(["ID"], {"ID": name("a user name on `Domain`, or a JID"),
-                                      "Domain": text("default: the first host",
-                                                     max_chars=MAX_NAME)}),
-        "add_host": obj(["host"], {"host": text("a domain name", max_chars=253, min_chars=1)}),
-        **room_bodies(items),
-    }
-
-
-def room_bodies(items: int) -> dict[str, Schema]:
-    members = {**ROOM, **OWNER, "muc_member": names(items, "the users to add or remove")}
-    return {
-        "create_muc": obj(["muc_id"], {
-            **ROOM, **OWNER, "muc_name": text("the room's name", max_chars=MAX_TEXT),
-            "muc_desc": text("the room's description", max_chars=MAX_TEXT)}, **ACTOR),
-        "add_muc_user": obj(["muc_id", "muc_member"], members, **ACTOR),
-        "del_muc_user": obj(["muc_id", "muc_member"], members, **ACTOR),
-        "destroy_muc": obj(["muc_id"], {
-            **ROOM, **OWNER, "host": name("the owner's domain (else `muc_owner_host`)"),
-            "reason": text("told to the subscribers", max_chars=MAX_TEXT)}, **ACTOR),
-        "muc_users": obj(["muc_id"], ROOM),
-        "send_notice_vcard": obj(["muc_name"], NOTICE_FIELDS),
-        "management/get_muc_opts": obj(["muc"], MGMT_ROOM),
-        "management/change_muc_opts": obj(["muc"], {
-            **MGMT_ROOM, "name": text("the room's name", max_chars=MAX_TEXT),
-            "description": text("the room's description", max_chars=MAX_TEXT),
-            "public": FLAG, "persistent": FLAG, "max_users": COUNT,
-            "affiliations": text("the new owner (former owners stay members)",
-                                 max_chars=MAX_TEXT),
-            "host": text("the new owner's domain"),
-            "forbidden_words": {"description": 'not supported: any value but "" is refused'}}),
-        "management/del_muc_user": obj(["muc", "user"], {
-            **MGMT_ROOM, "user": name("the user to remove"), "host": text("the user's domain")}),
-        "clear_staff": obj(["host", "users"], {
-            "host": name("the users' domain"),
-            "users": names(items, "the users who leave every room")}),
-    }
-
-
-NOTICE_FIELDS: dict[str, Schema] = {
-    "muc_name": name("the room: a name, or a room JID"),
-    "muc_domain": name("the MUC service (default: the configured one)"),
-    "show_name": text("the room's name", max_chars=MAX_TEXT),
-    "muc_desc": text("the room's description", max_chars=MAX_TEXT),
-    "muc_title": text("the group card's title", max_chars=MAX_TEXT),
-    "muc_pic": text("the group card's picture URL", max_chars=MAX_TEXT),
-}
 
 
 # -- answers' data ---------------------------------------------------------------------------

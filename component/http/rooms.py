@@ -1,4 +1,5 @@
-"""Handlers of the room endpoints: parse into typed requests, call the room services, reply.
+"""Handlers of the room endpoints: decode their Structs (shapes.py), call the room services,
+reply.
 
 Answers keep the original's `data` shapes where it had data (muc_users `[{"U","H","N"}]`,
 get_muc_opts `{"mucid","maxusers","showname","owner"}`), with honest statuses: 404 unknown
@@ -8,7 +9,9 @@ room, 403 not allowed, 409 exists, 400 bad input, 413 too many users, 207 partly
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from msgspec import Struct
 
 from component.config import LimitsConfig
 from component.errors import ApiError, ErrCode
@@ -17,6 +20,17 @@ from component.http import body as fields
 from component.http import room_requests as parse
 from component.http.envelope import Answer, answer, success
 from component.http.route import POST, Request, Route
+from component.http.shapes import (
+    ChangeMucOpts,
+    ClearStaff,
+    CreateMuc,
+    DestroyMuc,
+    MgmtDelUser,
+    MgmtRoom,
+    MucMembers,
+    NoticeVcard,
+    RoomAt,
+)
 from component.jid import Jid
 from component.rooms.model import Room
 from component.rooms.requests import (
@@ -34,6 +48,7 @@ from component.xmpp.addresses import bare_address
 
 GET_OR_POST = frozenset({"GET", "POST"})
 MemberAction = Callable[[MemberChange], Awaitable[list[MemberOutcome]]]
+S = TypeVar("S", bound=Struct)
 
 
 class RoomRoutes:
@@ -57,21 +72,19 @@ class RoomRoutes:
                 Route("management/del_muc_user", POST, self.admin_del_muc_user),
                 Route("clear_staff", POST, self.clear_staff)]
 
-    @staticmethod
-    def _object(request: Request) -> dict[str, Any]:
-        return fields.as_object(fields.decode_json(request.body))
+    def _decode(self, request: Request, shape: type[S]) -> S:
+        return fields.decode(request.body, shape, self.limits)
 
-    def _room(self, obj: dict[str, Any], id_key: str = "muc_id",
-              domain_key: str = "muc_domain") -> Jid:
-        return parse.room_of(obj, id_key, domain_key, self.muc)
+    def _room(self, name: str, domain: str, key: str = "muc_id") -> Jid:
+        return parse.room_of(name, domain, key, self.muc)
 
     async def create_muc(self, request: Request) -> Answer:
-        obj = self._object(request)
-        room, owner = self._room(obj), parse.actor_of(obj, self.host)
+        body = self._decode(request, CreateMuc)
+        room, owner = self._room(body.muc_id, body.muc_domain), parse.actor_of(body, self.host)
         _acting(request, room, owner)
         created = await self.rooms.create(CreateRoom(
-            room, owner, name=parse.opt_text(obj, "muc_name") or "",
-            description=parse.opt_text(obj, "muc_desc") or ""))
+            room, owner, name=parse.text(body.muc_name, "muc_name") or "",
+            description=parse.text(body.muc_desc, "muc_desc") or ""))
         return success(room_options(created))
 
     async def add_muc_user(self, request: Request) -> Answer:
@@ -81,70 +94,73 @@ class RoomRoutes:
         return await self._members(request, self.rooms.remove_members)
 
     async def _members(self, request: Request, action: MemberAction) -> Answer:
-        obj = self._object(request)
-        room, actor = self._room(obj), parse.actor_of(obj, self.host)
-        host = fields.opt_str(obj, "muc_owner_host") or self.host
-        parsed = parse.user_list(obj, "muc_member", host, self.limits.max_items)
+        body = self._decode(request, MucMembers)
+        room, actor = self._room(body.muc_id, body.muc_domain), parse.actor_of(body, self.host)
+        parsed = parse.user_list(body, "muc_member", body.muc_owner_host or self.host)
         users = tuple(item for item in parsed if isinstance(item, Jid))
         _acting(request, room, actor, *users)
         outcomes = await action(MemberChange(room, actor, users)) if users else []
         return member_reply(room, parsed, outcomes)
 
     async def destroy_muc(self, request: Request) -> Answer:
-        obj = self._object(request)
-        room = self._room(obj)
-        owner = parse.actor_of(obj, self.host, host_keys=("host", "muc_owner_host"))
+        body = self._decode(request, DestroyMuc)
+        room = self._room(body.muc_id, body.muc_domain)
+        owner = parse.actor_of(body, self.host, body.host)
         _acting(request, room, owner)
         await self.rooms.destroy(DestroyRoom(
-            room, owner, parse.opt_text(obj, "reason") or "management close"))
+            room, owner, parse.text(body.reason, "reason") or "management close"))
         return success({"mucid": str(room)})
 
     async def muc_users(self, request: Request) -> Answer:
-        members = await self.rooms.members(self._room(self._object(request)))
+        body = self._decode(request, RoomAt)
+        members = await self.rooms.members(self._room(body.muc_id, body.muc_domain))
         return success([{"U": m.jid.local, "H": m.jid.domain, "N": nick, "A": m.affiliation}
                         for m, nick in members], errmsg="")
 
     async def get_muc_opts(self, request: Request) -> Answer:
-        room = await self.rooms.room(self._room(self._object(request), "muc", "domain"))
+        body = self._decode(request, MgmtRoom)
+        room = await self.rooms.room(self._room(body.muc, body.domain, "muc"))
         return success(room_options(room), errmsg="")
 
     async def change_muc_opts(self, request: Request) -> Answer:
-        obj = self._object(request)
-        owner = parse.opt_text(obj, "affiliations")
-        host = fields.opt_str(obj, "host") or self.host
-        new_owner = bare_address(owner, host, "affiliations") if owner else None
-        room_jid = self._room(obj, "muc", "domain")
+        body = self._decode(request, ChangeMucOpts)
+        owner = parse.text(body.affiliations, "affiliations")
+        new_owner = bare_address(owner, body.host or self.host, "affiliations") if owner \
+            else None
+        room_jid = self._room(body.muc, body.domain, "muc")
         _acting(request, room_jid, *([new_owner] if new_owner else []))
         room = await self.admin.change_options(ChangeOptions(
-            room_jid, parse.option_change(obj), new_owner))
+            room_jid, parse.option_change(body), new_owner))
         return success(room_options(room), errmsg="Muc set opt ok")
 
     async def admin_del_muc_user(self, request: Request) -> Answer:
-        obj = self._object(request)
-        user = bare_address(fields.req_str(obj, "user", max_chars=parse.MAX_NAME),
-                            fields.opt_str(obj, "host") or self.host, "user")
-        room = self._room(obj, "muc", "domain")
+        body = self._decode(request, MgmtDelUser)
+        user = bare_address(body.user, body.host or self.host, "user")
+        room = self._room(body.muc, body.domain, "muc")
         _acting(request, room, user)
         removal = await self.admin.admin_remove(room, user)
         return success({"mucid": str(removal.room), "user": str(removal.user),
                         "new_owner": _str(removal.new_owner)}, errmsg="Muc set ok")
 
     async def send_notice_vcard(self, request: Request) -> Answer:
-        obj = dict(request.query) if request.method == "GET" else self._object(request)
-        room_jid = self._room(obj, "muc_name")
+        if request.method == "GET":
+            body = fields.from_query(request.query, NoticeVcard, self.limits)
+        else:
+            body = self._decode(request, NoticeVcard)
+        room_jid = self._room(body.muc_name, body.muc_domain, "muc_name")
         _acting(request, room_jid)
         room = await self.admin.notify_profile(ProfileUpdate(
-            room_jid, name=parse.opt_text(obj, "show_name"),
-            description=parse.opt_text(obj, "muc_desc"),
-            title=parse.opt_text(obj, "muc_title"), picture=parse.opt_text(obj, "muc_pic")))
+            room_jid, name=parse.text(body.show_name, "show_name"),
+            description=parse.text(body.muc_desc, "muc_desc"),
+            title=parse.text(body.muc_title, "muc_title"),
+            picture=parse.text(body.muc_pic, "muc_pic")))
         return success(room_options(room))
 
     async def clear_staff(self, request: Request) -> Answer:
-        obj = self._object(request)
-        host = fields.req_str(obj, "host", max_chars=parse.MAX_NAME)
-        parsed = parse.user_list(obj, "users", host, self.limits.max_items)
+        body = self._decode(request, ClearStaff)
+        parsed = parse.user_list(body, "users", body.host)
         users = [item for item in parsed if isinstance(item, Jid)]
-        for domain in {host, *(user.domain for user in users)}:
+        for domain in {body.host, *(user.domain for user in users)}:
             auth.require_host(request, domain)
         audit.note(request, targets=[str(user) for user in users])
         outcomes = {o.user: o for o in await self.admin.clear_staff(users)} if users else {}

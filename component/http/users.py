@@ -14,8 +14,8 @@ from component.errors import AuthFailed, BadField
 from component.http import auth
 from component.http import body as fields
 from component.http.envelope import Answer, success
-from component.http.room_requests import MAX_NAME
 from component.http.route import GET, POST, Request, Route
+from component.http.shapes import GetUserNick
 from component.jid import Jid, is_valid_domain
 from component.services.keys import KeyService
 from component.services.ports import HostPolicy
@@ -42,12 +42,11 @@ class UserRoutes:
                 Route("avatar/{jid}", GET, self.avatar, mutating=False)]
 
     async def get_user_nick(self, request: Request) -> Answer:
-        obj = fields.as_object(fields.decode_json(request.body))
-        user_id = fields.req_str(obj, "ID", max_chars=MAX_NAME)
-        domain = fields.opt_str(obj, "Domain", max_chars=MAX_NAME) or self.hosts.default_host
+        body = fields.decode(request.body, GetUserNick)
+        domain = body.domain or self.hosts.default_host
         if not is_valid_domain(domain.lower()):
             raise BadField("Domain", f"{domain!r} is not a domain name")
-        user = bare_address(user_id, domain, "ID")  # a name on Domain, or a full JID
+        user = bare_address(body.id, domain, "ID")  # a name on Domain, or a full JID
         auth.require_host(request, user.domain)
         return success(_nick_data(await self.users.profile(user)))
 

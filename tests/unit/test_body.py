@@ -1,0 +1,73 @@
+"""Bodies into Structs: msgspec's errors become the API's, naming fields by their API names."""
+
+from __future__ import annotations
+
+import pytest
+
+from component.errors import ApiError, BadField, BadJson, ErrCode, TooLarge
+from component.http import body as fields
+from component.http.shapes import MucMembers, Recipient, SendMessage, SendNotify
+from tests.unit.http_apps import make_config
+
+LIMITS = make_config(limits={"max_items": 2, "max_body_chars": 5}).limits
+
+
+def refused(raw: bytes, shape: type) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        fields.decode(raw, shape, LIMITS)
+    return caught.value
+
+
+@pytest.mark.parametrize(("raw", "kind", "message"), [
+    (b'{"To":[1],"Body":""}', BadField, "From: missing"),
+    (b'{"From":5,"To":[1],"Body":""}', BadField, "From: expected a string, got a number"),
+    (b'{"From":"","To":[1],"Body":""}', BadField, "From: must not be empty"),
+    (b'{"From":"a","To":[1],"Body":null}', BadField, "Body: expected a string, got null"),
+    (b'{"From":"a","To":{},"Body":""}', BadField, "To: expected an array, got an object"),
+    (b'{"From":"a","To":[],"Body":""}', BadField, "To: expected a non-empty array"),
+    (b"[1]", BadJson, "body: a JSON object was expected"),
+    (b" ", BadJson, "empty body: a JSON document was expected"),
+    (b'{"From":"a","To":[1,2,3],"Body":""}', TooLarge, "To: 3 recipients, the limit is 2"),
+    (b'{"From":"a","To":[1],"Body":"123456"}', TooLarge, "Body: 6 characters, the limit is 5"),
+])
+def test_errors_name_the_field(raw: bytes, kind: type, message: str) -> None:
+    error = refused(raw, SendMessage)
+    assert (type(error), error.message) == (kind, message)
+
+
+def test_a_path_inside_a_field_is_named_after_it() -> None:
+    error = refused(b'{"from":"a","to":["b",5],"category":"c"}', SendNotify)
+    assert error.message == "to: expected a string, got a number (at to[1])"
+    assert error.errcode == ErrCode.BAD_FIELD
+
+
+def test_items_are_decoded_one_by_one() -> None:
+    value = fields.decode(b'{"From":"a","To":[{"User":"b"},5,{"User":""}],"Body":""}',
+                          SendMessage, LIMITS.__class__(max_items=5))
+    first, second, third = fields.items(value, "to")
+    assert first == Recipient("b")
+    assert isinstance(second, BadJson)
+    assert isinstance(third, BadField)
+    assert third.message == "User: must not be empty"
+
+
+def test_a_named_limit_follows_the_settings_given() -> None:
+    raw = b'{"muc_id":"t","muc_member":["a","b","c"]}'
+    assert len(fields.decode(raw, MucMembers, LIMITS.__class__(max_items=3)).muc_member) == 3
+    assert isinstance(refused(raw, MucMembers), TooLarge)
+
+
+@pytest.mark.parametrize("levels", [31, 32, 33])
+@pytest.mark.parametrize("shape", [
+    (b"[", b"]"), (b'{"a":', b"}"), (b'[1,{"b":', b'},"x"]'), (b'{"s":"]]}}","t":[', b"]}")])
+def test_the_quick_depth_check_agrees_with_the_walk(levels: int, shape: tuple[bytes, ...]
+                                                    ) -> None:
+    opening, closing = shape
+    for leaf in (b"1", b'"[{"', b"[]", b"{}"):
+        raw = opening * levels + leaf + closing * levels
+        try:
+            fields.decode_json(raw)
+            refusal = ""
+        except BadJson as exc:
+            refusal = exc.message
+        assert fields._maybe_too_deep(raw) == ("deeper than" in refusal), raw
