@@ -64,28 +64,9 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
     """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
-    handler = line_handler_for(log)
-    if handler is not None and not handler.json:
-        # The plain line straight from its parts: no record to build for a formatter.
-        # `rid` is sane and `endpoint` a route's own path; the rest is quoted if need be.
-        middle = " ".join([f"{key}={_quoted(value)}" for key, value in facts.items()])
-        handler.write_info(log.name, (
-            f"request_id={rid} integrator={_quoted(integrator)} remote={_quoted(remote or '-')}"
-            f" endpoint={endpoint}{' ' if middle else ''}{middle} status={status}"
-            f" errcode={errcode} ms={round(seconds * 1000, 1)}"), {})
-        return
-    record: dict[str, Any] = {
-        "request_id": rid,
-        "integrator": integrator,
-        "remote": remote or "-",
-        "endpoint": endpoint,
-        **{key: list(value) if isinstance(value, dict) else value
-           for key, value in facts.items()},
-        "status": status,
-        "errcode": errcode,
-        "ms": round(seconds * 1000, 1),
-    }
-    _emit(record)
+    _emit({"request_id": rid, "integrator": integrator, "remote": remote or "-",
+           "endpoint": endpoint, **facts, "status": status, "errcode": errcode,
+           "ms": round(seconds * 1000, 1)})
 
 
 def write_event(event: str, facts: dict[str, Any]) -> None:
@@ -97,20 +78,27 @@ def write_event(event: str, facts: dict[str, Any]) -> None:
 def _emit(record: dict[str, Any]) -> None:
     line = " ".join([f"{key}={_quoted(value)}" for key, value in record.items()])
     handler = line_handler_for(log)
+    if handler is not None and not handler.json:
+        handler.write_info(log.name, line, {})  # a plain line is all there is to write
+        return
+    # The JSON fields: an ordered set of facts (acting_as) as the list it is.
+    fields = {key: list(value) if isinstance(value, dict) else value
+              for key, value in record.items()}
     if handler is not None:
-        handler.write_info(log.name, line, record)
+        handler.write_info(log.name, line, fields)
     else:
-        log.info("%s", line, extra={"fields": record})
+        log.info("%s", line, extra={"fields": fields})
 
 
 def _quoted(value: Any) -> str:
     """A value of a logfmt pair: as it is when plain, else JSON-quoted, so that no caller
     text can forge a line. A list is plain when its items, joined with commas, are: the one
     class also refuses commas inside items and empty ones."""
-    if type(value) is str:  # the common case first: every line has a few
+    kind = type(value)
+    if kind is str:  # the common cases first: every line has several of each
         return value if value and "," not in value and _NOT_PLAIN.search(value) is None \
             else orjson.dumps(value).decode()
-    if isinstance(value, int | float):
+    if kind is int or kind is float or isinstance(value, int | float):
         return str(value)
     if isinstance(value, list | dict):
         items: list[str] | dict[str, Any] = value
