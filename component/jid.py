@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from component.xmpp_prep import nodeprep, resourceprep
 
@@ -26,8 +27,7 @@ def is_valid_domain(domain: str) -> bool:
     return all(_LABEL.match(label) and "_" not in label for label in domain.split("."))
 
 
-@dataclass(frozen=True, slots=True)
-class Jid:
+class Jid(msgspec.Struct, frozen=True, gc=False):
     """A prepared JID: made by `parse` or by the factories below, never from raw parts, so
     that every copy is equal to the one the server keeps (one JID normalisation)."""
 

@@ -7,9 +7,9 @@ server (component/http/protocol.py) writes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from component.errors import ApiError, ErrCode, InternalError
@@ -21,8 +21,7 @@ JSON_CONTENT_TYPE = f"{JSON_TYPE}; charset=utf-8"
 RETRY_AFTER_SECONDS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(msgspec.Struct, frozen=True):
     status: int
     errcode: int
     body: bytes

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
 from lxml import etree
 
 from component.config import DeliveryConfig
@@ -40,8 +41,7 @@ SETTLE_SWEEPS = 20
 REMEMBER_IDS_SECONDS = 24 * 3600.0
 
 
-@dataclass(eq=False, slots=True)
-class Entry:
+class Entry(msgspec.Struct, eq=False):
     seq: int
     stanza: Stanza
     # A request's last stanza only (not on replays): True once acknowledged, False when its

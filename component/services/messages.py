@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+import msgspec
 
 from component.errors import (
     ApiError,
@@ -42,15 +43,13 @@ log = logging.getLogger(__name__)
 CARBON_TYPES = frozenset({"normal", "chat", "revoke", "note", "consult", "encrypt", "webrtc"})
 
 
-@dataclass(frozen=True, slots=True)
-class ThirdMessage:
+class ThirdMessage(msgspec.Struct, frozen=True, gc=False):
     sender: str
     recipient: str
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
+class ChatRequest(msgspec.Struct, frozen=True, gc=False):
     """send_message, chat path: one message per recipient, as the original built it."""
 
     sender: str
@@ -63,28 +62,25 @@ class ChatRequest:
     domain: str | None = None  # the MUC service of the room (groupchat only)
 
 
-@dataclass(frozen=True, slots=True)
-class NotifyRequest:
+class NotifyRequest(msgspec.Struct, frozen=True, gc=False):
     sender: str
     recipients: tuple[str, ...]
     category: str
     data: str
 
 
-@dataclass(slots=True)
-class ItemOutcome:
+class ItemOutcome(msgspec.Struct):
     """The report for one item of a request: the stanza id, or the reason it was refused."""
 
     target: str
     id: str | None = None
     error: ApiError | None = None
-    stanzas: list[Stanza] = field(default_factory=list)
+    stanzas: list[Stanza] = msgspec.field(default_factory=list)
     key: str | None = None        # sender + caller-supplied id: a retry is not sent again
     duplicate_of: str | None = None  # "routed"/"queued": accepted before, not sent again
 
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
+class SendResult(msgspec.Struct, frozen=True, gc=False):
     items: list[ItemOutcome]
     status: DeliveryStatus | None  # None when nothing was accepted
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
+import msgspec
 from lxml import etree
 
 from component.store.outbox import OutboxRow
@@ -15,8 +15,7 @@ from component.xmpp.stanzas import Stanza
 DeliveryStatus = Literal["accepted", "routed", "queued"]
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
+class DeliveryReport(msgspec.Struct, frozen=True, gc=False):
     """What happened to a batch: `accepted` once it is durable and written to the server
     (its acknowledgement not awaited), `routed` once the server acknowledged it by a barrier
     (when asked to wait for that), `queued` when it is kept durably and will be sent (link

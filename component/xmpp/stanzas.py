@@ -8,8 +8,9 @@ them, and in the `<qtalk xmlns="urn:qtalk:message"/>` carrier that stock servers
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 from component.jid import Jid
 from component.xmpp.xml import attr, plain_attributes, text
@@ -23,8 +24,7 @@ FORWARD_NS = "urn:xmpp:forward:0"
 PING_NS = "urn:xmpp:ping"
 
 
-@dataclass(frozen=True, slots=True)
-class Stanza:
+class Stanza(msgspec.Struct, frozen=True, gc=False):
     """One serialised top-level stanza with the addresses it was built for.
 
     The link checks `sender` and `recipient` before writing `data`: ejabberd closes the whole
@@ -39,8 +39,7 @@ class Stanza:
     durable: bool = True  # kept in the outbox until routed (a carbon is not)
 
 
-@dataclass(frozen=True, slots=True)
-class StartalkFields:
+class StartalkFields(msgspec.Struct, frozen=True, gc=False):
     """Startalk's message extensions, each None when the caller did not give it."""
 
     msg_type: str | None = None
@@ -51,12 +50,25 @@ class StartalkFields:
     msec_times: str | None = None
     carbon: bool = False
 
+    def carrier_values(self) -> tuple[str | None, ...]:
+        """The carrier's attribute values in _CARRIER_NAMES' order, None for absent ones."""
+        return (self.msg_type, self.ma_type, self.extend_info, self.body_id, self.startalk_type,
+                self.msec_times, "true" if self.carbon else None)
+
     def carrier_attributes(self) -> list[tuple[str, str]]:
-        pairs = [("msgType", self.msg_type), ("maType", self.ma_type),
-                 ("extendInfo", self.extend_info), ("id", self.body_id),
-                 ("type", self.startalk_type), ("msec_times", self.msec_times),
-                 ("carbon", "true" if self.carbon else None)]
-        return [(name, value) for name, value in pairs if value is not None]
+        return [(name, value) for name, value in zip(_CARRIER_NAMES, self.carrier_values())
+                if value is not None]
+
+
+# The carrier's attributes, in the order they are written; the body repeats some of them.
+_CARRIER_NAMES = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
+_BODY_NAMES = ("id", "msgType", "maType", "extendInfo")
+
+
+def _body_attributes(values: tuple[str | None, ...]) -> list[tuple[str, str]]:
+    """The body's attributes from the carrier's values (carrier_values), in the body's order."""
+    return [(name, value) for name, value in zip(_BODY_NAMES, (values[3], *values[:3]))
+            if value is not None]
 
 
 def _attrs(pairs: list[tuple[str, str]]) -> str:
@@ -81,13 +93,6 @@ def split_type(requested: str) -> tuple[str, str | None]:
     return "chat", requested
 
 
-def _message_inner(body: str, fields: StartalkFields) -> str:
-    body_attrs = [(n, v) for n, v in (("id", fields.body_id), ("msgType", fields.msg_type),
-                                      ("maType", fields.ma_type),
-                                      ("extendInfo", fields.extend_info)) if v is not None]
-    return f"<body{_attrs(body_attrs)}>{text(body, 'Body')}</body>{carrier_xml(fields)}"
-
-
 def stanza_head(stanza_type: str, stanza_id: str, sender: Jid, recipient: Jid,
                 *extra: tuple[str, str]) -> str:
     """The attributes of a stanza's start tag, escaped, each with its leading space."""
@@ -102,24 +107,27 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
     The hot path's builder: every attribute value is checked in one search (the body's
     attributes repeat the carrier's values), and escaped one by one only when that finds
     something; the other builders go through `_attrs` per element."""
-    head = [("type", msg_type), ("id", stanza_id), ("from", str(sender)), ("to", str(recipient))]
-    if fields.msec_times:
-        head.append(("msec_times", fields.msec_times))
-    carrier = fields.carrier_attributes()
-    body_attrs = [(n, v) for n, v in (("id", fields.body_id), ("msgType", fields.msg_type),
-                                      ("maType", fields.ma_type),
-                                      ("extendInfo", fields.extend_info)) if v is not None]
-    if not plain_attributes([value for _, value in head + carrier]):
-        return _built_message(head, body_attrs, carrier, body, stanza_id, sender, recipient)
-    data = (f"<message{_plain(head)}><body{_plain(body_attrs)}>{text(body, 'Body')}</body>"
+    sender_text, recipient_text = str(sender), str(recipient)
+    values = fields.carrier_values()
+    carrier = [(name, value) for name, value in zip(_CARRIER_NAMES, values) if value is not None]
+    if not plain_attributes([msg_type, stanza_id, sender_text, recipient_text,
+                             *[value for _, value in carrier]]):
+        return _built_message(sender, recipient, stanza_id, msg_type, body, fields, carrier)
+    msec = f" msec_times='{fields.msec_times}'" if fields.msec_times else ""
+    body_attrs = _plain(_body_attributes(values))
+    data = (f"<message type='{msg_type}' id='{stanza_id}' from='{sender_text}' "
+            f"to='{recipient_text}'{msec}><body{body_attrs}>{text(body, 'Body')}</body>"
             f"<qtalk xmlns='{QTALK_NS}'{_plain(carrier)}/></message>")
     return Stanza("message", stanza_id, sender, recipient, data.encode())
 
 
-def _built_message(head: list[tuple[str, str]], body_attrs: list[tuple[str, str]],
-                   carrier: list[tuple[str, str]], body: str, stanza_id: str, sender: Jid,
-                   recipient: Jid) -> Stanza:
+def _built_message(sender: Jid, recipient: Jid, stanza_id: str, msg_type: str, body: str,
+                   fields: StartalkFields, carrier: list[tuple[str, str]]) -> Stanza:
     """build_message for values that need escaping (or refusing), attribute by attribute."""
+    head = [("type", msg_type), ("id", stanza_id), ("from", str(sender)), ("to", str(recipient))]
+    if fields.msec_times:
+        head.append(("msec_times", fields.msec_times))
+    body_attrs = _body_attributes(fields.carrier_values())
     data = (f"<message{_attrs(head)}><body{_attrs(body_attrs)}>{text(body, 'Body')}</body>"
             f"<qtalk xmlns='{QTALK_NS}'{_attrs(carrier)}/></message>")
     return Stanza("message", stanza_id, sender, recipient, data.encode())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import msgspec.structs
 import pytest
 from lxml import etree
 
@@ -215,7 +215,7 @@ async def test_carbons_do_not_count_against_outbox_max(db: Database) -> None:
     link = FakeLink()
     delivery = await started(link, db, outbox_max=2)
     for n in (1, 2):  # the link is down: each message waits with its carbon
-        await delivery.deliver([message(n), dataclasses.replace(message(n), durable=False)])
+        await delivery.deliver([message(n), msgspec.structs.replace(message(n), durable=False)])
     assert delivery.messages == 2
     with pytest.raises(OutboxFull):
         await delivery.deliver([message(3)])
@@ -349,7 +349,7 @@ async def test_one_barrier_on_its_way_covers_what_is_written_meanwhile() -> None
 async def test_carbons_are_sent_and_acknowledged_but_not_kept(db: Database) -> None:
     link = FakeLink()
     delivery = await started(link, db)
-    carbon = dataclasses.replace(message(2), durable=False)
+    carbon = msgspec.structs.replace(message(2), durable=False)
     report = await delivery.deliver([message(1), carbon])
     assert report.status == "queued"
     assert await rows(db) == ["m1"]  # the courtesy copy is not in the outbox
@@ -363,7 +363,7 @@ async def message_and_copy_in_flight(
     """A request of a message and its carbon, the message written, its barrier on its way."""
     link.go_up()
     delivery = await started(link, None, outbox_max=1000)
-    carbon = dataclasses.replace(message(2), durable=False)
+    carbon = msgspec.structs.replace(message(2), durable=False)
     request = asyncio.create_task(delivery.deliver([message(1), carbon], wait=30))
     await eventually(lambda: len(link.barriers) == 1)
     return delivery, request
@@ -430,7 +430,7 @@ async def test_a_link_drop_replays_routed_messages_not_routed_copies(
     link = FakeLink()
     link.go_up()
     delivery = await started(link, None, outbox_max=1000)
-    carbon = dataclasses.replace(message(2), durable=False)
+    carbon = msgspec.structs.replace(message(2), durable=False)
     assert (await delivery.deliver([message(1), carbon])).status == "routed"
     await eventually(lambda: [s.id for s in link.written] == ["m1", "m2"])
     await eventually(lambda: delivery.depth == 0)
