@@ -56,7 +56,8 @@ class StartalkFields(msgspec.Struct, frozen=True, gc=False):
                 self.msec_times, "true" if self.carbon else None)
 
     def carrier_attributes(self) -> list[tuple[str, str]]:
-        return [(name, value) for name, value in zip(_CARRIER_NAMES, self.carrier_values())
+        values = self.carrier_values()
+        return [(name, value) for name, value in zip(_CARRIER_NAMES, values, strict=True)
                 if value is not None]
 
 
@@ -67,7 +68,7 @@ _BODY_NAMES = ("id", "msgType", "maType", "extendInfo")
 
 def _body_attributes(values: tuple[str | None, ...]) -> list[tuple[str, str]]:
     """The body's attributes from the carrier's values (carrier_values), in the body's order."""
-    return [(name, value) for name, value in zip(_BODY_NAMES, (values[3], *values[:3]))
+    return [(name, value) for name, value in zip(_BODY_NAMES, (values[3], *values[:3]), strict=True)
             if value is not None]
 
 
@@ -109,7 +110,8 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
     something; the other builders go through `_attrs` per element."""
     sender_text, recipient_text = str(sender), str(recipient)
     values = fields.carrier_values()
-    carrier = [(name, value) for name, value in zip(_CARRIER_NAMES, values) if value is not None]
+    carrier = [(name, value) for name, value in zip(_CARRIER_NAMES, values, strict=True)
+               if value is not None]
     if not plain_attributes([msg_type, stanza_id, sender_text, recipient_text,
                              *[value for _, value in carrier]]):
         return _built_message(sender, recipient, stanza_id, msg_type, body, fields, carrier)
