@@ -150,6 +150,8 @@ def _user_of(entry: Recipient | ApiError) -> str | ItemOutcome:
 
 def _merge(parsed: Sequence[object], sent: SendResult) -> SendResult:
     """Put the items refused while parsing back in their places among the service's."""
+    if len(parsed) == len(sent.items):
+        return sent  # none was refused while parsing
     outcomes = iter(sent.items)
     items = [item if isinstance(item, ItemOutcome) else next(outcomes) for item in parsed]
     return SendResult(items, sent.status)

@@ -34,6 +34,8 @@ from component.xmpp.stanzas import Stanza
 log = logging.getLogger(__name__)
 MIN_WINDOW = 64
 SETTLE_SECONDS = 2.0
+ACCEPTED, ROUTED, QUEUED = (DeliveryReport("accepted"), DeliveryReport("routed"),
+                            DeliveryReport("queued"))
 # Settled rows are deleted in sweeps this far apart (as a share of SETTLE_SECONDS), not one
 # timer per acknowledgement: under steady load that timer fired for every barrier, and each
 # firing cost a wake-up and a transaction of its own.
@@ -159,41 +161,46 @@ class OutboxDelivery:
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
-        await self._room_for_more()
-        messages = sum(stanza.durable for stanza in stanzas)
-        if self.messages + messages > self._config.outbox_max:
-            raise OutboxFull(f"the outbox holds {self.messages} messages, its limit is "
-                             f"{self._config.outbox_max}")
+        if len(self._unsent) >= self.window and self._link.up.is_set():
+            await self._room_for_more()
         # Courtesy copies (carbons) wait until the request's messages are routed: written
         # with them, the server handled the copies before handing the messages to their
         # recipients, which cost a message 0.6 ms of its delivery (bench/RESULTS.md).
-        entries = [Entry(self._next_seq(), s) for s in stanzas if s.durable]
-        self.messages += messages
-        copies = tuple(s for s in stanzas if not s.durable)
-        if not entries:  # copies alone: nothing to wait for
-            entries, copies = [Entry(self._next_seq(), s) for s in copies], ()
-        entries[-1].copies = copies
+        durable = [stanza for stanza in stanzas if stanza.durable]
+        if self.messages + len(durable) > self._config.outbox_max:
+            raise OutboxFull(f"the outbox holds {self.messages} messages, its limit is "
+                             f"{self._config.outbox_max}")
+        copies = () if len(durable) == len(stanzas) else \
+            tuple(stanza for stanza in stanzas if not stanza.durable)
+        if not durable:  # copies alone: nothing to wait for
+            durable, copies = list(copies), ()
+        else:
+            self.messages += len(durable)
+        entries = [Entry(self._next_seq(), stanza) for stanza in durable]
+        last = entries[-1]
+        last.copies = copies
         durable_enough = self._outbox is not None and not wait
         if not durable_enough:
             # Only the last one's acknowledgement is awaited: the barrier acks in order.
-            entries[-1].acked = self._running_loop().create_future()
-        self._remember(remember, entries[-1].seq)
+            last.acked = self._running_loop().create_future()
+        if remember or self._accepted_order:
+            self._remember(remember, last.seq)
         await self._commit(entries, remember)
         up = self._link.up.is_set()
         if durable_enough:  # the outbox replays it until the server has routed it
-            return DeliveryReport("accepted" if up else "queued")
+            return ACCEPTED if up else QUEUED
         if not up and wait is None:
-            return DeliveryReport("queued")
-        last = entries[-1].acked
-        assert last is not None
-        if not last.done():  # else the barrier came back while the rows were committed
+            return QUEUED
+        acked = last.acked
+        assert acked is not None
+        if not acked.done():  # else the barrier came back while the rows were committed
             # One future per request, resolved by the barrier, a link drop or this timer:
             # asyncio.wait's sets and callbacks cost more than the rest of this method.
             timer = self._running_loop().call_later(
-                wait or self._config.ack_timeout, _stop_waiting, last)
-            await last
+                wait or self._config.ack_timeout, _stop_waiting, acked)
+            await acked
             timer.cancel()
-        return DeliveryReport("routed" if last.result() else "queued")
+        return ROUTED if acked.result() else QUEUED
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         assert self._loop is not None, "OutboxDelivery.start() first"

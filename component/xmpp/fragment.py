@@ -49,7 +49,9 @@ _IDS = random.Random(secrets.randbits(128))
 
 def new_message_id() -> str:
     """An id in the shape of the original's server-made ids: prefix, random, epoch ms."""
-    return f"http{_IDS.randrange(10**16)}{int(time.time() * 1000)}"
+    # 53 random bits: up to 16 digits, as before; getrandbits is one C call, randrange a
+    # loop in Python.
+    return f"http{_IDS.getrandbits(53)}{int(time.time() * 1000)}"
 
 
 @dataclass(frozen=True, slots=True)
