@@ -69,6 +69,7 @@ class OutboxDelivery:
     def __init__(self, link: LinkPort, outbox: OutboxPort | None, config: DeliveryConfig, *,
                  clock: Callable[[], float] = time.time) -> None:
         self._link = link
+        self.check_addresses = link.check_addresses  # StanzaSink's, the link's own
         self._outbox = outbox
         self._config = config
         self._clock = clock  # when caller-supplied ids were accepted (the outbox's clock too)
@@ -150,8 +151,6 @@ class OutboxDelivery:
 
     # -- accepting -----------------------------------------------------------------------
 
-    def check_addresses(self, stanza: Stanza) -> None:
-        self._link.check_addresses(stanza)
 
     async def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
         """Caller-supplied ids seen before, with their state now: routed or queued."""

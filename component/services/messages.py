@@ -275,8 +275,9 @@ class MessageService:
         # Recipients first: in a cluster, looking for a caller id seen before claims it in
         # the shared state, and an item refused after that would hold its claim until it
         # lapsed (a retry meanwhile waited for it).
-        due = await self._refuse_unknown(outcomes)
-        await self._drop_duplicates(outcomes)
+        due = await self._refuse_unknown(outcomes) if self._recipients is not None else ()
+        if any(outcome.key for outcome in outcomes):
+            await self._drop_duplicates(outcomes)
         batch = [stanza for outcome in outcomes if outcome.error is None
                  for stanza in outcome.stanzas]
         if not batch:
@@ -293,9 +294,10 @@ class MessageService:
         without one; returns the known accounts due for a check once written."""
         if self._recipients is None:
             return ()
-        screening = await self._recipients.screen(
-            [stanza.recipient.bare for outcome in outcomes if outcome.error is None
-             for stanza in outcome.stanzas])
+        users = [stanza.recipient.bare for outcome in outcomes if outcome.error is None
+                 for stanza in outcome.stanzas]
+        screening = self._recipients.screen_from_memory(users) \
+            or await self._recipients.screen(users)
         missing = screening.missing
         for outcome in outcomes if missing else ():
             if outcome.error is not None or not outcome.stanzas:

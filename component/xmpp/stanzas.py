@@ -63,13 +63,14 @@ class StartalkFields(msgspec.Struct, frozen=True, gc=False):
 
 # The carrier's attributes, in the order they are written; the body repeats some of them.
 _CARRIER_NAMES = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
-_BODY_NAMES = ("id", "msgType", "maType", "extendInfo")
+_SHARED_NAMES = _CARRIER_NAMES[:3]  # on the body too, after its id
+_CARRIER_ONLY_NAMES = _CARRIER_NAMES[4:]
 
 
-def _body_attributes(values: tuple[str | None, ...]) -> list[tuple[str, str]]:
-    """The body's attributes from the carrier's values (carrier_values), in the body's order."""
-    return [(name, value) for name, value in zip(_BODY_NAMES, (values[3], *values[:3]), strict=True)
-            if value is not None]
+def _plain_given(names: tuple[str, ...], values: tuple[str | None, ...]) -> str:
+    """`_plain` of the pairs whose value is given (not None)."""
+    return "".join([f" {name}='{value}'" for name, value in zip(names, values, strict=True)
+                    if value is not None])
 
 
 def _attrs(pairs: list[tuple[str, str]]) -> str:
@@ -109,27 +110,31 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
     attributes repeat the carrier's values), and escaped one by one only when that finds
     something; the other builders go through `_attrs` per element."""
     sender_text, recipient_text = str(sender), str(recipient)
-    values = fields.carrier_values()
-    carrier = [(name, value) for name, value in zip(_CARRIER_NAMES, values, strict=True)
-               if value is not None]
-    if not plain_attributes([msg_type, stanza_id, sender_text, recipient_text,
-                             *[value for _, value in carrier]]):
-        return _built_message(sender, recipient, stanza_id, msg_type, body, fields, carrier)
-    msec = f" msec_times='{fields.msec_times}'" if fields.msec_times else ""
-    body_attrs = _plain(_body_attributes(values))
+    f = fields
+    if not plain_attributes((msg_type, stanza_id, sender_text, recipient_text,
+                             f.msg_type or "", f.ma_type or "", f.extend_info or "",
+                             f.body_id or "", f.startalk_type or "", f.msec_times or "")):
+        return _built_message(sender, recipient, stanza_id, msg_type, body, fields)
+    msec = f" msec_times='{f.msec_times}'" if f.msec_times else ""
+    shared = _plain_given(_SHARED_NAMES, (f.msg_type, f.ma_type, f.extend_info))
+    body_id = f" id='{f.body_id}'" if f.body_id is not None else ""
+    carrier_only = _plain_given(_CARRIER_ONLY_NAMES,
+                                (f.startalk_type, f.msec_times, "true" if f.carbon else None))
     data = (f"<message type='{msg_type}' id='{stanza_id}' from='{sender_text}' "
-            f"to='{recipient_text}'{msec}><body{body_attrs}>{text(body, 'Body')}</body>"
-            f"<qtalk xmlns='{QTALK_NS}'{_plain(carrier)}/></message>")
+            f"to='{recipient_text}'{msec}><body{body_id}{shared}>{text(body, 'Body')}</body>"
+            f"<qtalk xmlns='{QTALK_NS}'{shared}{body_id}{carrier_only}/></message>")
     return Stanza("message", stanza_id, sender, recipient, data.encode())
 
 
 def _built_message(sender: Jid, recipient: Jid, stanza_id: str, msg_type: str, body: str,
-                   fields: StartalkFields, carrier: list[tuple[str, str]]) -> Stanza:
+                   fields: StartalkFields) -> Stanza:
     """build_message for values that need escaping (or refusing), attribute by attribute."""
     head = [("type", msg_type), ("id", stanza_id), ("from", str(sender)), ("to", str(recipient))]
     if fields.msec_times:
         head.append(("msec_times", fields.msec_times))
-    body_attrs = _body_attributes(fields.carrier_values())
+    carrier = fields.carrier_attributes()
+    body_attrs = [pair for pair in carrier if pair[0] == "id"] + \
+        [pair for pair in carrier if pair[0] in _SHARED_NAMES]
     data = (f"<message{_attrs(head)}><body{_attrs(body_attrs)}>{text(body, 'Body')}</body>"
             f"<qtalk xmlns='{QTALK_NS}'{_attrs(carrier)}/></message>")
     return Stanza("message", stanza_id, sender, recipient, data.encode())

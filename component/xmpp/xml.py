@@ -7,6 +7,7 @@ escaped: a single such character in a stanza makes ejabberd close the whole comp
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from component.errors import BadRequest
 
@@ -54,7 +55,7 @@ def text(value: str, what: str = "text") -> str:
     return check_chars(value, what).translate(_TEXT)
 
 
-def plain_attributes(values: list[str]) -> bool:
+def plain_attributes(values: Sequence[str]) -> bool:
     """True when none of these values needs escaping or refusing as an attribute value:
     one search over them all instead of one per attribute (most stanzas' values are JIDs,
     ids, types and digits)."""
