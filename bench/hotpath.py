@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import logging
 import pstats
 import tempfile
@@ -159,6 +160,9 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
         protocol.connection_made(transport)
         transport.protocol = protocol
         transports.append(transport)
+    # As the daemon does once started (component/app.py): what start-up allocated is frozen.
+    gc.collect()
+    gc.freeze()
     profiler = cProfile.Profile() if args.profile else None
     cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.perf_counter()
     if profiler is not None:

@@ -26,7 +26,7 @@ from component.errors import (
 )
 from component.jid import Jid, JidError
 from component.services.ports import DeliveryStatus, HostPolicy, StanzaSink
-from component.services.recipients import RecipientCheck
+from component.services.recipients import RecipientCheck, Screening
 from component.services.room_ports import GroupGate
 from component.xmpp import fragment
 from component.xmpp.stanzas import (
@@ -128,8 +128,12 @@ class MessageService:
             return await self._deliver([await self._group_chat(request)], wait)
         domain = request.host or self._hosts.default_host
         sender = self._local_user(request.sender, domain, "From")
-        return await self._deliver([self._chat(request, sender, to, domain)
-                                    for to in request.recipients], wait)
+        xmpp_type, startalk_type = split_type(request.msg_type)
+        fields = StartalkFields(msg_type=request.startalk_msg_type,
+                                extend_info=request.extend_info, startalk_type=startalk_type,
+                                msec_times=str(int(time.time() * 1000)))
+        return await self._deliver([self._chat(request.body, sender, to, domain, xmpp_type,
+                                               fields) for to in request.recipients], wait)
 
     async def send_notify(self, request: NotifyRequest, *,
                           wait: float | None = None) -> SendResult:
@@ -217,19 +221,17 @@ class MessageService:
             raise BadField(what, f"{name!r} is not a room address")
         return jid
 
-    def _chat(self, request: ChatRequest, sender: Jid, target: str, domain: str) -> ItemOutcome:
+    def _chat(self, body: str, sender: Jid, target: str, domain: str, xmpp_type: str,
+              fields: StartalkFields) -> ItemOutcome:
+        """One recipient's message; `fields` are the request's, without the body's id."""
         outcome = ItemOutcome(target)
         try:
             recipient = self._local_user(target, domain, "To.User")
-            xmpp_type, startalk_type = split_type(request.msg_type)
-            outcome.id = fragment.new_message_id()
-            fields = StartalkFields(
-                msg_type=request.startalk_msg_type, extend_info=request.extend_info,
-                body_id=outcome.id, startalk_type=startalk_type,
-                msec_times=str(int(time.time() * 1000)))
-            message = build_message(sender, recipient, stanza_id=outcome.id,
-                                    msg_type=xmpp_type, body=request.body, fields=fields)
-            outcome.stanzas += self._with_carbon(sender, message, carbon=True)
+            outcome.id = message_id = fragment.new_message_id()
+            message = build_message(sender, recipient, stanza_id=message_id, msg_type=xmpp_type,
+                                    body=body, fields=msgspec.structs.replace(
+                                        fields, body_id=message_id))
+            outcome.stanzas = self._with_carbon(sender, message, carbon=True)
             self._check(outcome)
         except ApiError as exc:
             outcome.error, outcome.stanzas = exc, []
@@ -275,7 +277,14 @@ class MessageService:
         # Recipients first: in a cluster, looking for a caller id seen before claims it in
         # the shared state, and an item refused after that would hold its claim until it
         # lapsed (a retry meanwhile waited for it).
-        due = await self._refuse_unknown(outcomes) if self._recipients is not None else ()
+        due: Sequence[Jid] = ()
+        if self._recipients is not None:
+            users = [stanza.recipient.bare for outcome in outcomes if outcome.error is None
+                     for stanza in outcome.stanzas]
+            # From memory when it knows them all (most requests: no coroutine to run).
+            screening = self._recipients.screen_from_memory(users) \
+                or await self._recipients.screen(users)
+            due = self._refuse_unknown(outcomes, screening)
         if any(outcome.key for outcome in outcomes):
             await self._drop_duplicates(outcomes)
         batch = [stanza for outcome in outcomes if outcome.error is None
@@ -289,15 +298,10 @@ class MessageService:
             self._recipients.recheck_after(due, batch)
         return SendResult(outcomes, report.status)
 
-    async def _refuse_unknown(self, outcomes: list[ItemOutcome]) -> Sequence[Jid]:
+    def _refuse_unknown(self, outcomes: list[ItemOutcome], screening: Screening
+                        ) -> Sequence[Jid]:
         """Refuse each item whose recipient has no account, and drop the copies for a sender
         without one; returns the known accounts due for a check once written."""
-        if self._recipients is None:
-            return ()
-        users = [stanza.recipient.bare for outcome in outcomes if outcome.error is None
-                 for stanza in outcome.stanzas]
-        screening = self._recipients.screen_from_memory(users) \
-            or await self._recipients.screen(users)
         missing = screening.missing
         for outcome in outcomes if missing else ():
             if outcome.error is not None or not outcome.stanzas:
