@@ -11,6 +11,14 @@ write, the link's writes shared per loop turn) come on top and are counted by `m
     python -m bench.hotpath --carbons off --requests 50000 --profile run/hotpath.prof
     python -m bench.hotpath --synchronous full --batch 100   # send_thirdmessage arrays of 100,
                                                              # the outbox synced per commit
+    python -m bench.hotpath --layers                         # the cost of each layer
+
+`--upto LAYER` stops the request at a layer, with a fake port behind it: `http` (the server
+and pipeline; the route answers a fixed envelope of the same shape), `service` (the handler,
+the message service, the recipient check, the stanzas; the sink accepts at once), `delivery`
+(the window, the barrier, the link, no outbox), `outbox` (the SQLite outbox too, no audit
+line), `all` (everything, as the daemon runs). `--layers` runs each in a process of its own
+and prints what each layer adds: the floor of every layer, measured side by side.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ import cProfile
 import gc
 import logging
 import pstats
+import re
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,14 +43,17 @@ import uvloop
 from lxml import etree
 
 from component.config import parse_config
+from component.http.envelope import Answer, success
 from component.http.messages import MessageRoutes
 from component.http.protocol import HttpConnection
+from component.http.route import POST, Request, Route
 from component.http.server import make_pipeline, make_server
 from component.jid import Jid
 from component.logs import setup_logging
 from component.services.delivery import OutboxDelivery
 from component.services.hosts import HostRegistry
 from component.services.messages import MessageService
+from component.services.ports import DeliveryReport
 from component.services.recipients import RecipientCheck
 from component.store.db import Database
 from component.store.outbox import SqliteOutbox
@@ -83,6 +97,21 @@ class AckingLink:
 
     def on_down(self, listener: Callable[[], None]) -> None:
         pass
+
+
+class AcceptingSink:
+    """The delivery port for `--upto service`: checks addresses as the link does, accepts."""
+
+    def __init__(self, link: AckingLink) -> None:
+        self.check_addresses = link.check_addresses
+        self._accepted = DeliveryReport("accepted")
+
+    async def deliver(self, stanzas: Any, *, wait: float | None = None,
+                      remember: Any = ()) -> DeliveryReport:
+        return self._accepted
+
+    async def accepted_before(self, keys: Any) -> dict[str, str]:
+        return {}
 
 
 class EveryoneExists:
@@ -135,19 +164,25 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
         "xmpp": {"server": "127.0.0.1", "domain": COMPONENT, "secret": "hotpath-secret",
                  "hosts": [HOST], "muc_domain": MUC, "carbons": args.carbons == "on"},
         "store": {"path": str(store), "synchronous": args.synchronous},
-        "log": {"level": args.log_level}})
+        "log": {"level": "WARNING" if args.upto != "all" else args.log_level}})
     setup_logging(config.log)
     db = await Database.open(config.store.path)
     hosts = HostRegistry(config.xmpp.hosts, MUC)
-    delivery = OutboxDelivery(AckingLink(), SqliteOutbox(db, synchronous=args.synchronous),
-                              config.delivery)
+    link = AckingLink()
+    outbox = SqliteOutbox(db, synchronous=args.synchronous) \
+        if args.upto in ("outbox", "all") else None
+    delivery = OutboxDelivery(link, outbox, config.delivery)
     await delivery.start()
     recipients = RecipientCheck(EveryoneExists(), hosts, known_for=300.0, unknown_for=10.0,
                                 on_lost=lambda lost: None) \
         if args.check_recipients == "on" else None
-    service = MessageService(delivery, hosts, max_stanza_bytes=config.limits.max_stanza_bytes,
+    service = MessageService(AcceptingSink(link) if args.upto == "service" else delivery, hosts,
+                             max_stanza_bytes=config.limits.max_stanza_bytes,
                              carbons=config.xmpp.carbons, recipients=recipients)
-    pipeline = make_pipeline(config, MessageRoutes(service, config.limits).routes(), db=db)
+    routes = MessageRoutes(service, config.limits).routes() if args.upto != "http" \
+        else [Route(route.path, POST, _fixed_answer) for route in
+              MessageRoutes(service, config.limits).routes()]
+    pipeline = make_pipeline(config, routes, db=db)
     server = make_server(config, pipeline)
     path, body = _request_body(args.batch)
     request = (f"POST /qtalk/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -187,6 +222,15 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
         pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
 
 
+_FIXED = success({"status": "accepted", "items": [
+    {"index": 0, "to": "test2", "ok": True, "id": "http12345678901234561796529725476"}]})
+
+
+async def _fixed_answer(request: Request) -> Answer:
+    """`--upto http`: the answer of a send_message, without its work."""
+    return _FIXED
+
+
 def _request_body(batch: int) -> tuple[str, bytes]:
     """send_message alone, or send_thirdmessage with an array of `batch` messages."""
     if not batch:
@@ -210,10 +254,39 @@ def main(argv: list[str] | None = None) -> None:
                         help="send_thirdmessage arrays of this many (0: send_message)")
     parser.add_argument("--log-level", default="INFO", help="INFO writes the audit lines")
     parser.add_argument("--profile", type=Path, help="cProfile stats to this file")
+    parser.add_argument("--upto", choices=LAYERS, default="all",
+                        help="stop the request at this layer, a fake port behind it")
+    parser.add_argument("--layers", action="store_true",
+                        help="each --upto in a process of its own, and what each layer adds")
     args = parser.parse_args(argv)
+    if args.layers:
+        _layers(argv or sys.argv[1:])
+        return
     logging.raiseExceptions = True
     with tempfile.TemporaryDirectory() as folder:
         uvloop.run(measure(args, Path(folder) / "store.db"))
+
+
+LAYERS = ("http", "service", "delivery", "outbox", "all")
+LAYER_NAMES = {"http": "HTTP server and pipeline (a fixed answer)",
+               "service": "+ handler, message service, recipient check, stanzas",
+               "delivery": "+ delivery: window, barrier, link (no outbox)",
+               "outbox": "+ the SQLite outbox", "all": "+ the audit line (the daemon)"}
+
+
+def _layers(argv: list[str]) -> None:
+    """Run every --upto in a child process; print µs CPU per request and each layer's part."""
+    passed = [arg for arg in argv if arg != "--layers"]
+    before = 0.0
+    print("| layer | µs CPU per request | this layer |\n|---|---|---|")
+    for layer in LAYERS:
+        done = subprocess.run([sys.executable, "-m", "bench.hotpath", *passed, "--upto", layer],
+                              capture_output=True, text=True, check=True)
+        found = re.search(r"per request: ([0-9.]+) µs CPU", done.stdout)
+        assert found is not None, done.stdout + done.stderr
+        cpu = float(found[1])
+        print(f"| {LAYER_NAMES[layer]} | {cpu:.1f} | {cpu - before:+.1f} |", flush=True)
+        before = cpu
 
 
 if __name__ == "__main__":
