@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 
 from component.store.migrations import MIGRATIONS
+from component.store.outbox_file import outbox_path
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,11 @@ class Database:
         return True
 
     def size_bytes(self) -> int:
-        """The file and its WAL, in bytes (two stat calls: cheap enough for /metrics)."""
+        """The file, the outbox's file and their WALs, in bytes (four stat calls: cheap
+        enough for /metrics)."""
         total = 0
-        for suffix in ("", "-wal"):
-            file = Path(f"{self.path}{suffix}")
+        outbox = outbox_path(self.path)
+        for file in (self.path, Path(f"{self.path}-wal"), outbox, Path(f"{outbox}-wal")):
             if file.exists():
                 total += file.stat().st_size
         return total
@@ -69,7 +71,7 @@ class Database:
         await self.conn.close()
 
 
-# How every connection to the file journals and syncs (the outbox opens its own two).
+# How every connection to the file journals and syncs (the outbox has a file of its own).
 FILE_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL")
 
 

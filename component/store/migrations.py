@@ -79,4 +79,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE idempotency ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
     CREATE INDEX idempotency_by_time ON idempotency(created_at);
     """,
+    # 4: the outbox and the caller ids live in the outbox's own file (store/outbox_file.py),
+    # which copies the rows of the two tables above at its first start and drops them. The
+    # version marks the store as one that a daemon before that move must not open.
+    "",
 ]

@@ -25,6 +25,7 @@ import pytest
 
 from component.app import Daemon
 from component.config import Config
+from component.store.outbox_file import outbox_path
 from devenv.demo import config_toml
 from devenv.servers import KINDS, XmppServer
 from tests.integration.conftest import daemon_config, started_server
@@ -281,7 +282,7 @@ async def test_sigterm_drains_what_was_accepted(own_server: XmppServer,
         assert exit_code == 0
         assert BURST // 2 <= len(burst.answers) < BURST
         assert set(burst.answers) - set(seen) == set()
-        with sqlite3.connect(tmp_path / "store.db") as db:
+        with sqlite3.connect(outbox_path(tmp_path / "store.db")) as db:
             assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
     finally:
         await bob.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import msgspec.structs
 import pytest
@@ -18,6 +21,7 @@ from component.services.delivery import OutboxDelivery
 from component.services.ports import DeliveryReport, OutboxPort
 from component.store.db import Database
 from component.store.outbox import OutboxRow, SqliteOutbox
+from component.store.outbox_file import outbox_path
 from component.xmpp.stanzas import Stanza, StartalkFields, build_message
 from tests.unit.clock import ManualClock
 from tests.unit.polling import eventually
@@ -89,7 +93,7 @@ class ObservedOutbox:
     hold up (`before_commit`, awaited first) or make fail (`before_commit` raising)."""
 
     def __init__(self, db: Database, clock: Callable[[], float] | None = None) -> None:
-        self._real = SqliteOutbox(db, clock=clock or time.time)
+        self._real = OPEN_OUTBOXES[db.path] = SqliteOutbox(db, clock=clock or time.time)
         self.commits = 0
         self.before_commit: Callable[[], Awaitable[None]] | None = None
 
@@ -125,15 +129,26 @@ async def started(link: FakeLink, db: Database | None, *, outbox: OutboxPort | N
     settings = DeliveryConfig(**{"outbox_max": 100, "window": 5000, "ack_timeout": 1.0,
                                  **config})  # type: ignore[arg-type]
     if outbox is None and db is not None:
-        outbox = SqliteOutbox(db)
+        outbox = OPEN_OUTBOXES[db.path] = SqliteOutbox(db)
     delivery = OutboxDelivery(link, outbox, settings, clock=clock or time.time)
     await delivery.start()
     return delivery
 
 
+# The outbox's file is held by its one connection while open: read through it then.
+OPEN_OUTBOXES: dict[Path, SqliteOutbox] = {}
+
+
+def outbox_file(db: Database) -> sqlite3.Connection:
+    return sqlite3.connect(outbox_path(db.path))
+
+
 async def rows(db: Database) -> list[str]:
-    async with db.conn.execute("SELECT stanza_id FROM outbox ORDER BY seq") as cursor:
-        return [str(r[0]) for r in await cursor.fetchall()]
+    outbox = OPEN_OUTBOXES.get(db.path)
+    if outbox is not None and outbox._conn is not None:
+        return [row.stanza.id for row in await outbox.load()]
+    with contextlib.closing(outbox_file(db)) as conn:
+        return [str(r[0]) for r in conn.execute("SELECT stanza_id FROM outbox ORDER BY seq")]
 
 
 @pytest.fixture(autouse=True)
@@ -280,8 +295,9 @@ async def test_remembered_ids_are_forgotten_after_their_time(
     assert await delivery.accepted_before(["alice@qtalk.test.org m1", "alice@qtalk.test.org m2"]) \
         == {"alice@qtalk.test.org m2": "routed"}
     await delivery.drain(1)
-    async with db.conn.execute("SELECT key FROM accepted_ids") as cursor:
-        assert [row[0] for row in await cursor.fetchall()] == ["alice@qtalk.test.org m2"]
+    with contextlib.closing(outbox_file(db)) as conn:
+        assert [r[0] for r in conn.execute("SELECT key FROM accepted_ids")] \
+            == ["alice@qtalk.test.org m2"]
 
 
 async def test_written_while_committing_and_answered_after_the_commit(db: Database) -> None:

@@ -1,11 +1,10 @@
-"""The outbox table's transactions: on the loop when the lock is free, never stalling it."""
+"""The outbox's file and its transactions: on the loop, never stalling it."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
-import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,9 @@ import pytest
 from component.jid import Jid
 from component.store import outbox as outbox_module
 from component.store.db import Database
+from component.store.migrations import MIGRATIONS
 from component.store.outbox import OutboxRow, SqliteOutbox
+from component.store.outbox_file import OutboxFileInUse, outbox_path
 from component.xmpp.stanzas import StartalkFields, build_message
 
 ALICE = Jid.parse("alice@qtalk.test.org")
@@ -25,31 +26,28 @@ def row(seq: int) -> OutboxRow:
                                         body="x" * 200, fields=StartalkFields()))
 
 
-async def stored(db: Database) -> list[int]:
-    async with db.conn.execute("SELECT seq FROM outbox ORDER BY seq") as cursor:
-        return [int(r[0]) for r in await cursor.fetchall()]
+async def stored(outbox: SqliteOutbox) -> list[int]:
+    return [r.seq for r in await outbox.load()]
 
 
-async def test_a_taken_lock_is_waited_for_off_the_loop(db: Database) -> None:
+async def test_the_file_is_held_by_the_outbox_alone(db: Database) -> None:
+    """One connection holds the outbox's file for the whole run: commits take no lock, and
+    another process (a second daemon on the same store) cannot open it."""
     outbox = SqliteOutbox(db)
     await outbox.open()
     await outbox.commit([row(1)], None, [])
-    assert outbox.waited_for_lock == 0
-    holder = sqlite3.connect(db.path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another writer of the file holds the lock
-    commit = asyncio.create_task(outbox.commit([row(2)], None, []))
-    started = time.monotonic()
-    await asyncio.sleep(0.2)  # the loop runs on while the group waits
-    assert time.monotonic() - started < 1.0
-    assert not commit.done()
-    holder.execute("COMMIT")
-    holder.close()
-    await asyncio.wait_for(commit, 5)
-    assert outbox.waited_for_lock == 1
-    assert await stored(db) == [1, 2]
-    await outbox.commit([row(3)], 1, [])  # and the loop's own attempts work again
-    assert await stored(db) == [2, 3]
+    other = sqlite3.connect(outbox_path(db.path), timeout=0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("SELECT count(*) FROM outbox").fetchall()
+    other.close()
+    with pytest.raises(OutboxFileInUse):
+        await SqliteOutbox(db).open()
+    assert not (outbox_path(db.path).parent / f"{outbox_path(db.path).name}-shm").exists()
     await outbox.close()
+    reopened = SqliteOutbox(db)
+    await reopened.open()  # released at close
+    assert await stored(reopened) == [1]
+    await reopened.close()
 
 
 async def test_other_errors_are_not_retried(db: Database) -> None:
@@ -58,9 +56,51 @@ async def test_other_errors_are_not_retried(db: Database) -> None:
     await outbox.commit([row(1)], None, [])
     with pytest.raises(sqlite3.IntegrityError):
         await outbox.commit([row(2), row(1)], None, [])  # seq 1 again: rolled back whole
-    assert await stored(db) == [1]
-    assert outbox.waited_for_lock == 0
+    assert await stored(outbox) == [1]
     await outbox.close()
+
+
+async def test_restart_continues_after_the_highest_pending_row(db: Database) -> None:
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    assert await outbox.last_seq() == 0
+    await outbox.commit([row(1), row(2), row(3)], None, [])
+    await outbox.commit([], 2, [])
+    await outbox.close()
+    reopened = SqliteOutbox(db)
+    await reopened.open()
+    assert await reopened.last_seq() == 3
+    assert await stored(reopened) == [3]
+    await reopened.commit([], 3, [])
+    assert await reopened.last_seq() == 0  # empty: nothing to be ordered after
+    await reopened.close()
+
+
+async def test_rows_of_the_stores_old_tables_move_to_the_outbox_file(tmp_path: Path) -> None:
+    """A store written by a daemon before the outbox's own file: its pending rows and
+    remembered ids are moved at the first start, and its tables dropped."""
+    store = tmp_path / "old.db"
+    old = sqlite3.connect(store, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        old.executescript(script)
+    old.execute("PRAGMA user_version = 3")
+    message = row(7).stanza
+    old.execute("INSERT INTO outbox VALUES (7, ?, ?, ?, ?, ?, 1.0)",
+                (message.id, message.kind, str(message.sender), str(message.recipient),
+                 message.data))
+    old.execute("INSERT INTO accepted_ids VALUES ('alice@qtalk.test.org m7', 5.0)")
+    old.close()
+    db = await Database.open(store)
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    assert [(r.seq, r.stanza) for r in await outbox.load()] == [(7, message)]
+    assert await outbox.accepted_ids() == [("alice@qtalk.test.org m7", 5.0)]
+    assert await outbox.last_seq() == 7
+    async with db.conn.execute("SELECT name FROM sqlite_master WHERE name IN "
+                               "('outbox', 'accepted_ids')") as cursor:
+        assert await cursor.fetchall() == []
+    await outbox.close()
+    await db.close()
 
 
 async def test_the_wal_is_checkpointed_by_the_writer_thread(
@@ -76,13 +116,14 @@ async def test_the_wal_is_checkpointed_by_the_writer_thread(
         original(self)
 
     monkeypatch.setattr(SqliteOutbox, "_checkpoint_wal", recording)
-    size_before = db.path.stat().st_size
+    file = outbox_path(db.path)
+    size_before = file.stat().st_size
     for seq in range(1, 21):
         await outbox.commit([row(seq)], None, [])
     await outbox.close()  # waits for a checkpoint still running
     assert threads
     assert all(name.startswith("outbox-writer") for name in threads)
-    assert db.path.stat().st_size > size_before  # the rows reached the file itself
+    assert file.stat().st_size > size_before  # the rows reached the file itself
 
 
 @pytest.mark.parametrize(("synchronous", "pragma"), [("normal", 1), ("full", 2)])
@@ -104,5 +145,5 @@ async def test_full_syncs_each_group_off_the_loop(db: Database, synchronous: str
     assert outbox._conn is not None
     assert outbox._conn.execute("PRAGMA synchronous").fetchone() == (pragma,)
     assert threads == ["MainThread" if synchronous == "normal" else "outbox-writer_0"]
-    assert await stored(db) == [1]
+    assert await stored(outbox) == [1]
     await outbox.close()

@@ -1,0 +1,115 @@
+"""The outbox's own SQLite file, held by one connection for the daemon's whole run.
+
+The outbox is written once or more per loop turn under load, so what each commit costs in
+syscalls counts. In the shared store every commit took and released the WAL's locks (six
+fcntl calls), and AUTOINCREMENT rewrote the `sqlite_sequence` page (two more pwrite64 calls).
+Here the file is opened with `locking_mode = EXCLUSIVE` before WAL is entered: SQLite takes
+the file's lock once, keeps the WAL index in memory (no -shm file), and a commit is the WAL
+frames of the pages it changed and nothing else. Nothing else may open the file while the
+daemon runs (a second daemon on the same store is refused at start), and its checkpoints
+run on the same connection (outbox.py).
+
+Sequence numbers are given by the delivery and rise; after a restart it continues from the
+highest pending row (an empty outbox may start anywhere), so no table of sequences is kept.
+Caller ids are keyed by (time, id): inserts land on the rightmost page, and the 24-hour
+expiry is a range delete at the left end, with no second index to keep.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Pages of 16 KiB hold some forty rows: a commit of a few requests writes one leaf, and a new
+# leaf (with its parent, the header page and the freelist) is needed every tenth commit or
+# so, where 4 KiB pages needed one every second commit.
+PAGE_SIZE = 16384
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY,             -- the delivery's sequence number, rising
+    stanza_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE accepted_ids (
+    accepted_at REAL NOT NULL,
+    key TEXT NOT NULL,                   -- sender bare JID + " " + stanza id
+    PRIMARY KEY (accepted_at, key)
+) WITHOUT ROWID;
+"""
+
+
+class OutboxFileInUse(RuntimeError):
+    """Another process holds the outbox file: two daemons on one store."""
+
+
+def outbox_path(store: Path) -> Path:
+    """The outbox's file beside the store's: `qtalk-component.db` → `...db.outbox`."""
+    return store.with_name(store.name + ".outbox")
+
+
+def open_outbox_file(store: Path, *, full_sync: bool) -> sqlite3.Connection:
+    """Open (and create) the outbox file, take its lock for good, and move into it the
+    rows an older daemon left in the store's own tables."""
+    path = outbox_path(store)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        try:  # the file's lock is taken by the first statement that reads it, kept to close
+            for pragma in ("locking_mode = EXCLUSIVE", "busy_timeout = 0",
+                           f"page_size = {PAGE_SIZE}", "journal_mode = WAL",
+                           "wal_autocheckpoint = 0"):
+                conn.execute(f"PRAGMA {pragma}").fetchall()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            raise OutboxFileInUse(f"{path} is held by another process (is another daemon "
+                                  f"running on this store?): {exc}") from exc
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            for statement in SCHEMA.split(";"):  # executescript would commit first
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA synchronous = FULL")  # moved rows are on the disk before...
+        _move_rows_from_store(conn, store)  # ...the store's copies are dropped
+        conn.execute(f"PRAGMA synchronous = {'FULL' if full_sync else 'NORMAL'}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _move_rows_from_store(conn: sqlite3.Connection, store: Path) -> None:
+    """Daemons before this file kept the outbox and the caller ids in the store's tables
+    (migrations 1 and 2): their rows are copied here, synced, and the tables dropped. A crash
+    between the two steps copies them again at the next start (the same keys: ignored)."""
+    legacy = sqlite3.connect(store, isolation_level=None)
+    try:
+        legacy.execute("PRAGMA busy_timeout = 5000")
+        tables = {name for (name,) in legacy.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('outbox', 'accepted_ids')")}
+        if not tables:
+            return
+        rows = legacy.execute("SELECT seq, stanza_id, kind, sender, recipient, data "
+                              "FROM outbox").fetchall() if "outbox" in tables else []
+        ids = legacy.execute("SELECT accepted_at, key FROM accepted_ids").fetchall() \
+            if "accepted_ids" in tables else []
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR IGNORE INTO accepted_ids VALUES (?, ?)", ids)
+        with legacy:
+            legacy.execute("BEGIN IMMEDIATE")
+            for table in sorted(tables):
+                legacy.execute(f"DROP TABLE {table}")
+        log.info("moved %d outbox rows and %d caller ids from %s to %s", len(rows), len(ids),
+                 store, outbox_path(store))
+    finally:
+        legacy.close()
