@@ -69,8 +69,11 @@ class Database:
         await self.conn.close()
 
 
-# How every connection to the file journals and syncs (the outbox opens its own two).
-FILE_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL")
+# How every connection to the file journals and syncs (the outbox opens its own two), and
+# the page cache of each: 512 KiB, not SQLite's 2 MB. The outbox only appends rows and drops
+# the oldest; a larger cache held pages it never read again (1.5 MB less at peak, the same
+# instructions per request under bench.hotpath).
+FILE_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "cache_size = -512")
 
 
 async def connect(path: Path) -> aiosqlite.Connection:
