@@ -198,7 +198,7 @@ def _delivery(doc: dict[str, Any], problems: list[str]) -> DeliveryConfig:
     ttls = {k: r.get(k, float, d) for k, d in
             (("known_recipient_ttl", 300.0), ("unknown_recipient_ttl", 10.0))}
     config = DeliveryConfig(outbox_max=r.get("outbox_max", int, 100_000),
-                            window=r.get("window", int, 5000),
+                            window=r.get("window", int, 2000),
                             ack_timeout=r.get("ack_timeout", float, 10.0),
                             durable=r.get("durable", bool, True),
                             check_recipients=r.get("check_recipients", bool, True), **ttls)

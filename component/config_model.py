@@ -75,7 +75,7 @@ class DeliveryConfig:
     recipient check (issue 17)."""
 
     outbox_max: int = 100_000
-    window: int = 5000
+    window: int = 2000
     ack_timeout: float = 10.0
     durable: bool = True
     # Recipients of a served domain must have an account (services/recipients.py); the

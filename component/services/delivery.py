@@ -49,8 +49,14 @@ class Entry(msgspec.Struct, eq=False):
     # A request's last stanza only (not on replays): True once acknowledged, False when its
     # caller stops waiting (the link dropped, or the wait ran out; it is sent all the same).
     acked: asyncio.Future[bool] | None = None
-    acked_at: float = 0.0
     copies: tuple[Stanza, ...] = ()  # courtesy copies, written once this one is routed
+
+
+# A routed message kept SETTLE_SECONDS for a replay: (seq, acknowledged at, stanza). Its stanza
+# is dropped (None) once its row is committed, and read back from the outbox if a replay needs
+# it: at 17,000 messages a second, the stanzas of two seconds took some 20 MB, the larger part
+# of the daemon's peak memory under arrays. A tuple: built once per message, on the hot path.
+Settling = tuple[int, float, Stanza | None]
 
 
 @dataclass(slots=True)
@@ -77,7 +83,9 @@ class OutboxDelivery:
         self._seq = 0
         self._unsent: deque[Entry] = deque()
         self._inflight: deque[Entry] = deque()
-        self._settling: deque[Entry] = deque()
+        self._settling: deque[Settling] = deque()
+        self._committed_upto = 0  # the rows up to this seq are in the outbox (or failed)
+        self._read_back: list[Settling] = []  # to replay once read back from the outbox
         self._group = _Group()
         self._settled_upto: int | None = None
         self._accepted: dict[str, int] = {}  # caller-supplied ids → seq
@@ -104,7 +112,7 @@ class OutboxDelivery:
         self._loop = asyncio.get_running_loop()
         if self._outbox is not None:
             await self._outbox.open()
-            self._seq = await self._outbox.last_seq()
+            self._seq = self._committed_upto = await self._outbox.last_seq()
             await self._outbox.prune_accepted(self._clock() - REMEMBER_IDS_SECONDS)
             for key, accepted_at in await self._outbox.accepted_ids():
                 self._accepted[key] = 0
@@ -129,7 +137,7 @@ class OutboxDelivery:
             await asyncio.sleep(0.02)
         if self._link.up.is_set() and self._settling:
             # The server is still running, so what it routed needs no more settling.
-            self._settled_upto = self._settling[-1].seq
+            self._settled_upto = self._settling[-1][0]
             self._settling.clear()
         if self._settle_timer is not None:
             self._settle_timer.cancel()
@@ -147,7 +155,8 @@ class OutboxDelivery:
     @property
     def depth(self) -> int:
         """Accepted stanzas not yet acknowledged by the server."""
-        return len(self._group.entries) + len(self._unsent) + len(self._inflight)
+        return len(self._group.entries) + len(self._unsent) + len(self._inflight) \
+            + len(self._read_back)
 
     # -- accepting -----------------------------------------------------------------------
 
@@ -277,6 +286,8 @@ class OutboxDelivery:
             for waiter in group.waiters:
                 waiter.set_exception(InternalError("the outbox could not be written"))
             return
+        if rows:
+            self._committed_upto = rows[-1].seq
         for waiter in group.waiters:
             waiter.set_result(None)
 
@@ -287,10 +298,32 @@ class OutboxDelivery:
             await self._pump_wakeup.wait()
             self._pump_wakeup.clear()
             if self._link.up.is_set():
+                if self._read_back:
+                    await self._replay_settled()
                 await self._link.writable()
                 self._pump_once()
 
+    async def _replay_settled(self) -> None:
+        """Put the routed messages of a lost link, their stanzas read back from the outbox
+        where dropped, in front of everything else (nothing is written meanwhile)."""
+        wanted = {seq for seq, _, stanza in self._read_back if stanza is None}
+        stored: dict[int, Stanza] = {}
+        try:
+            if wanted and self._outbox is not None:  # only rows in an outbox drop stanzas
+                stored = {r.seq: r.stanza for r in await self._outbox.load() if r.seq in wanted}
+        except Exception:
+            # Routed already, so lost only if the server lost them too; still in the outbox,
+            # they are sent again at the next start.
+            log.exception("outbox read failed: %d routed messages not replayed", len(wanted))
+        replay = [Entry(seq, stanza) for seq, _, kept in self._read_back
+                  if (stanza := kept or stored.get(seq)) is not None]
+        self._read_back = []
+        self._unsent.extendleft(reversed(replay))
+
     def _pump_once(self) -> None:
+        if self._read_back:  # older than anything queued: the pump replays them first
+            self._pump_wakeup.set()
+            return
         moved = False
         while self._unsent and len(self._inflight) < self.window:
             entry = self._unsent.popleft()
@@ -347,14 +380,14 @@ class OutboxDelivery:
         now = time.monotonic()
         while self._inflight and self._inflight[0].seq <= last_seq:
             entry = self._inflight.popleft()
-            entry.acked_at = now
             if entry.acked is not None and not entry.acked.done():
                 entry.acked.set_result(True)
             if entry.copies:
                 self._unsent.extend(Entry(self._next_seq(), copy) for copy in entry.copies)
                 entry.copies = ()
             if entry.stanza.durable:  # a routed copy is not replayed: a crash may lose it
-                self._settling.append(entry)
+                self._settling.append(
+                    (entry.seq, now, None if entry.seq <= self._committed_upto else entry.stanza))
                 self.messages -= 1
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
@@ -368,8 +401,8 @@ class OutboxDelivery:
     def _settle(self) -> None:
         self._settle_timer = None
         cutoff = time.monotonic() - SETTLE_SECONDS
-        while self._settling and self._settling[0].acked_at <= cutoff:
-            self._settled_upto = self._settling.popleft().seq
+        while self._settling and self._settling[0][1] <= cutoff:
+            self._settled_upto = self._settling.popleft()[0]
         if self._settled_upto is not None:
             self._commit_wakeup.set()
         if self._settling:
@@ -377,28 +410,31 @@ class OutboxDelivery:
             # again: the loop's timer may fire a little before the monotonic clock gets there,
             # as uvloop rounds to milliseconds, and the last rows of a burst must not stay in
             # the outbox until the next traffic, to be sent twice after a restart.)
-            wait = self._settling[0].acked_at + SETTLE_SECONDS - time.monotonic()
+            wait = self._settling[0][1] + SETTLE_SECONDS - time.monotonic()
             self._settle_timer = self._running_loop().call_later(
                 max(wait, SETTLE_SECONDS / SETTLE_SWEEPS), self._settle)
 
     def _link_lost(self) -> None:
         """Everything written but not settled goes back to the front, in order."""
-        replay = list(self._settling) + list(self._inflight)
+        replayed = len(self._settling) + len(self._inflight)
         self._barrier, self._barrier_wanted = None, False  # it fails with the link
         if self._inflight:
             self.window = max(MIN_WINDOW, self.window // 2)
-        self._settling.clear()
+        self._unsent.extendleft(reversed(self._inflight))
         self._inflight.clear()
-        self._unsent.extendleft(reversed(replay))
-        self.replays += len(replay)
-        if replay:
+        self._read_back += self._settling  # older than the rest: in front of it (_pump)
+        self._settling.clear()
+        self.replays += replayed
+        if replayed:
             log.warning("link lost: %d stanzas will be sent again (window now %d)",
-                        len(replay), self.window)
+                        replayed, self.window)
         for entry in self._unsent:  # their callers hear "queued"; the stanzas are replayed
             _stop_waiting(entry.acked)
         self._release_backlog_waiters()  # with the link down the outbox takes them
 
     def _lowest_pending_seq(self) -> int:
+        if self._read_back:
+            return self._read_back[0][0]
         for queue in (self._inflight, self._unsent, self._group.entries):
             if queue:
                 return queue[0].seq

@@ -71,8 +71,10 @@ class Database:
         await self.conn.close()
 
 
-# How every connection to the file journals and syncs (the outbox has a file of its own).
-FILE_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL")
+# How every connection to the store's file journals and syncs (the outbox has a file of its
+# own), and the page cache of each: 512 KiB, not SQLite's 2 MB (1.5 MB less at peak, the
+# same instructions per request under bench.hotpath).
+FILE_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "cache_size = -512")
 
 
 async def connect(path: Path) -> aiosqlite.Connection:

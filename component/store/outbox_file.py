@@ -63,7 +63,7 @@ def open_outbox_file(store: Path, *, full_sync: bool) -> sqlite3.Connection:
         try:  # the file's lock is taken by the first statement that reads it, kept to close
             for pragma in ("locking_mode = EXCLUSIVE", "busy_timeout = 0",
                            f"page_size = {PAGE_SIZE}", "journal_mode = WAL",
-                           "wal_autocheckpoint = 0"):
+                           "wal_autocheckpoint = 0", "cache_size = -512"):
                 conn.execute(f"PRAGMA {pragma}").fetchall()
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

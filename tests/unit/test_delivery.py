@@ -458,6 +458,34 @@ async def test_a_link_drop_replays_routed_messages_not_routed_copies(
     await delivery.drain(1)
 
 
+async def test_a_drop_replays_routed_messages_read_back_from_the_outbox(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery_module, "SETTLE_SECONDS", 30.0)  # still settling at the drop
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    delivery = await started(link, db)
+    carbon = msgspec.structs.replace(message(2), durable=False)
+    assert (await delivery.deliver([message(1), carbon, message(3)])).status == "accepted"
+
+    def acknowledge() -> bool:  # the messages, then their carbon
+        for barrier in link.barriers:
+            if not barrier.done():
+                barrier.set_result(etree.Element("iq"))
+        return delivery.depth == 0 and len(link.written) == 3
+
+    await eventually(acknowledge)
+    # Committed before they were routed: settling keeps their seqs, not their stanzas.
+    assert [stanza for _, _, stanza in delivery._settling] == [None, None]
+    link.go_down()
+    assert (await delivery.deliver([message(4)])).status == "queued"
+    link.auto_ack = True
+    link.go_up()
+    await eventually(lambda: len(link.written) == 6)
+    assert [s.id for s in link.written] == ["m1", "m3", "m2", "m1", "m3", "m4"]
+    assert link.written[3] == link.written[0]
+    await delivery.drain(1)
+
+
 async def test_callers_wait_while_a_window_waits_behind_the_window(db: Database) -> None:
     link = FakeLink(auto_ack=False)
     link.go_up()
