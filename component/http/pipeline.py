@@ -124,7 +124,7 @@ class Pipeline:
 
     def finish(self, request: Request, reply: Answer, started: float) -> Answer:
         """Audit line, metrics and the 200 switch: every answer passes here once."""
-        seconds = time.perf_counter() - started
+        seconds = time.monotonic() - started
         route = request.route
         if route is not None and route.mutating:
             audit.write_line(request.request_id,
