@@ -185,6 +185,20 @@ _BODY_START = re.compile(rb"<body(?=[\s/>])")
 _READDRESSED = frozenset({b"type", b"id", b"from", b"to"})
 
 
+def _only_body_start(inner: bytes) -> int | None:
+    """Where the name of the one `<body` element in `inner` ends, or None when there is
+    none or more than one (two `find`s for the usual single body; the pattern otherwise)."""
+    first = inner.find(b"<body")
+    if first != -1 and inner.find(b"<body", first + 1) == -1:
+        at = first + len(b"<body")
+        return at if inner[at:at + 1] in _AFTER_NAME else None
+    bodies = list(_BODY_START.finditer(inner))
+    return bodies[0].end() if len(bodies) == 1 else None
+
+
+_AFTER_NAME = frozenset({b" ", b"\t", b"\n", b"\r", b"/", b">"})
+
+
 def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
             msg_type: str, fields: StartalkFields, body_needs_id: bool) -> bytes | None:
     """The same stanza as `edited`, spliced from the caller's text: several times cheaper
@@ -196,19 +210,21 @@ def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
         return None
     if start["empty"]:  # <message .../>
         inner = b""
+    elif raw.endswith(b"</message>"):  # the usual end: no pattern to search
+        inner = raw[start.end():-len(b"</message>")]
     else:
         end = _ROOT_END.search(raw, start.end())
         if end is None:
             return None
         inner = raw[start.end():end.start()]
     if body_needs_id:
-        bodies = list(_BODY_START.finditer(inner))
-        if len(bodies) != 1:  # the message's body is one of several: not told apart here
+        at = _only_body_start(inner)
+        if at is None:  # the message's body is one of several: not told apart here
             return None
-        at = bodies[0].end()
         inner = b"".join((inner[:at], f" id='{attr(stanza_id)}'".encode(), inner[at:]))
-    kept = b"".join(found[0] for found in _ROOT_ATTRIBUTE.finditer(start["attributes"])
-                    if found["name"] not in _READDRESSED)
+    attributes = start["attributes"]
+    kept = b"".join([found[0] for found in _ROOT_ATTRIBUTE.finditer(attributes)
+                     if found["name"] not in _READDRESSED]) if attributes else b""
     head = stanza_head(msg_type, stanza_id, sender, recipient)
     return b"".join((b"<message", head.encode(), kept, b">", inner,
                      carrier_xml(fields).encode(), b"</message>"))

@@ -85,6 +85,9 @@ def _plain(pairs: list[tuple[str, str]]) -> str:
 
 
 def carrier_xml(fields: StartalkFields) -> str:
+    values = fields.carrier_values()
+    if plain_attributes([value for value in values if value is not None]):
+        return f"<qtalk xmlns='{QTALK_NS}'{_plain_given(_CARRIER_NAMES, values)}/>"
     return f"<qtalk xmlns='{QTALK_NS}'{_attrs(fields.carrier_attributes())}/>"
 
 
@@ -98,8 +101,11 @@ def split_type(requested: str) -> tuple[str, str | None]:
 def stanza_head(stanza_type: str, stanza_id: str, sender: Jid, recipient: Jid,
                 *extra: tuple[str, str]) -> str:
     """The attributes of a stanza's start tag, escaped, each with its leading space."""
-    return _attrs([("type", stanza_type), ("id", stanza_id), ("from", str(sender)),
-                   ("to", str(recipient)), *extra])
+    sender_text, recipient_text = str(sender), str(recipient)
+    if not extra and plain_attributes((stanza_type, stanza_id, sender_text, recipient_text)):
+        return f" type='{stanza_type}' id='{stanza_id}' from='{sender_text}' to='{recipient_text}'"
+    return _attrs([("type", stanza_type), ("id", stanza_id), ("from", sender_text),
+                   ("to", recipient_text), *extra])
 
 
 def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str, body: str,
