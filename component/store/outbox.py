@@ -13,8 +13,9 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import msgspec
 
 from component.jid import Jid
 from component.store.db import Database
@@ -27,8 +28,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_ROWS = 2000
 
 
-@dataclass(slots=True)
-class OutboxRow:
+class OutboxRow(msgspec.Struct, gc=False):
     seq: int
     stanza: Stanza
 

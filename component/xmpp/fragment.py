@@ -12,8 +12,8 @@ import random
 import re
 import secrets
 import time
-from dataclasses import dataclass
 
+import msgspec
 from lxml import etree
 
 from component.errors import BadStanza, TooLarge
@@ -54,8 +54,7 @@ def new_message_id() -> str:
     return f"http{_IDS.getrandbits(53)}{int(time.time() * 1000)}"
 
 
-@dataclass(frozen=True, slots=True)
-class CallerMessage:
+class CallerMessage(msgspec.Struct, frozen=True):
     """A caller's `<message>`, parsed and checked, with the bytes it was parsed from."""
 
     root: etree._Element
