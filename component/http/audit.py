@@ -15,12 +15,14 @@ import random
 import re
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from component.http.route import Request
 from component.logs import line_handler_for
+
+if TYPE_CHECKING:
+    from component.http.route import Request
 
 log = logging.getLogger("component.audit")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -40,6 +42,38 @@ def sane_request_id(given: str) -> str:
     return given if _SANE_ID.fullmatch(given) else new_request_id()
 
 
+class Facts:
+    """What the handlers of one call told its audit line, in the line's order: the users it
+    acted as (when the first facts named them), its targets and stanza ids (on the line once
+    any facts came), then the rest in the order they came, users named later among them."""
+
+    __slots__ = ("acting_as", "more", "stanza_ids", "targets")
+
+    def __init__(self) -> None:
+        self.acting_as: dict[str, None] | None = None  # an ordered set
+        self.targets: list[str] | None = None  # None until the first facts
+        self.stanza_ids: list[str] | None = None
+        self.more: dict[str, Any] | None = None
+
+    def pairs(self) -> str:
+        """` key=value` for each fact."""
+        if self.targets is None:
+            return ""
+        text = f" targets={_quoted(self.targets)} stanza_ids={_quoted(self.stanza_ids)}"
+        if self.acting_as is not None:
+            text = f" acting_as={_quoted(self.acting_as)}{text}"
+        return text if self.more is None else text + _pairs(self.more)
+
+    def fields(self) -> dict[str, Any]:
+        """The facts for the JSON log formatter."""
+        if self.targets is None:
+            return {}
+        fields: dict[str, Any] = {} if self.acting_as is None \
+            else {"acting_as": list(self.acting_as)}
+        fields["targets"], fields["stanza_ids"] = self.targets, self.stanza_ids
+        return fields if self.more is None else fields | _listed(self.more)
+
+
 def note(request: Request, *, acting_as: str | Iterable[str] | None = None,
          targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
          **extra: Any) -> None:
@@ -48,46 +82,68 @@ def note(request: Request, *, acting_as: str | Iterable[str] | None = None,
               **extra)
 
 
-def add_facts(facts: dict[str, Any], *, acting_as: str | Iterable[str] | None = None,
+def add_facts(facts: Facts, *, acting_as: str | Iterable[str] | None = None,
               targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
               **extra: Any) -> None:
     if acting_as is not None:
-        users = [acting_as] if isinstance(acting_as, str) else acting_as
-        facts.setdefault("acting_as", {}).update(dict.fromkeys(users))  # ordered set
-    facts.setdefault("targets", []).extend(targets)
-    facts.setdefault("stanza_ids", []).extend(i for i in stanza_ids if i)
-    facts.update(extra)
+        users = dict.fromkeys((acting_as,) if isinstance(acting_as, str) else acting_as)
+        if facts.acting_as is not None:
+            facts.acting_as.update(users)
+        elif facts.targets is None:
+            facts.acting_as = users
+        else:  # named after the first facts: after them on the line
+            extra = {"acting_as": {**(facts.more or {}).get("acting_as", {}), **users},
+                     **extra}
+    if facts.targets is None or facts.stanza_ids is None:
+        facts.targets, facts.stanza_ids = [*targets], [*filter(None, stanza_ids)]
+    else:
+        facts.targets.extend(targets)
+        facts.stanza_ids.extend(filter(None, stanza_ids))
+    if extra:
+        facts.more = extra if facts.more is None else facts.more | extra
 
 
 def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
-               facts: dict[str, Any], status: int, errcode: int, seconds: float) -> None:
+               facts: Facts, status: int, errcode: int, seconds: float) -> None:
     """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
-    _emit({"request_id": rid, "integrator": integrator, "remote": remote or "-",
-           "endpoint": endpoint, **facts, "status": status, "errcode": errcode,
-           "ms": round(seconds * 1000, 1)})
+    line = (f"request_id={_quoted(rid)} integrator={_quoted(integrator)} "
+            f"remote={_quoted(remote or '-')} endpoint={_quoted(endpoint)}{facts.pairs()} "
+            f"status={_quoted(status)} errcode={_quoted(errcode)} "
+            f"ms={_quoted(round(seconds * 1000, 1))}")
+    handler = line_handler_for(log)
+    if handler is not None and not handler.json:
+        handler.write_info(log.name, line, {})  # a plain line is all there is to write
+        return
+    _write(line, {"request_id": rid, "integrator": integrator, "remote": remote or "-",
+                  "endpoint": endpoint, **facts.fields(), "status": status,
+                  "errcode": errcode, "ms": round(seconds * 1000, 1)})
 
 
 def write_event(event: str, facts: dict[str, Any]) -> None:
     """An audit line no request writes: what happened later to what a call sent."""
     if log.isEnabledFor(logging.INFO):
-        _emit({"event": event, **facts})
+        record = {"event": event, **facts}
+        _write(_pairs(record)[1:], _listed(record))
 
 
-def _emit(record: dict[str, Any]) -> None:
-    line = " ".join([f"{key}={_quoted(value)}" for key, value in record.items()])
+def _write(line: str, fields: dict[str, Any]) -> None:
     handler = line_handler_for(log)
-    if handler is not None and not handler.json:
-        handler.write_info(log.name, line, {})  # a plain line is all there is to write
-        return
-    # The JSON fields: an ordered set of facts (acting_as) as the list it is.
-    fields = {key: list(value) if isinstance(value, dict) else value
-              for key, value in record.items()}
     if handler is not None:
         handler.write_info(log.name, line, fields)
     else:
         log.info("%s", line, extra={"fields": fields})
+
+
+def _pairs(record: dict[str, Any]) -> str:
+    return "".join([f" {key}={_quoted(value)}" for key, value in record.items()])
+
+
+def _listed(record: dict[str, Any]) -> dict[str, Any]:
+    """The JSON fields: an ordered set of facts (acting_as) as the list it is."""
+    return {key: list(value) if isinstance(value, dict) else value
+            for key, value in record.items()}
 
 
 def _quoted(value: Any) -> str:
