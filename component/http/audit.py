@@ -14,7 +14,8 @@ import logging
 import random
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -57,11 +58,15 @@ class Facts:
 
     def pairs(self) -> str:
         """` key=value` for each fact."""
-        if self.targets is None:
+        if self.targets is None or self.stanza_ids is None:
             return ""
-        text = f" targets={_quoted(self.targets)} stanza_ids={_quoted(self.stanza_ids)}"
-        if self.acting_as is not None:
-            text = f" acting_as={_quoted(self.acting_as)}{text}"
+        if self.acting_as is None:
+            targets, stanza_ids = _quoted_lists((self.targets, self.stanza_ids))
+            text = f" targets={targets} stanza_ids={stanza_ids}"
+        else:
+            acting_as, targets, stanza_ids = _quoted_lists(
+                (self.acting_as, self.targets, self.stanza_ids))
+            text = f" acting_as={acting_as} targets={targets} stanza_ids={stanza_ids}"
         return text if self.more is None else text + _pairs(self.more)
 
     def fields(self) -> dict[str, Any]:
@@ -108,10 +113,12 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
     """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
-    line = (f"request_id={_quoted(rid)} integrator={_quoted(integrator)} "
-            f"remote={_quoted(remote or '-')} endpoint={_quoted(endpoint)}{facts.pairs()} "
-            f"status={_quoted(status)} errcode={_quoted(errcode)} "
-            f"ms={_quoted(round(seconds * 1000, 1))}")
+    request_id, integrator_, remote_, endpoint_ = _quoted_texts(
+        (rid, integrator, remote or "-", endpoint))
+    # `.1f` writes what `round(ms, 1)` does, the float the JSON field holds, with one call.
+    line = (f"request_id={request_id} integrator={integrator_} remote={remote_} "
+            f"endpoint={endpoint_}{facts.pairs()} status={status} errcode={errcode} "
+            f"ms={seconds * 1000:.1f}")
     handler = line_handler_for(log)
     if handler is not None and not handler.json:
         handler.write_info(log.name, line, {})  # a plain line is all there is to write
@@ -144,6 +151,28 @@ def _listed(record: dict[str, Any]) -> dict[str, Any]:
     """The JSON fields: an ordered set of facts (acting_as) as the list it is."""
     return {key: list(value) if isinstance(value, dict) else value
             for key, value in record.items()}
+
+
+# The test of many plain values at once: a call costs what some hundred characters do.
+_PLAIN_AND_NO_COMMA = re.compile(r"[A-Za-z0-9._:@/+=*-]*")
+
+
+def _quoted_texts(texts: tuple[str, ...]) -> Sequence[str]:
+    """`_quoted` of each text: the texts themselves when all are plain, as a rule."""
+    if all(texts) and _PLAIN_AND_NO_COMMA.fullmatch("".join(texts)):
+        return texts
+    return [_quoted(text) for text in texts]
+
+
+def _quoted_lists(lists: tuple[Collection[str], ...]) -> Sequence[str]:
+    """`_quoted` of each list (or ordered set): each joined when all items are plain."""
+    items = [*chain.from_iterable(lists)]
+    try:
+        if all(items) and _PLAIN_AND_NO_COMMA.fullmatch("".join(items)):
+            return [",".join(each) or "-" for each in lists]
+    except TypeError:  # not all of them strings: `_quoted` says how they are written
+        pass
+    return [_quoted(each) for each in lists]
 
 
 def _quoted(value: Any) -> str:
