@@ -94,10 +94,16 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self._batch: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # get_running_loop() costs a getpid
 
-    def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
-        """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
-        line = (json_line(time.time(), "INFO", logger, message, fields) if self.json
-                else one_line(plain_line("INFO", logger, message)))
+    def write_info(self, logger: str, message: str, fields: dict[str, Any], *,
+                   escaped: bool = False) -> None:
+        """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes.
+
+        `escaped`: the caller has seen that the logger's name and the message hold printable
+        ASCII only (the audit trail's lines of plain values): `one_line` need not look again.
+        """
+        line = plain_line("INFO", logger, message) if escaped and not self.json \
+            else json_line(time.time(), "INFO", logger, message, fields) if self.json \
+            else one_line(plain_line("INFO", logger, message))
         self._batch.append(line)
         if len(self._batch) > 1:
             return  # its write is due at the end of this loop turn

@@ -56,17 +56,22 @@ class Facts:
         self.stanza_ids: list[str] | None = None
         self.more: dict[str, Any] | None = None
 
-    def pairs(self) -> str:
-        """` key=value` for each fact."""
+    def lists(self) -> tuple[Collection[str], ...]:
+        """The ordered set and the lists on the line, in its order."""
         if self.targets is None or self.stanza_ids is None:
-            return ""
+            return ()
         if self.acting_as is None:
-            targets, stanza_ids = _quoted_lists((self.targets, self.stanza_ids))
-            text = f" targets={targets} stanza_ids={stanza_ids}"
+            return self.targets, self.stanza_ids
+        return self.acting_as, self.targets, self.stanza_ids
+
+    def pairs(self, texts: Sequence[str]) -> str:
+        """` key=value` for each fact, `texts` being those of `lists()`."""
+        if not texts:
+            text = ""
+        elif len(texts) == 2:
+            text = f" targets={texts[0]} stanza_ids={texts[1]}"
         else:
-            acting_as, targets, stanza_ids = _quoted_lists(
-                (self.acting_as, self.targets, self.stanza_ids))
-            text = f" acting_as={acting_as} targets={targets} stanza_ids={stanza_ids}"
+            text = f" acting_as={texts[0]} targets={texts[1]} stanza_ids={texts[2]}"
         return text if self.more is None else text + _pairs(self.more)
 
     def fields(self) -> dict[str, Any]:
@@ -113,15 +118,21 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
     """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
-    request_id, integrator_, remote_, endpoint_ = _quoted_texts(
-        (rid, integrator, remote or "-", endpoint))
+    remote, lists = remote or "-", facts.lists()
+    strings = (rid, integrator, remote, endpoint)
+    items = (*strings, *chain.from_iterable(lists))
+    plain = facts.more is None and all(items) and _PLAIN_ITEMS.fullmatch("".join(items))
+    if plain:  # as a rule: the one class test for the line
+        texts: Sequence[str] = [*strings, *[",".join(each) or "-" for each in lists]]
+    else:
+        texts = [*map(_quoted, strings), *map(_quoted, lists)]
     # `.1f` writes what `round(ms, 1)` does, the float the JSON field holds, with one call.
-    line = (f"request_id={request_id} integrator={integrator_} remote={remote_} "
-            f"endpoint={endpoint_}{facts.pairs()} status={status} errcode={errcode} "
+    line = (f"request_id={texts[0]} integrator={texts[1]} remote={texts[2]} "
+            f"endpoint={texts[3]}{facts.pairs(texts[4:])} status={status} errcode={errcode} "
             f"ms={seconds * 1000:.1f}")
     handler = line_handler_for(log)
     if handler is not None and not handler.json:
-        handler.write_info(log.name, line, {})  # a plain line is all there is to write
+        handler.write_info(log.name, line, {}, escaped=bool(plain))  # no fields to write
         return
     _write(line, {"request_id": rid, "integrator": integrator, "remote": remote or "-",
                   "endpoint": endpoint, **facts.fields(), "status": status,
@@ -153,26 +164,10 @@ def _listed(record: dict[str, Any]) -> dict[str, Any]:
             for key, value in record.items()}
 
 
-# The test of many plain values at once: a call costs what some hundred characters do.
-_PLAIN_AND_NO_COMMA = re.compile(r"[A-Za-z0-9._:@/+=*-]*")
-
-
-def _quoted_texts(texts: tuple[str, ...]) -> Sequence[str]:
-    """`_quoted` of each text: the texts themselves when all are plain, as a rule."""
-    if all(texts) and _PLAIN_AND_NO_COMMA.fullmatch("".join(texts)):
-        return texts
-    return [_quoted(text) for text in texts]
-
-
-def _quoted_lists(lists: tuple[Collection[str], ...]) -> Sequence[str]:
-    """`_quoted` of each list (or ordered set): each joined when all items are plain."""
-    items = [*chain.from_iterable(lists)]
-    try:
-        if all(items) and _PLAIN_AND_NO_COMMA.fullmatch("".join(items)):
-            return [",".join(each) or "-" for each in lists]
-    except TypeError:  # not all of them strings: `_quoted` says how they are written
-        pass
-    return [_quoted(each) for each in lists]
+# A line's values are all plain when its strings and its lists' items are, without commas
+# (`_quoted` says what else is plain): tested at once, for a call costs what some hundred
+# characters do. An empty string or item is not plain; an empty list is "-".
+_PLAIN_ITEMS = re.compile(r"[A-Za-z0-9._:@/+=*-]*")
 
 
 def _quoted(value: Any) -> str:
