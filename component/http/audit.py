@@ -122,10 +122,13 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
     strings = (rid, integrator, remote, endpoint)
     items = (*strings, *chain.from_iterable(lists))
     plain = facts.more is None and all(items) and _PLAIN_ITEMS.fullmatch("".join(items))
-    if plain:  # as a rule: the one class test for the line
-        texts: Sequence[str] = [*strings, *[",".join(each) or "-" for each in lists]]
-    else:
+    texts: Sequence[str]
+    if not plain:
         texts = [*map(_quoted, strings), *map(_quoted, lists)]
+    elif len(items) == len(strings) + len(lists) and all(lists):
+        texts = items  # as a rule: one item in each list, nothing to join
+    else:
+        texts = [*strings, *[",".join(each) or "-" for each in lists]]
     # `.1f` writes what `round(ms, 1)` does, the float the JSON field holds, with one call.
     line = (f"request_id={texts[0]} integrator={texts[1]} remote={texts[2]} "
             f"endpoint={texts[3]}{facts.pairs(texts[4:])} status={status} errcode={errcode} "
