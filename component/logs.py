@@ -21,8 +21,6 @@ import orjson
 
 from component.config import LogConfig
 
-PLAIN_FORMAT = "%(levelname)s %(name)s: %(message)s"  # journald stamps the time itself
-
 # What some reader takes for the end of a line (journald, grep: \n; Python's splitlines and
 # log viewers: \r, \v, \f, \x1c-\x1e, NEL, U+2028/9) or a terminal for a command (ESC):
 # DEL, the two Unicode separators, and every C0 and C1 control except the tab.
@@ -47,6 +45,10 @@ def _plain_escape(found: re.Match[str]) -> str:
         f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
 
 
+def plain_line(level: str, logger: str, message: str) -> str:
+    return f"{level} {logger}: {message}"  # journald stamps the time itself
+
+
 def json_line(created: float, level: str, logger: str, message: str,
               fields: dict[str, Any]) -> str:
     entry = {"ts": round(created, 3), "level": level, "logger": logger, "msg": message}
@@ -58,10 +60,10 @@ def json_line(created: float, level: str, logger: str, message: str,
 
 
 class PlainFormatter(logging.Formatter):
-    """PLAIN_FORMAT, traceback included, on one line."""
+    """`plain_line`, traceback included, on one line."""
 
-    def __init__(self) -> None:
-        super().__init__(PLAIN_FORMAT)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return plain_line(record.levelname, record.name, record.message)
 
     def format(self, record: logging.LogRecord) -> str:
         return one_line(super().format(record))
@@ -92,11 +94,16 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self._batch: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # get_running_loop() costs a getpid
 
-    def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
-        """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
-        line = (json_line(time.time(), "INFO", logger, message, fields) if self.json
-                else one_line(PLAIN_FORMAT % {"levelname": "INFO", "name": logger,
-                                              "message": message}))
+    def write_info(self, logger: str, message: str, fields: dict[str, Any], *,
+                   escaped: bool = False) -> None:
+        """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes.
+
+        `escaped`: the caller has seen that the logger's name and the message hold printable
+        ASCII only (the audit trail's lines of plain values): `one_line` need not look again.
+        """
+        line = plain_line("INFO", logger, message) if escaped and not self.json \
+            else json_line(time.time(), "INFO", logger, message, fields) if self.json \
+            else one_line(plain_line("INFO", logger, message))
         self._batch.append(line)
         if len(self._batch) > 1:
             return  # its write is due at the end of this loop turn

@@ -14,13 +14,16 @@ import logging
 import random
 import re
 import secrets
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Collection, Iterable, Sequence
+from itertools import chain
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from component.http.route import Request
 from component.logs import line_handler_for
+
+if TYPE_CHECKING:
+    from component.http.route import Request
 
 log = logging.getLogger("component.audit")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -40,6 +43,47 @@ def sane_request_id(given: str) -> str:
     return given if _SANE_ID.fullmatch(given) else new_request_id()
 
 
+class Facts:
+    """What the handlers of one call told its audit line, in the line's order: the users it
+    acted as (when the first facts named them), its targets and stanza ids (on the line once
+    any facts came), then the rest in the order they came, users named later among them."""
+
+    __slots__ = ("acting_as", "more", "stanza_ids", "targets")
+
+    def __init__(self) -> None:
+        self.acting_as: dict[str, None] | None = None  # an ordered set
+        self.targets: list[str] | None = None  # None until the first facts
+        self.stanza_ids: list[str] | None = None
+        self.more: dict[str, Any] | None = None
+
+    def lists(self) -> tuple[Collection[str], ...]:
+        """The ordered set and the lists on the line, in its order."""
+        if self.targets is None or self.stanza_ids is None:
+            return ()
+        if self.acting_as is None:
+            return self.targets, self.stanza_ids
+        return self.acting_as, self.targets, self.stanza_ids
+
+    def pairs(self, texts: Sequence[str]) -> str:
+        """` key=value` for each fact, `texts` being those of `lists()`."""
+        if not texts:
+            text = ""
+        elif len(texts) == 2:
+            text = f" targets={texts[0]} stanza_ids={texts[1]}"
+        else:
+            text = f" acting_as={texts[0]} targets={texts[1]} stanza_ids={texts[2]}"
+        return text if self.more is None else text + _pairs(self.more)
+
+    def fields(self) -> dict[str, Any]:
+        """The facts for the JSON log formatter."""
+        if self.targets is None:
+            return {}
+        fields: dict[str, Any] = {} if self.acting_as is None \
+            else {"acting_as": list(self.acting_as)}
+        fields["targets"], fields["stanza_ids"] = self.targets, self.stanza_ids
+        return fields if self.more is None else fields | _listed(self.more)
+
+
 def note(request: Request, *, acting_as: str | Iterable[str] | None = None,
          targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
          **extra: Any) -> None:
@@ -48,46 +92,85 @@ def note(request: Request, *, acting_as: str | Iterable[str] | None = None,
               **extra)
 
 
-def add_facts(facts: dict[str, Any], *, acting_as: str | Iterable[str] | None = None,
+def add_facts(facts: Facts, *, acting_as: str | Iterable[str] | None = None,
               targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
               **extra: Any) -> None:
     if acting_as is not None:
-        users = [acting_as] if isinstance(acting_as, str) else acting_as
-        facts.setdefault("acting_as", {}).update(dict.fromkeys(users))  # ordered set
-    facts.setdefault("targets", []).extend(targets)
-    facts.setdefault("stanza_ids", []).extend(i for i in stanza_ids if i)
-    facts.update(extra)
+        users = dict.fromkeys((acting_as,) if isinstance(acting_as, str) else acting_as)
+        if facts.acting_as is not None:
+            facts.acting_as.update(users)
+        elif facts.targets is None:
+            facts.acting_as = users
+        else:  # named after the first facts: after them on the line
+            extra = {"acting_as": {**(facts.more or {}).get("acting_as", {}), **users},
+                     **extra}
+    if facts.targets is None or facts.stanza_ids is None:
+        facts.targets, facts.stanza_ids = [*targets], [*filter(None, stanza_ids)]
+    else:
+        facts.targets.extend(targets)
+        facts.stanza_ids.extend(filter(None, stanza_ids))
+    if extra:
+        facts.more = extra if facts.more is None else facts.more | extra
 
 
 def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
-               facts: dict[str, Any], status: int, errcode: int, seconds: float) -> None:
+               facts: Facts, status: int, errcode: int, seconds: float) -> None:
     """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
-    _emit({"request_id": rid, "integrator": integrator, "remote": remote or "-",
-           "endpoint": endpoint, **facts, "status": status, "errcode": errcode,
-           "ms": round(seconds * 1000, 1)})
+    remote, lists = remote or "-", facts.lists()
+    strings = (rid, integrator, remote, endpoint)
+    items = (*strings, *chain.from_iterable(lists))
+    plain = facts.more is None and all(items) and _PLAIN_ITEMS.fullmatch("".join(items))
+    texts: Sequence[str]
+    if not plain:
+        texts = [*map(_quoted, strings), *map(_quoted, lists)]
+    elif len(items) == len(strings) + len(lists) and all(lists):
+        texts = items  # as a rule: one item in each list, nothing to join
+    else:
+        texts = [*strings, *[",".join(each) or "-" for each in lists]]
+    # `.1f` writes what `round(ms, 1)` does, the float the JSON field holds, with one call.
+    line = (f"request_id={texts[0]} integrator={texts[1]} remote={texts[2]} "
+            f"endpoint={texts[3]}{facts.pairs(texts[4:])} status={status} errcode={errcode} "
+            f"ms={seconds * 1000:.1f}")
+    handler = line_handler_for(log)
+    if handler is not None and not handler.json:
+        handler.write_info(log.name, line, {}, escaped=bool(plain))  # no fields to write
+        return
+    _write(line, {"request_id": rid, "integrator": integrator, "remote": remote or "-",
+                  "endpoint": endpoint, **facts.fields(), "status": status,
+                  "errcode": errcode, "ms": round(seconds * 1000, 1)})
 
 
 def write_event(event: str, facts: dict[str, Any]) -> None:
     """An audit line no request writes: what happened later to what a call sent."""
     if log.isEnabledFor(logging.INFO):
-        _emit({"event": event, **facts})
+        record = {"event": event, **facts}
+        _write(_pairs(record)[1:], _listed(record))
 
 
-def _emit(record: dict[str, Any]) -> None:
-    line = " ".join([f"{key}={_quoted(value)}" for key, value in record.items()])
+def _write(line: str, fields: dict[str, Any]) -> None:
     handler = line_handler_for(log)
-    if handler is not None and not handler.json:
-        handler.write_info(log.name, line, {})  # a plain line is all there is to write
-        return
-    # The JSON fields: an ordered set of facts (acting_as) as the list it is.
-    fields = {key: list(value) if isinstance(value, dict) else value
-              for key, value in record.items()}
     if handler is not None:
         handler.write_info(log.name, line, fields)
     else:
         log.info("%s", line, extra={"fields": fields})
+
+
+def _pairs(record: dict[str, Any]) -> str:
+    return "".join([f" {key}={_quoted(value)}" for key, value in record.items()])
+
+
+def _listed(record: dict[str, Any]) -> dict[str, Any]:
+    """The JSON fields: an ordered set of facts (acting_as) as the list it is."""
+    return {key: list(value) if isinstance(value, dict) else value
+            for key, value in record.items()}
+
+
+# A line's values are all plain when its strings and its lists' items are, without commas
+# (`_quoted` says what else is plain): tested at once, for a call costs what some hundred
+# characters do. An empty string or item is not plain; an empty list is "-".
+_PLAIN_ITEMS = re.compile(r"[A-Za-z0-9._:@/+=*-]*")
 
 
 def _quoted(value: Any) -> str:

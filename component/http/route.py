@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from component.config import Integrator
+from component.http.audit import Facts
 from component.http.envelope import Answer
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class Request:
     param: str = ""             # the `{...}` part of a route like "avatar/{jid}"
     body: bytes = b""
     integrator: Integrator | None = None  # None when no credentials are configured
-    facts: dict[str, Any] = field(default_factory=dict)  # this call's audit line
+    facts: Facts = field(default_factory=Facts)  # this call's audit line
     _query: dict[str, str] | None = None
 
     @property

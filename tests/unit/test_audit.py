@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from component.logs import JsonFormatter
+from component.http import audit
+from component.logs import JsonFormatter, LineHandler, one_line
 from component.store.db import Database
 from tests.unit.fakes import HOST, RecordingSink
 from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config, message_app
@@ -156,3 +158,48 @@ async def test_json_log_lines_carry_the_fields(client: ApiClient,
     assert (entry["integrator"], entry["endpoint"], entry["status"]) == \
         ("hr", "send_notify", 200)
     assert entry["targets"] == [f"bob@{HOST}"]
+
+
+FORGERIES = ["x stanza_ids=y", "x\nINFO component.audit: request_id=FORGED", "a,b", "", "c\x85d",
+             "e\u2028f", "{jid}"]
+
+
+@pytest.mark.parametrize("forged", FORGERIES)
+def test_the_direct_line_quotes_what_is_not_plain(
+        forged: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The line LineHandler writes itself (no pytest capture in the way) is the line
+    `logging` gets: the one test of all values at once lets nothing through raw."""
+    facts = audit.Facts()
+    audit.add_facts(facts, acting_as=forged, targets=[forged, "t"], stanza_ids=["s1", forged])
+    caplog.set_level(logging.INFO, logger="component.audit")
+    audit.write_line("r1", forged, forged, forged, facts, 200, 0, 0.0)
+    through_logging = f"INFO component.audit: {caplog.records[-1].getMessage()}"
+    stream = io.StringIO()
+    handler = LineHandler(stream, json=False)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = [handler]
+    try:
+        audit.write_line("r1", forged, forged, forged, facts, 200, 0, 0.0)
+    finally:
+        root.handlers[:] = saved
+    assert stream.getvalue() == one_line(through_logging) + "\n"
+    assert stream.getvalue().splitlines() == [stream.getvalue()[:-1]]
+
+
+def test_a_plain_line_is_written_as_it_is(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="component.audit")
+    facts = audit.Facts()
+    audit.add_facts(facts, acting_as="alice@h")
+    audit.add_facts(facts, targets=["bob", "carol"], stanza_ids=[None, "s1"])
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = [LineHandler(stream, json=False)]
+    try:
+        audit.write_line("r1", "hr", None, "send_message", facts, 207, 1, 0.00125)
+    finally:
+        root.handlers[:] = saved
+    assert stream.getvalue() == (
+        "INFO component.audit: request_id=r1 integrator=hr remote=- endpoint=send_message "
+        "acting_as=alice@h targets=bob,carol stanza_ids=s1 status=207 errcode=1 ms=1.2\n")
