@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ import msgspec
 
 from component.jid import Jid
 from component.store.db import Database
-from component.store.outbox_file import open_outbox_file
+from component.store.outbox_file import open_outbox_file, outbox_path
 from component.xmpp.stanzas import Stanza
 
 T = TypeVar("T")
@@ -127,7 +128,7 @@ class SqliteOutbox:
         self._rows_since_checkpoint += len(rows) + (acked_upto is not None)
         if self._rows_since_checkpoint >= CHECKPOINT_ROWS and self._checkpoint is None:
             self._rows_since_checkpoint = 0
-            self._checkpoint = asyncio.ensure_future(self._on_writer(self._checkpoint_wal))
+            self._checkpoint = asyncio.ensure_future(self._synced_checkpoint())
             self._checkpoint.add_done_callback(self._checkpoint_done)
 
     def _transaction(self, rows: Sequence[tuple[object, ...]], acked_upto: int | None,
@@ -147,6 +148,26 @@ class SqliteOutbox:
                     keys)
             if forget_before is not None:
                 conn.execute("DELETE FROM accepted_ids WHERE accepted_at < ?", (forget_before,))
+
+    async def _synced_checkpoint(self) -> None:
+        """Sync the WAL first, on a thread of its own and without the connection, then
+        checkpoint on the writer thread. A checkpoint syncs the WAL before it copies it, and
+        groups queue behind a checkpoint (the connection is one): at a steady thousand
+        requests a second each commit appends a 16 KiB frame, the WAL had megabytes to flush,
+        and answers waited for it (HTTP p99 13 ms). Synced beforehand, while commits go on,
+        the checkpoint's own sync finds only what came meanwhile."""
+        await asyncio.get_running_loop().run_in_executor(None, self._sync_wal)
+        await self._on_writer(self._checkpoint_wal)
+
+    def _sync_wal(self) -> None:
+        try:
+            descriptor = os.open(f"{outbox_path(self._store)}-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
     def _checkpoint_wal(self) -> None:
         """Copy the WAL into the file and sync both (on the writer thread)."""
