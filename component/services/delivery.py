@@ -160,7 +160,6 @@ class OutboxDelivery:
 
     # -- accepting -----------------------------------------------------------------------
 
-
     async def accepted_before(self, keys: Sequence[str]) -> dict[str, str]:
         """Caller-supplied ids seen before, with their state now: routed or queued."""
         pending_from = self._lowest_pending_seq()
@@ -169,8 +168,7 @@ class OutboxDelivery:
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
-        if len(self._unsent) >= self.window and self._link.up.is_set():
-            await self._room_for_more()
+        await self._room_for_more()
         # Courtesy copies (carbons) wait until the request's messages are routed: written
         # with them, the server handled the copies before handing the messages to their
         # recipients, which cost a message 0.6 ms of its delivery (bench/RESULTS.md).

@@ -281,12 +281,8 @@ class MessageService:
         if self._recipients is not None:
             users = [stanza.recipient.bare for outcome in outcomes if outcome.error is None
                      for stanza in outcome.stanzas]
-            # From memory when it knows them all (most requests: no coroutine to run).
-            screening = self._recipients.screen_from_memory(users) \
-                or await self._recipients.screen(users)
-            due = self._refuse_unknown(outcomes, screening)
-        if any(outcome.key for outcome in outcomes):
-            await self._drop_duplicates(outcomes)
+            due = self._refuse_unknown(outcomes, await self._recipients.screen(users))
+        await self._drop_duplicates(outcomes)
         batch = [stanza for outcome in outcomes if outcome.error is None
                  for stanza in outcome.stanzas]
         if not batch:

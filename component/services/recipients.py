@@ -80,16 +80,6 @@ class RecipientCheck:
         self._tasks: set[asyncio.Task[None]] = set()
         self.probes = self.refused = self.bounced = 0  # counters for /metrics
 
-    def screen_from_memory(self, users: Sequence[Jid]) -> Screening | None:
-        """`screen`'s answer when every one of these users is remembered (most requests:
-        no coroutine to run), else None."""
-        verdicts, now = self._verdicts, self._clock()
-        for user in users:
-            verdict = verdicts.get(user)
-            if verdict is None or verdict[1] <= now or not verdict[0]:
-                return None
-        return _ALL_KNOWN
-
     async def screen(self, users: Iterable[Jid]) -> Screening:
         """Which of these recipients have no account; users of other domains (rooms) and
         those the server could not be asked about pass."""

@@ -85,9 +85,6 @@ def _plain(pairs: list[tuple[str, str]]) -> str:
 
 
 def carrier_xml(fields: StartalkFields) -> str:
-    values = fields.carrier_values()
-    if plain_attributes([value for value in values if value is not None]):
-        return f"<qtalk xmlns='{QTALK_NS}'{_plain_given(_CARRIER_NAMES, values)}/>"
     return f"<qtalk xmlns='{QTALK_NS}'{_attrs(fields.carrier_attributes())}/>"
 
 
