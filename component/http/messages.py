@@ -80,10 +80,10 @@ class MessageRoutes:
 
     async def send_message(self, request: Request) -> Answer:
         body = fields.decode(request.body, SendMessage, self.limits)
-        parsed = [_user_of(entry) for entry in fields.items(body, "to")]
+        entries = fields.items(body, "to")
         chat = ChatRequest(
             sender=body.sender,
-            recipients=tuple(user for user in parsed if isinstance(user, str)),
+            recipients=tuple([entry.user for entry in entries if isinstance(entry, Recipient)]),
             body=body.body, msg_type=body.type or "chat",
             startalk_msg_type=body.msg_type or "1", host=body.host or None,
             domain=body.domain or None, extend_info=body.extend_info)
@@ -91,7 +91,9 @@ class MessageRoutes:
         audit.add_facts(request.facts, acting_as=str(sender) if sender else chat.sender)
         if sender is not None:
             auth.require_host_for(request.integrator, sender.domain)
-        result = _merge(parsed, await self.messages.send_chat(chat, wait=_wait(request)))
+        result = await self.messages.send_chat(chat, wait=_wait(request))
+        if len(chat.recipients) != len(entries):  # some were refused while parsing
+            result = _merge([_user_of(entry) for entry in entries], result)
         _audit(request, result)
         return batch_reply(result)
 

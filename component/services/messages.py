@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import msgspec
 
@@ -26,7 +26,7 @@ from component.errors import (
 )
 from component.jid import Jid, JidError
 from component.services.ports import DeliveryStatus, HostPolicy, StanzaSink
-from component.services.recipients import RecipientCheck, Screening
+from component.services.recipients import RecipientCheck
 from component.services.room_ports import GroupGate
 from component.xmpp import fragment
 from component.xmpp.stanzas import (
@@ -274,32 +274,36 @@ class MessageService:
 
     async def _deliver(self, outcomes: list[ItemOutcome],
                        wait: float | None = None) -> SendResult:
+        batch = _batch_of(outcomes)
         # Recipients first: in a cluster, looking for a caller id seen before claims it in
         # the shared state, and an item refused after that would hold its claim until it
         # lapsed (a retry meanwhile waited for it).
         due: Sequence[Jid] = ()
-        if self._recipients is not None:
-            users = [stanza.recipient.bare for outcome in outcomes if outcome.error is None
-                     for stanza in outcome.stanzas]
-            due = self._refuse_unknown(outcomes, await self._recipients.screen(users))
-        await self._drop_duplicates(outcomes)
-        batch = [stanza for outcome in outcomes if outcome.error is None
-                 for stanza in outcome.stanzas]
+        if self._recipients is not None and batch:
+            screening = await self._recipients.screen([stanza.recipient.bare
+                                                       for stanza in batch])
+            due = screening.due
+            if screening.missing:
+                self._refuse_unknown(outcomes, screening.missing)
+                batch = _batch_of(outcomes)
+        keys = [o.key for o in outcomes if o.key and o.error is None]
+        if keys:  # send_message and send_notify items carry none; most messages neither
+            await self._drop_duplicates(outcomes, keys)
+            batch = _batch_of(outcomes)
+            keys = [o.key for o in outcomes if o.key and o.error is None and o.stanzas]
         if not batch:
             return SendResult(outcomes, None)
-        keys = [o.key for o in outcomes if o.key and o.error is None and o.stanzas]
         report = await self._sink.deliver(batch, wait=wait, remember=keys)
         if due and report.status != "queued" and self._recipients is not None:
             # Written (or routed): a probe now goes behind the messages, within moments.
             self._recipients.recheck_after(due, batch)
         return SendResult(outcomes, report.status)
 
-    def _refuse_unknown(self, outcomes: list[ItemOutcome], screening: Screening
-                        ) -> Sequence[Jid]:
+    @staticmethod
+    def _refuse_unknown(outcomes: list[ItemOutcome], missing: Collection[Jid]) -> None:
         """Refuse each item whose recipient has no account, and drop the copies for a sender
-        without one; returns the known accounts due for a check once written."""
-        missing = screening.missing
-        for outcome in outcomes if missing else ():
+        without one."""
+        for outcome in outcomes:
             if outcome.error is not None or not outcome.stanzas:
                 continue
             message, *copies = outcome.stanzas
@@ -309,13 +313,9 @@ class MessageService:
             else:
                 outcome.stanzas = [message, *(copy for copy in copies
                                               if copy.recipient.bare not in missing)]
-        return screening.due
 
-    async def _drop_duplicates(self, outcomes: list[ItemOutcome]) -> None:
+    async def _drop_duplicates(self, outcomes: list[ItemOutcome], keys: list[str]) -> None:
         """A message whose caller-supplied id was accepted before is reported, not resent."""
-        keys = [o.key for o in outcomes if o.key and o.error is None]
-        if not keys:
-            return  # send_message and send_notify items carry none; most messages neither
         seen = await self._sink.accepted_before(keys)
         for outcome in outcomes:
             if outcome.key is None or outcome.error is not None:
@@ -324,6 +324,15 @@ class MessageService:
                 outcome.duplicate_of, outcome.stanzas = seen[outcome.key], []
             else:
                 seen[outcome.key] = "queued"  # a repeat inside this very request
+
+
+def _batch_of(outcomes: list[ItemOutcome]) -> list[Stanza]:
+    """The stanzas of the items not refused, in order."""
+    if len(outcomes) == 1:  # send_message to one user: most requests
+        only = outcomes[0]
+        return only.stanzas if only.error is None else []
+    return [stanza for outcome in outcomes if outcome.error is None
+            for stanza in outcome.stanzas]
 
 
 def _in_domain(text: str, domain: str) -> bool:

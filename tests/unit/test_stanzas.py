@@ -92,3 +92,19 @@ def test_handshake_is_lowercase_hex_sha1_of_id_and_secret() -> None:
 def test_split_type_keeps_xmpp_types_and_carries_startalk_ones() -> None:
     assert stanzas.split_type("groupchat") == ("groupchat", None)
     assert stanzas.split_type("readmark") == ("chat", "readmark")
+
+
+@pytest.mark.parametrize("fields", [
+    StartalkFields(),
+    StartalkFields(msg_type="1", extend_info="", body_id="b1", msec_times="42"),
+    StartalkFields(msg_type="1", ma_type="6", extend_info="x", body_id="b1",
+                   startalk_type="revoke", msec_times="42", carbon=True),
+    StartalkFields(ma_type="6", startalk_type="readmark", carbon=True),
+    StartalkFields(msec_times=""),
+])
+def test_plain_values_take_the_fast_path_to_the_same_bytes(fields: StartalkFields) -> None:
+    """build_message writes plain values by template; the escaping path is the reference."""
+    fast = stanzas.build_message(ALICE, BOB, stanza_id="m1", msg_type="chat", body="hi",
+                                 fields=fields)
+    reference = stanzas._built_message(ALICE, BOB, "m1", "chat", "hi", fields)
+    assert fast.data == reference.data
