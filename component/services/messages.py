@@ -161,8 +161,12 @@ class MessageService:
             message = fragment.parse_message(item.message, self._max_stanza_bytes)
             fragment.check_body_length(message, self._max_body_chars, len(item.message))
             requested_type = message.root.get("type", "normal")
-            recipient, sender = await self._third_route(item.recipient, sender,
-                                                        requested_type)
+            groups = self._groups
+            if groups is not None and _in_domain(item.recipient, groups.muc_domain):
+                recipient, sender = await self._room_route(item.recipient, sender,
+                                                           requested_type)
+            else:
+                recipient = self._address(item.recipient, "to")
             caller_id = fragment.caller_id(message)
             stanza = fragment.prepare_message(message, sender, recipient)
             outcome.key = f"{sender.bare} {caller_id}" if caller_id else None
@@ -174,16 +178,14 @@ class MessageService:
             outcome.error, outcome.stanzas = exc, []
         return outcome
 
-    async def _third_route(self, target: str, sender: Jid, msg_type: str) -> tuple[Jid, Jid]:
-        """The recipient, and who sends: to a room, the member's groupchat goes as the JID
-        the rooms name (ejabberd: the member's bare JID, a MucSub subscriber)."""
-        groups = self._groups
-        if groups is None or not _in_domain(target, groups.muc_domain):
-            return self._address(target, "to"), sender
-        room = self._room(target, groups.muc_domain, "to")
+    async def _room_route(self, target: str, sender: Jid, msg_type: str) -> tuple[Jid, Jid]:
+        """To a room: the room, and who sends: the member's groupchat goes as the JID the
+        rooms name (ejabberd: the member's bare JID, a MucSub subscriber)."""
+        assert self._groups is not None
+        room = self._room(target, self._groups.muc_domain, "to")
         if msg_type != "groupchat":
             raise BadStanza(f"to: a message to the room {room} must be of type groupchat")
-        return room, await groups.group_sender(room, sender)
+        return room, await self._groups.group_sender(room, sender)
 
     async def _group_chat(self, request: ChatRequest) -> ItemOutcome:
         """send_message Type groupchat: To [{"User": room}], Host = the sender's domain,

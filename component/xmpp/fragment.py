@@ -60,6 +60,7 @@ class CallerMessage(msgspec.Struct, frozen=True):
     root: etree._Element
     raw: bytes
     plain: bool  # elements, attributes and text only: no `<!`, `<?` or namespace declaration
+    body: etree._Element | None  # the root's `<body>` child, looked for once
 
 
 def parse_message(xml: str, max_bytes: int) -> CallerMessage:
@@ -89,7 +90,7 @@ def parse_message(xml: str, max_bytes: int) -> CallerMessage:
     if root.tag != "message":
         name = etree.QName(root).localname
         raise BadStanza(f"message: expected a <message> element, got <{name}>")
-    return CallerMessage(root, raw, plain=not (foreign or namespaced))
+    return CallerMessage(root, raw, plain=not (foreign or namespaced), body=body_of(root))
 
 
 def body_of(root: etree._Element) -> etree._Element | None:
@@ -105,7 +106,7 @@ def check_body_length(message: CallerMessage, max_chars: int, xml_chars: int) ->
     characters cannot hold a longer body (an entity takes more characters than it stands for)."""
     if xml_chars <= max_chars:
         return
-    body = body_of(message.root)
+    body = message.body
     length = len(body.text or "") if body is not None else 0
     if length > max_chars:
         raise TooLarge(f"message: body of {length} characters, the limit is {max_chars}")
@@ -130,7 +131,7 @@ def _strip_stream_namespace(root: etree._Element) -> None:
 
 def caller_id(message: CallerMessage) -> str | None:
     """The id the caller gave the message (its own, else its body's), if any."""
-    return _caller_id(message.root, body_of(message.root))
+    return _caller_id(message.root, message.body)
 
 
 def _caller_id(root: etree._Element, body: etree._Element | None) -> str | None:
@@ -139,8 +140,7 @@ def _caller_id(root: etree._Element, body: etree._Element | None) -> str | None:
 
 def prepare_message(message: CallerMessage, sender: Jid, recipient: Jid) -> Stanza:
     """Address the caller's message, give it an id, add the carrier (DESIGN.md §5)."""
-    root = message.root
-    body = body_of(root)
+    root, body = message.root, message.body
     msg_type, startalk_type = split_type(root.get("type", "normal"))
     stanza_id = _caller_id(root, body) or new_message_id()
     fields = StartalkFields(

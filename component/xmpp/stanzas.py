@@ -78,7 +78,27 @@ def _plain(pairs: list[tuple[str, str]]) -> str:
 
 
 def carrier_xml(fields: StartalkFields) -> str:
+    f = fields
+    if plain_attributes((f.msg_type or "", f.ma_type or "", f.extend_info or "",
+                         f.body_id or "", f.startalk_type or "", f.msec_times or "")):
+        shared, body_id, carrier_only = _plain_carrier_parts(f)
+        return f"<qtalk xmlns='{QTALK_NS}'{shared}{body_id}{carrier_only}/>"
     return f"<qtalk xmlns='{QTALK_NS}'{_attrs(fields.carrier_attributes())}/>"
+
+
+def _plain_carrier_parts(f: StartalkFields) -> tuple[str, str, str]:
+    """The carrier's attributes, for values `plain_attributes` passed: those the body shares,
+    the id, and the carrier's own. Each spelt out in _CARRIER_NAMES' order: a generic join
+    over the names cost a tenth of send_message's handler (tests/unit/test_stanzas.py holds
+    this to `_attrs`' bytes)."""
+    shared = (f" msgType='{f.msg_type}'" if f.msg_type is not None else "") \
+        + (f" maType='{f.ma_type}'" if f.ma_type is not None else "") \
+        + (f" extendInfo='{f.extend_info}'" if f.extend_info is not None else "")
+    body_id = f" id='{f.body_id}'" if f.body_id is not None else ""
+    carrier_only = (f" type='{f.startalk_type}'" if f.startalk_type is not None else "") \
+        + (f" msec_times='{f.msec_times}'" if f.msec_times is not None else "") \
+        + (" carbon='true'" if f.carbon else "")
+    return shared, body_id, carrier_only
 
 
 def split_type(requested: str) -> tuple[str, str | None]:
@@ -111,16 +131,7 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
                              f.msg_type or "", f.ma_type or "", f.extend_info or "",
                              f.body_id or "", f.startalk_type or "", f.msec_times or "")):
         return _built_message(sender, recipient, stanza_id, msg_type, body, fields)
-    # Each attribute spelt out in _CARRIER_NAMES' order: a generic join over the names cost
-    # a tenth of the whole request's handler (tests/unit/test_stanzas.py holds this path to
-    # _built_message's bytes).
-    shared = (f" msgType='{f.msg_type}'" if f.msg_type is not None else "") \
-        + (f" maType='{f.ma_type}'" if f.ma_type is not None else "") \
-        + (f" extendInfo='{f.extend_info}'" if f.extend_info is not None else "")
-    body_id = f" id='{f.body_id}'" if f.body_id is not None else ""
-    carrier_only = (f" type='{f.startalk_type}'" if f.startalk_type is not None else "") \
-        + (f" msec_times='{f.msec_times}'" if f.msec_times is not None else "") \
-        + (" carbon='true'" if f.carbon else "")
+    shared, body_id, carrier_only = _plain_carrier_parts(f)
     msec = f" msec_times='{f.msec_times}'" if f.msec_times else ""
     data = (f"<message type='{msg_type}' id='{stanza_id}' from='{sender_text}' "
             f"to='{recipient_text}'{msec}><body{body_id}{shared}>{text(body, 'Body')}</body>"

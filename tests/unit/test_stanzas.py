@@ -101,6 +101,7 @@ def test_split_type_keeps_xmpp_types_and_carries_startalk_ones() -> None:
                    startalk_type="revoke", msec_times="42", carbon=True),
     StartalkFields(ma_type="6", startalk_type="readmark", carbon=True),
     StartalkFields(msec_times=""),
+    StartalkFields(extend_info="a'b", body_id="b<1"),  # escaped: both take the reference path
 ])
 def test_plain_values_take_the_fast_path_to_the_same_bytes(fields: StartalkFields) -> None:
     """build_message writes plain values by template; the escaping path is the reference."""
@@ -108,3 +109,5 @@ def test_plain_values_take_the_fast_path_to_the_same_bytes(fields: StartalkField
                                  fields=fields)
     reference = stanzas._built_message(ALICE, BOB, "m1", "chat", "hi", fields)
     assert fast.data == reference.data
+    assert stanzas.carrier_xml(fields) == \
+        f"<qtalk xmlns='{stanzas.QTALK_NS}'{stanzas._attrs(fields.carrier_attributes())}/>"
