@@ -55,6 +55,7 @@ class HttpConnection(asyncio.Protocol):
     def __init__(self, server: HttpServer) -> None:
         self.server = server
         self.pipeline = server.pipeline
+        self.limits = server.limits
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
         self.parser = httptools.HttpRequestParser(self)
@@ -150,12 +151,11 @@ class HttpConnection(asyncio.Protocol):
         # One clock for the deadline and the request's duration (perf_counter is the same
         # CLOCK_MONOTONIC on Linux): one call per request instead of two.
         self.started = time.monotonic()
-        self.deadline = self.started + self.server.limits.request_timeout
+        self.deadline = self.started + self.limits.request_timeout
         self.target = b""
         self.headers = {}
         self.head_bytes = self.header_count = self.body_bytes = 0
-        self.request = self.refused = None
-        self.body = []
+        self.request = self.refused = None  # the body list is left empty by the last request
 
     def on_url(self, url: bytes) -> None:
         self.target += url
@@ -176,21 +176,22 @@ class HttpConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser, headers = self.parser, self.headers
-        version = parser.get_http_version()
-        if "host" not in headers and version != "1.0":
+        if "host" not in headers and parser.get_http_version() != "1.0":
             self._stop(BadHttp("an HTTP/1.1 request needs a Host header"))
         coding = headers.get("transfer-encoding")
         if coding is not None and coding.strip().lower() != "chunked":
             self._stop(UnsupportedCoding(
                 f"transfer coding {coding!r} is not supported; send chunked or a length"))
+        method = parser.get_method()
         request = self.request = self.pipeline.begin(
-            parser.get_method().decode("ascii"), self.target.decode("latin-1"), headers,
-            self.remote)
+            _METHODS.get(method) or method.decode("ascii"), self.target.decode("latin-1"),
+            headers, self.remote)
         length = headers.get("content-length")
         self.refused = self.pipeline.admit(request, int(length) if length else None)
         if self.refused is not None and (length not in (None, "0") or coding is not None):
             self._stop(self.refused)  # its body is never read: the connection ends with it
-        elif headers.get("expect", "").lower() == "100-continue" and self.transport:
+        elif "expect" in headers and headers["expect"].lower() == "100-continue" \
+                and self.transport:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, chunk: bytes) -> None:
@@ -206,8 +207,10 @@ class HttpConnection(asyncio.Protocol):
         assert request is not None
         self.receiving = False
         self.deadline = 0.0
-        request.body = b"".join(self.body) if len(self.body) != 1 else self.body[0]
-        self.body = []
+        body = self.body
+        if body:  # else the request's default, b""
+            request.body = body[0] if len(body) == 1 else b"".join(body)
+            body.clear()
         keep_alive = self.parser.should_keep_alive()
         self.queue.append((request, self.refused, keep_alive, self.started))
         if len(self.queue) > QUEUED_REQUESTS and self.transport is not None and self.reading:
@@ -226,7 +229,7 @@ class HttpConnection(asyncio.Protocol):
             if self.closing:
                 self.close()
             elif not self.receiving:
-                self.deadline = time.monotonic() + self.server.limits.idle_timeout
+                self.deadline = time.monotonic() + self.limits.idle_timeout
             return
         request, refused, keep_alive, started = self.queue.popleft()
         if not self.reading and len(self.queue) < QUEUED_REQUESTS // 2 and self.transport:
@@ -292,7 +295,7 @@ class HttpConnection(asyncio.Protocol):
         """The deadline passed: 408 for a request being read, else close quietly."""
         if self.receiving:
             self._fail(RequestTimeout(
-                f"request not received within {self.server.limits.request_timeout:g} s"))
+                f"request not received within {self.limits.request_timeout:g} s"))
             self.deadline = time.monotonic() + 1.0  # the 408 has a second to leave
         elif self.busy or self.queue:
             self.deadline = 0.0
@@ -316,6 +319,11 @@ class HttpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
+
+
+# The methods as str without a decode each time (others are decoded).
+_METHODS = {method.encode(): method for method in
+            ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
 def _reason(exc: Exception) -> str:
