@@ -170,7 +170,11 @@ class HttpConnection(asyncio.Protocol):
         if self.header_count > MAX_HEADERS or self.head_bytes + len(self.target) > MAX_HEAD_BYTES:
             self._stop(HeadTooLarge(
                 f"request head over {MAX_HEAD_BYTES} bytes or {MAX_HEADERS} headers"))
-        key = name.decode("latin-1").lower()
+        key = _NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_NAMES) < NAMES_KEPT:
+                _NAMES[name] = key
         text = value.decode("latin-1")
         if key in self.headers:
             if key == "host":
@@ -372,6 +376,11 @@ def _resumed(run: Coroutine[object, None, Answer],
         return cast(Answer, (yield from run))
 
 
+# Header names as llhttp gives them, and their keys (decoded, lower case): the names clients
+# send are few, and a lookup costs less than a decode and a lower; bounded, as any client may
+# send names of its own.
+NAMES_KEPT = 256
+_NAMES: dict[bytes, str] = {}
 # The methods as str without a decode each time (others are decoded).
 _METHODS = {method.encode(): method for method in
             ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
