@@ -24,7 +24,7 @@ import time
 import types
 from collections import deque
 from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
 import httptools
 
@@ -354,9 +354,12 @@ class ConnectionClosed(Exception):
     """Raised in llhttp's callback to stop reading a connection an answer closed."""
 
 
+Result = TypeVar("Result")
+
+
 @types.coroutine
-def _resumed(run: Coroutine[object, None, Answer],
-             waiting_for: object) -> Generator[object, None, Answer]:
+def _resumed(run: Coroutine[object, None, Result],
+             waiting_for: object) -> Generator[object, None, Result]:
     """The rest of `run`, whose first step (made outside a task) yielded `waiting_for`.
 
     Yielded again, `waiting_for` makes the task wait where `run` waits (a future still
@@ -371,9 +374,9 @@ def _resumed(run: Coroutine[object, None, Answer],
             try:
                 waiting_for = run.throw(exc)
             except StopIteration as done:
-                return cast(Answer, done.value)
+                return cast(Result, done.value)
             continue
-        return cast(Answer, (yield from run))
+        return cast(Result, (yield from run))
 
 
 # Header names as llhttp gives them, and their keys (decoded, lower case): the names clients
