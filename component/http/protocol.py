@@ -222,7 +222,8 @@ class HttpConnection(asyncio.Protocol):
         # After an upgrade llhttp reads no further: the answer (made at once) closes.
         keep_alive = self.parser.should_keep_alive() and not self.parser.should_upgrade()
         if not self.busy and self.writing and not self.queue:
-            self._answer(request, self.refused, keep_alive, self.started)
+            if self._answer(request, self.refused, keep_alive, self.started):
+                self._next()
             return
         self.queue.append((request, self.refused, keep_alive, self.started))
         if len(self.queue) > QUEUED_REQUESTS and self.transport is not None and self.reading:
@@ -232,24 +233,28 @@ class HttpConnection(asyncio.Protocol):
     # -- answering ---------------------------------------------------------------------------
 
     def _next(self) -> None:
-        """Answer the next request read, once the one before is written."""
-        if self.busy or not self.writing:
-            return
-        if not self.queue:
-            if self.closing:
-                self.close()
-            elif not self.receiving:
-                self.deadline = time.monotonic() + self.limits.idle_timeout
-            return
-        request, refused, keep_alive, started = self.queue.popleft()
-        if not self.reading and len(self.queue) < QUEUED_REQUESTS // 2 and self.transport:
-            self.reading = True
-            self.transport.resume_reading()
-        self._answer(request, refused, keep_alive, started)
+        """Answer the requests read, in order, each once the one before is written.
+
+        A loop, not a call per answer: answers made at once follow one another here, as
+        many as were read ahead, without a frame each."""
+        while not self.busy and self.writing:
+            if not self.queue:
+                if self.closing:
+                    self.close()
+                elif not self.receiving:
+                    self.deadline = time.monotonic() + self.limits.idle_timeout
+                return
+            request, refused, keep_alive, started = self.queue.popleft()
+            if not self.reading and len(self.queue) < QUEUED_REQUESTS // 2 and self.transport:
+                self.reading = True
+                self.transport.resume_reading()
+            if not self._answer(request, refused, keep_alive, started):
+                return
 
     def _answer(self, request: Request, refused: Answer | None, keep_alive: bool,
-                started: float) -> None:
-        """Run the request's handler at once, and in a task only once it has to wait.
+                started: float) -> bool:
+        """Run the request's handler at once, and in a task only once it has to wait; True
+        when it is answered and the connection goes on (then `_next`).
 
         Most answers need no wait, and a task per request (its creation, asyncio's registry
         of tasks, a turn of the loop before it starts) cost more than the rest of the server.
@@ -257,25 +262,26 @@ class HttpConnection(asyncio.Protocol):
         the way asks for the current task or sets a context variable.
         """
         if refused is not None:
-            self._write(request, refused, keep_alive, started)
-            return
+            return self._write(request, refused, keep_alive, started)
         self.busy = True
         run = self.pipeline.run(request)
         try:
             waiting_for = run.send(None)
         except StopIteration as done:
             self.busy = False
-            self._write(request, done.value, keep_alive, started)
-            return
+            return self._write(request, done.value, keep_alive, started)
         self.loop.create_task(self._run_on(run, waiting_for, request, keep_alive, started))
+        return False
 
     async def _run_on(self, run: Coroutine[object, None, Answer], waiting_for: object,
                       request: Request, keep_alive: bool, started: float) -> None:
         reply = await _resumed(run, waiting_for)
         self.busy = False
-        self._write(request, reply, keep_alive, started)
+        if self._write(request, reply, keep_alive, started):
+            self._next()
 
-    def _write(self, request: Request, reply: Answer, keep_alive: bool, started: float) -> None:
+    def _write(self, request: Request, reply: Answer, keep_alive: bool, started: float) -> bool:
+        """Write the answer; False when it closed the connection."""
         reply = self.pipeline.finish(request, reply, started)
         keep_alive = keep_alive and not self.server.closing and not (
             self.closing and not self.queue)
@@ -287,8 +293,7 @@ class HttpConnection(asyncio.Protocol):
             self.closing = True
             self.queue.clear()
             self.close()
-            return
-        self._next()
+        return keep_alive
 
     # -- refusals, deadlines and closing ---------------------------------------------------
 

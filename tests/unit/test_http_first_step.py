@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
-from component.http.protocol import _resumed
+from component.http.listener import HttpServer, ServerLimits
+from component.http.protocol import HttpConnection, _resumed
+from tests.unit.fakes import RecordingSink
+from tests.unit.http_apps import make_config, message_app
 
 
 def first_step(run: Coroutine[object, None, str]) -> object:
@@ -65,3 +69,47 @@ async def test_a_cancellation_reaches_the_coroutine_where_it_waits() -> None:
     task.cancel()
     assert await task == "cleaned up"
     assert seen == ["cancelled"]
+
+
+class WrittenTransport(asyncio.Transport):
+    """A connection's far end that keeps what is written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def test_thousands_of_answers_read_ahead_are_written_in_order_without_recursion() -> None:
+    """Requests read while writing is paused are answered at once when it resumes: one
+    after another in `_next`'s loop, not a frame deeper each (the recursion limit is 1000)."""
+    server = HttpServer(message_app(make_config(), RecordingSink()),
+                        ServerLimits(request_timeout=5, idle_timeout=5, max_connections=8))
+    connection = HttpConnection(server)
+    transport = WrittenTransport()
+    connection.connection_made(transport)
+    connection.pause_writing()
+    count = 3000
+    connection.data_received(b"".join(
+        f"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Request-Id: r{i}\r\n\r\n".encode()
+        for i in range(count)))
+    assert transport.written == []
+    connection.resume_writing()
+    assert len(transport.written) == count
+    assert [answer.split(b"X-Request-Id: ")[1].split(b"\r\n")[0] for answer in
+            transport.written] == [f"r{i}".encode() for i in range(count)]
+    assert all(answer.startswith(b"HTTP/1.1 200 OK\r\n") for answer in transport.written)
