@@ -7,8 +7,8 @@ scraped, so the hot path pays nothing for it.
 
 from __future__ import annotations
 
-import bisect
 import itertools
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -77,39 +77,49 @@ class _StateCollector(Collector):
                                 value=s.uptime_seconds)
 
 
+class _Endpoint:
+    """One endpoint's requests: counts by status, and latencies by bucket and their sum."""
+
+    __slots__ = ("buckets", "statuses", "sum")
+
+    def __init__(self) -> None:
+        self.statuses: dict[int, int] = {}
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # per bound, then +Inf
+        self.sum = 0.0
+
+
 class _RequestCounts(Collector):
     """Requests by endpoint and status, and their latency, as plain counts: every request
     updates them, and prometheus_client's Counter and Histogram (a lock per update, a
     Python loop over the buckets) cost several times these few dictionary operations."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, int], int] = {}
-        self.buckets: dict[str, list[int]] = {}  # per bound, then one past the last (+Inf)
-        self.sums: dict[str, float] = {}
+        self.endpoints: dict[str, _Endpoint] = {}
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        key = (endpoint, status)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        buckets = self.buckets.get(endpoint)
-        if buckets is None:
-            buckets = self.buckets[endpoint] = [0] * (len(LATENCY_BUCKETS) + 1)
-            self.sums[endpoint] = 0.0
-        buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le: seconds <= bound
-        self.sums[endpoint] += seconds
+        counts = self.endpoints.get(endpoint)
+        if counts is None:
+            counts = self.endpoints[endpoint] = _Endpoint()
+        statuses = counts.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        counts.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # le: seconds <= bound
+        counts.sum += seconds
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily("qtalk_http_requests",
                                        "HTTP requests by endpoint and status",
                                        labels=["endpoint", "status"])
-        for (endpoint, status), count in sorted(self.counts.items()):
-            requests.add_metric([endpoint, str(status)], count)
+        endpoints = sorted(self.endpoints.items())
+        for endpoint, counts in endpoints:
+            for status, count in sorted(counts.statuses.items()):
+                requests.add_metric([endpoint, str(status)], count)
         yield requests
         latency = HistogramMetricFamily("qtalk_http_request_duration_seconds",
                                         "HTTP request handling time", labels=["endpoint"])
-        for endpoint, counts in sorted(self.buckets.items()):
-            cumulative = list(itertools.accumulate(counts))
+        for endpoint, counts in endpoints:
+            cumulative = list(itertools.accumulate(counts.buckets))
             latency.add_metric([endpoint], list(zip(_BOUNDS, cumulative, strict=True)),
-                               self.sums[endpoint])
+                               counts.sum)
         yield latency
 
 

@@ -38,10 +38,11 @@ class Answer(msgspec.Struct, frozen=True):
 
 def answer(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200,
            headers: dict[str, str] | None = None) -> Answer:
-    body = orjson.dumps({"ret": ret, "errcode": int(errcode), "errmsg": errmsg, "data": data})
+    code = int(errcode)  # an ErrCode's int() is a call of its own: once
+    body = orjson.dumps({"ret": ret, "errcode": code, "errmsg": errmsg, "data": data})
     if status == 503 and not (headers and "Retry-After" in headers):
         headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
-    return Answer(status, int(errcode), body, headers)
+    return Answer(status, code, body, headers)
 
 
 def success(data: Any = "", errmsg: str = "success", *, status: int = 200,

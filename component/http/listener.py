@@ -75,13 +75,13 @@ class HttpServer:
         now = int(time.time())
         if now != self._date_at:
             self._date_at = now
-            self._date = email.utils.formatdate(now, usegmt=True).encode()
-        extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items()) \
-            if reply.headers else ""
-        if not keep_alive:
-            extra += "Connection: close\r\n"
+            self._date = b"Date: " + email.utils.formatdate(now, usegmt=True).encode() + b"\r\n"
         head = (f"Content-Type: {reply.content_type}\r\nContent-Length: {len(reply.body)}\r\n"
-                f"X-Request-Id: {request_id}\r\n{extra}\r\n")
+                f"X-Request-Id: {request_id}\r\n")
+        if reply.headers:
+            head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
+        if not keep_alive:
+            head += "Connection: close\r\n"
         line = self._statuses.get(reply.status) or f"HTTP/1.1 {reply.status} -\r\n".encode()
-        return b"".join((line, b"Date: ", self._date, b"\r\n", head.encode("latin-1"),
+        return b"".join((line, self._date, head.encode("latin-1"), b"\r\n",
                          reply.body if with_body else b""))

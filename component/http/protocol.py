@@ -21,8 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import types
 from collections import deque
-from typing import TYPE_CHECKING, NoReturn, cast
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
 import httptools
 
@@ -55,6 +57,7 @@ class HttpConnection(asyncio.Protocol):
     def __init__(self, server: HttpServer) -> None:
         self.server = server
         self.pipeline = server.pipeline
+        self.limits = server.limits
         self.transport: asyncio.Transport | None = None
         self.remote: str | None = None
         self.parser = httptools.HttpRequestParser(self)
@@ -146,16 +149,17 @@ class HttpConnection(asyncio.Protocol):
     # -- llhttp callbacks --------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.closing:  # an answer read before closed the connection: read no further
+            raise ConnectionClosed
         self.receiving = True
         # One clock for the deadline and the request's duration (perf_counter is the same
         # CLOCK_MONOTONIC on Linux): one call per request instead of two.
         self.started = time.monotonic()
-        self.deadline = self.started + self.server.limits.request_timeout
+        self.deadline = self.started + self.limits.request_timeout
         self.target = b""
         self.headers = {}
         self.head_bytes = self.header_count = self.body_bytes = 0
-        self.request = self.refused = None
-        self.body = []
+        self.request = self.refused = None  # the body list is left empty by the last request
 
     def on_url(self, url: bytes) -> None:
         self.target += url
@@ -166,7 +170,11 @@ class HttpConnection(asyncio.Protocol):
         if self.header_count > MAX_HEADERS or self.head_bytes + len(self.target) > MAX_HEAD_BYTES:
             self._stop(HeadTooLarge(
                 f"request head over {MAX_HEAD_BYTES} bytes or {MAX_HEADERS} headers"))
-        key = name.decode("latin-1").lower()
+        key = _NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_NAMES) < NAMES_KEPT:
+                _NAMES[name] = key
         text = value.decode("latin-1")
         if key in self.headers:
             if key == "host":
@@ -176,21 +184,22 @@ class HttpConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser, headers = self.parser, self.headers
-        version = parser.get_http_version()
-        if "host" not in headers and version != "1.0":
+        if "host" not in headers and parser.get_http_version() != "1.0":
             self._stop(BadHttp("an HTTP/1.1 request needs a Host header"))
         coding = headers.get("transfer-encoding")
         if coding is not None and coding.strip().lower() != "chunked":
             self._stop(UnsupportedCoding(
                 f"transfer coding {coding!r} is not supported; send chunked or a length"))
+        method = parser.get_method()
         request = self.request = self.pipeline.begin(
-            parser.get_method().decode("ascii"), self.target.decode("latin-1"), headers,
-            self.remote)
+            _METHODS.get(method) or method.decode("ascii"), self.target.decode("latin-1"),
+            headers, self.remote)
         length = headers.get("content-length")
         self.refused = self.pipeline.admit(request, int(length) if length else None)
         if self.refused is not None and (length not in (None, "0") or coding is not None):
             self._stop(self.refused)  # its body is never read: the connection ends with it
-        elif headers.get("expect", "").lower() == "100-continue" and self.transport:
+        elif "expect" in headers and headers["expect"].lower() == "100-continue" \
+                and self.transport:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, chunk: bytes) -> None:
@@ -206,44 +215,73 @@ class HttpConnection(asyncio.Protocol):
         assert request is not None
         self.receiving = False
         self.deadline = 0.0
-        request.body = b"".join(self.body) if len(self.body) != 1 else self.body[0]
-        self.body = []
-        keep_alive = self.parser.should_keep_alive()
+        body = self.body
+        if body:  # else the request's default, b""
+            request.body = body[0] if len(body) == 1 else b"".join(body)
+            body.clear()
+        # After an upgrade llhttp reads no further: the answer (made at once) closes.
+        keep_alive = self.parser.should_keep_alive() and not self.parser.should_upgrade()
+        if not self.busy and self.writing and not self.queue:
+            if self._answer(request, self.refused, keep_alive, self.started):
+                self._next()
+            return
         self.queue.append((request, self.refused, keep_alive, self.started))
         if len(self.queue) > QUEUED_REQUESTS and self.transport is not None and self.reading:
             self.reading = False
             self.transport.pause_reading()
-        if not self.busy:
-            self._next()
 
     # -- answering ---------------------------------------------------------------------------
 
     def _next(self) -> None:
-        """Answer the next request read, once the one before is written."""
-        if self.busy or not self.writing:
-            return
-        if not self.queue:
-            if self.closing:
-                self.close()
-            elif not self.receiving:
-                self.deadline = time.monotonic() + self.server.limits.idle_timeout
-            return
-        request, refused, keep_alive, started = self.queue.popleft()
-        if not self.reading and len(self.queue) < QUEUED_REQUESTS // 2 and self.transport:
-            self.reading = True
-            self.transport.resume_reading()
+        """Answer the requests read, in order, each once the one before is written.
+
+        A loop, not a call per answer: answers made at once follow one another here, as
+        many as were read ahead, without a frame each."""
+        while not self.busy and self.writing:
+            if not self.queue:
+                if self.closing:
+                    self.close()
+                elif not self.receiving:
+                    self.deadline = time.monotonic() + self.limits.idle_timeout
+                return
+            request, refused, keep_alive, started = self.queue.popleft()
+            if not self.reading and len(self.queue) < QUEUED_REQUESTS // 2 and self.transport:
+                self.reading = True
+                self.transport.resume_reading()
+            if not self._answer(request, refused, keep_alive, started):
+                return
+
+    def _answer(self, request: Request, refused: Answer | None, keep_alive: bool,
+                started: float) -> bool:
+        """Run the request's handler at once, and in a task only once it has to wait; True
+        when it is answered and the connection goes on (then `_next`).
+
+        Most answers need no wait, and a task per request (its creation, asyncio's registry
+        of tasks, a turn of the loop before it starts) cost more than the rest of the server.
+        The first step runs here as a task's would (Python 3.12's eager tasks); nothing on
+        the way asks for the current task or sets a context variable.
+        """
         if refused is not None:
-            self._write(request, refused, keep_alive, started)
-            return
+            return self._write(request, refused, keep_alive, started)
         self.busy = True
-        self.loop.create_task(self._run(request, keep_alive, started))
+        run = self.pipeline.run(request)
+        try:
+            waiting_for = run.send(None)
+        except StopIteration as done:
+            self.busy = False
+            return self._write(request, done.value, keep_alive, started)
+        self.loop.create_task(self._run_on(run, waiting_for, request, keep_alive, started))
+        return False
 
-    async def _run(self, request: Request, keep_alive: bool, started: float) -> None:
-        reply = await self.pipeline.run(request)
+    async def _run_on(self, run: Coroutine[object, None, Answer], waiting_for: object,
+                      request: Request, keep_alive: bool, started: float) -> None:
+        reply = await _resumed(run, waiting_for)
         self.busy = False
-        self._write(request, reply, keep_alive, started)
+        if self._write(request, reply, keep_alive, started):
+            self._next()
 
-    def _write(self, request: Request, reply: Answer, keep_alive: bool, started: float) -> None:
+    def _write(self, request: Request, reply: Answer, keep_alive: bool, started: float) -> bool:
+        """Write the answer; False when it closed the connection."""
         reply = self.pipeline.finish(request, reply, started)
         keep_alive = keep_alive and not self.server.closing and not (
             self.closing and not self.queue)
@@ -255,8 +293,7 @@ class HttpConnection(asyncio.Protocol):
             self.closing = True
             self.queue.clear()
             self.close()
-            return
-        self._next()
+        return keep_alive
 
     # -- refusals, deadlines and closing ---------------------------------------------------
 
@@ -292,7 +329,7 @@ class HttpConnection(asyncio.Protocol):
         """The deadline passed: 408 for a request being read, else close quietly."""
         if self.receiving:
             self._fail(RequestTimeout(
-                f"request not received within {self.server.limits.request_timeout:g} s"))
+                f"request not received within {self.limits.request_timeout:g} s"))
             self.deadline = time.monotonic() + 1.0  # the 408 has a second to leave
         elif self.busy or self.queue:
             self.deadline = 0.0
@@ -316,6 +353,45 @@ class HttpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
             self.transport = None
+
+
+class ConnectionClosed(Exception):
+    """Raised in llhttp's callback to stop reading a connection an answer closed."""
+
+
+Result = TypeVar("Result")
+
+
+@types.coroutine
+def _resumed(run: Coroutine[object, None, Result],
+             waiting_for: object) -> Generator[object, None, Result]:
+    """The rest of `run`, whose first step (made outside a task) yielded `waiting_for`.
+
+    Yielded again, `waiting_for` makes the task wait where `run` waits (a future still
+    marked as awaited; None: a bare yield, the next turn of the loop); then `run` goes on in
+    the task like any awaited coroutine. What the task throws in (a cancellation) is
+    thrown into `run`, as it would be had `run` been the task's from the start.
+    """
+    while True:
+        try:
+            yield waiting_for
+        except BaseException as exc:  # passed on to `run`, as a task would
+            try:
+                waiting_for = run.throw(exc)
+            except StopIteration as done:
+                return cast(Result, done.value)
+            continue
+        return cast(Result, (yield from run))
+
+
+# Header names as llhttp gives them, and their keys (decoded, lower case): the names clients
+# send are few, and a lookup costs less than a decode and a lower; bounded, as any client may
+# send names of its own.
+NAMES_KEPT = 256
+_NAMES: dict[bytes, str] = {}
+# The methods as str without a decode each time (others are decoded).
+_METHODS = {method.encode(): method for method in
+            ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
 def _reason(exc: Exception) -> str:

@@ -8,6 +8,8 @@ from component.errors import ErrCode
 from component.http.envelope import Answer, answer, failure_answer
 from component.services.messages import ItemOutcome, SendResult
 
+SUCCESS = ErrCode.SUCCESS  # looked up once: an enum member's lookup costs ~0.07 us
+
 
 def item_report(index: int, item: ItemOutcome) -> dict[str, Any]:
     if item.error is not None:
@@ -25,9 +27,9 @@ def single_reply(result: SendResult, errmsg: str = "success") -> Answer:
     if item.error is not None:
         return failure_answer(item.error)
     if item.duplicate_of:
-        return answer(True, ErrCode.SUCCESS, "success; already accepted before, not sent again",
+        return answer(True, SUCCESS, "success; already accepted before, not sent again",
                       {"id": item.id, "status": item.duplicate_of, "duplicate": True})
-    return answer(True, ErrCode.SUCCESS, errmsg, {"id": item.id, "status": result.status})
+    return answer(True, SUCCESS, errmsg, {"id": item.id, "status": result.status})
 
 
 def batch_reply(result: SendResult, errmsg: str = "success") -> Answer:
@@ -36,7 +38,7 @@ def batch_reply(result: SendResult, errmsg: str = "success") -> Answer:
     refused = [item for item in result.items if item.error is not None]
     data = {"status": result.status, "items": items}
     if not refused:
-        return answer(True, ErrCode.SUCCESS, errmsg, data)
+        return answer(True, SUCCESS, errmsg, data)
     first = refused[0].error
     assert first is not None
     if len(refused) == len(result.items):

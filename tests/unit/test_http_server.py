@@ -168,11 +168,13 @@ async def test_keep_alive_and_pipelining_answer_in_order(served: Served) -> None
 async def test_connection_close_is_honoured_on_every_route(served: Served,
                                                            request_bytes: bytes) -> None:
     connection = await served.connect()
-    await connection.send(request_bytes + get("/healthz"))
+    await connection.send(request_bytes + get("/healthz") + post("send_message"))
     (reply,) = await connection.read()
     assert reply.headers["connection"] == "close"
     assert await connection.closed()
-    assert connection.replies.done == []  # the request after `close` was not answered
+    assert connection.replies.done == []  # the requests after `close` were not answered
+    sent = 2 if reply.status == 200 and request_bytes.startswith(b"POST") else 0
+    assert len(served.sink.sent) == sent  # nor run: a message and its carbon, of the first
 
 
 async def test_http_1_0_closes_unless_kept_alive(served: Served) -> None:
