@@ -219,7 +219,7 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
     await db.close()
     if profiler is not None:
         profiler.dump_stats(args.profile)
-        pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
+        pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(25)
 
 
 _FIXED = success({"status": "accepted", "items": [
