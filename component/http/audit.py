@@ -14,9 +14,10 @@ import logging
 import random
 import re
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import orjson
 
 from component.logs import line_handler_for, plain_line
@@ -42,19 +43,17 @@ def sane_request_id(given: str) -> str:
     return given if _SANE_ID.fullmatch(given) else new_request_id()
 
 
-class Facts:
+class Facts(msgspec.Struct, gc=False):
     """What the handlers of one call told its audit line, in the line's order: the users it
     acted as (when the first facts named them), its targets and stanza ids (on the line once
-    any facts came), then the rest in the order they came, users named later among them."""
+    any facts came), then the rest in the order they came, users named later among them.
 
-    __slots__ = ("acting_as", "more", "stanza_ids", "targets")
-    acting_as: dict[str, None] | None  # an ordered set
-    targets: list[str] | None  # None until the first facts
-    stanza_ids: list[str] | None
-    more: dict[str, Any] | None
+    A Struct: made with every request, in C (strings only inside: no cycle to collect)."""
 
-    def __init__(self) -> None:
-        self.acting_as = self.targets = self.stanza_ids = self.more = None
+    acting_as: dict[str, None] | None = None  # an ordered set
+    targets: list[str] | None = None  # None until the first facts
+    stanza_ids: list[str] | None = None
+    more: dict[str, Any] | None = None
 
     def fields(self) -> dict[str, Any]:
         """The facts for the JSON log formatter."""
@@ -113,14 +112,18 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
     joined = "".join(values)
     plain = more is None and "" not in values and joined.isascii() \
         and joined.encode().translate(_PLAIN_TABLE).isalpha()
-    text = _joined if plain else _quoted
     if targets is None or stanza_ids is None:
         pairs = ""
-    elif acting_as is None:
-        pairs = f" targets={text(targets)} stanza_ids={text(stanza_ids)}"
     else:
-        pairs = (f" acting_as={text(acting_as)} targets={text(targets)} "
-                 f"stanza_ids={text(stanza_ids)}")
+        # A plain list as it is written: its items joined with commas, or `-` when empty.
+        users, names, ids = (
+            None if acting_as is None else ",".join(acting_as) or "-",
+            ",".join(targets) or "-", ",".join(stanza_ids) or "-") if plain else (
+            None if acting_as is None else _quoted(acting_as),
+            _quoted(targets), _quoted(stanza_ids))
+        pairs = f" targets={names} stanza_ids={ids}"
+        if users is not None:
+            pairs = f" acting_as={users}{pairs}"
     if more is not None:
         pairs += _pairs(more)
     rid_text, integrator_text, remote_text, endpoint_text = \
@@ -162,11 +165,6 @@ def _write(line: str, fields: dict[str, Any]) -> None:
 
 def _pairs(record: dict[str, Any]) -> str:
     return "".join([f" {key}={_quoted(value)}" for key, value in record.items()])
-
-
-def _joined(items: Collection[str]) -> str:
-    """A list of plain items as written: joined with commas, or `-` when it is empty."""
-    return ",".join(items) or "-"
 
 
 def _listed(record: dict[str, Any]) -> dict[str, Any]:
