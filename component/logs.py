@@ -94,18 +94,17 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self._batch: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # get_running_loop() costs a getpid
 
-    def write_info(self, logger: str, message: str, fields: dict[str, Any], *,
-                   escaped: bool = False) -> None:
-        """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes.
+    def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
+        """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
+        self.write_line(json_line(time.time(), "INFO", logger, message, fields) if self.json
+                        else one_line(plain_line("INFO", logger, message)))
 
-        `escaped`: the caller has seen that the logger's name and the message hold printable
-        ASCII only (the audit trail's lines of plain values): `one_line` need not look again.
-        """
-        line = plain_line("INFO", logger, message) if escaped and not self.json \
-            else json_line(time.time(), "INFO", logger, message, fields) if self.json \
-            else one_line(plain_line("INFO", logger, message))
-        self._batch.append(line)
-        if len(self._batch) > 1:
+    def write_line(self, line: str) -> None:
+        """A line in this handler's format, on one line already (as `one_line` or
+        `json_line` leave it): the audit trail's lines of plain values are, as they are."""
+        batch = self._batch
+        batch.append(line)
+        if len(batch) > 1:
             return  # its write is due at the end of this loop turn
         loop = self._loop
         if loop is None or not loop.is_running():

@@ -14,13 +14,13 @@ import logging
 import random
 import re
 import secrets
-from collections.abc import Collection, Iterable, Sequence
-from itertools import chain
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import orjson
 
-from component.logs import line_handler_for
+from component.logs import line_handler_for, plain_line
 
 if TYPE_CHECKING:
     from component.http.route import Request
@@ -35,44 +35,27 @@ _IDS = random.Random(secrets.randbits(128))
 
 
 def new_request_id() -> str:
-    return f"{_IDS.getrandbits(64):016x}"
+    # printf-style: the f-string's format spec is parsed again at every call (~900 instructions)
+    return "%016x" % _IDS.getrandbits(64)  # noqa: UP031
 
 
 def sane_request_id(given: str) -> str:
     """The caller's X-Request-Id when it is sane, else a new one."""
-    return given if _SANE_ID.fullmatch(given) else new_request_id()
+    # Most callers send none (""): no pattern run for it.
+    return given if given and _SANE_ID.fullmatch(given) else new_request_id()
 
 
-class Facts:
+class Facts(msgspec.Struct, gc=False):
     """What the handlers of one call told its audit line, in the line's order: the users it
     acted as (when the first facts named them), its targets and stanza ids (on the line once
-    any facts came), then the rest in the order they came, users named later among them."""
+    any facts came), then the rest in the order they came, users named later among them.
 
-    __slots__ = ("acting_as", "more", "stanza_ids", "targets")
+    A Struct: made with every request, in C (strings only inside: no cycle to collect)."""
 
-    def __init__(self) -> None:
-        self.acting_as: dict[str, None] | None = None  # an ordered set
-        self.targets: list[str] | None = None  # None until the first facts
-        self.stanza_ids: list[str] | None = None
-        self.more: dict[str, Any] | None = None
-
-    def lists(self) -> tuple[Collection[str], ...]:
-        """The ordered set and the lists on the line, in its order."""
-        if self.targets is None or self.stanza_ids is None:
-            return ()
-        if self.acting_as is None:
-            return self.targets, self.stanza_ids
-        return self.acting_as, self.targets, self.stanza_ids
-
-    def pairs(self, texts: Sequence[str]) -> str:
-        """` key=value` for each fact, `texts` being those of `lists()`."""
-        if not texts:
-            text = ""
-        elif len(texts) == 2:
-            text = f" targets={texts[0]} stanza_ids={texts[1]}"
-        else:
-            text = f" acting_as={texts[0]} targets={texts[1]} stanza_ids={texts[2]}"
-        return text if self.more is None else text + _pairs(self.more)
+    acting_as: dict[str, None] | None = None  # an ordered set
+    targets: list[str] | None = None  # None until the first facts
+    stanza_ids: list[str] | None = None
+    more: dict[str, Any] | None = None
 
     def fields(self) -> dict[str, Any]:
         """The facts for the JSON log formatter."""
@@ -95,20 +78,25 @@ def note(request: Request, *, acting_as: str | Iterable[str] | None = None,
 def add_facts(facts: Facts, *, acting_as: str | Iterable[str] | None = None,
               targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
               **extra: Any) -> None:
+    known, ids = facts.targets, facts.stanza_ids
     if acting_as is not None:
-        users = dict.fromkeys((acting_as,) if isinstance(acting_as, str) else acting_as)
-        if facts.acting_as is not None:
-            facts.acting_as.update(users)
-        elif facts.targets is None:
+        users = {acting_as: None} if isinstance(acting_as, str) else dict.fromkeys(acting_as)
+        if known is None:
             facts.acting_as = users
+        elif facts.acting_as is not None:
+            facts.acting_as.update(users)
         else:  # named after the first facts: after them on the line
             extra = {"acting_as": {**(facts.more or {}).get("acting_as", {}), **users},
                      **extra}
-    if facts.targets is None or facts.stanza_ids is None:
-        facts.targets, facts.stanza_ids = [*targets], [*filter(None, stanza_ids)]
+    # The empty defaults are skipped: each call names one or two of the three as a rule.
+    if known is None or ids is None:
+        facts.targets = [*targets] if targets else []
+        facts.stanza_ids = [*filter(None, stanza_ids)] if stanza_ids else []
     else:
-        facts.targets.extend(targets)
-        facts.stanza_ids.extend(filter(None, stanza_ids))
+        if targets:
+            known.extend(targets)
+        if stanza_ids:
+            ids.extend(filter(None, stanza_ids))
     if extra:
         facts.more = extra if facts.more is None else facts.more | extra
 
@@ -118,28 +106,48 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
     """The audit line of one mutating call."""
     if not log.isEnabledFor(logging.INFO):
         return  # an operator may silence the trail; then it costs nothing
-    remote, lists = remote or "-", facts.lists()
+    remote = remote or "-"
+    acting_as, targets, stanza_ids, more = \
+        facts.acting_as, facts.targets, facts.stanza_ids, facts.more
     strings = (rid, integrator, remote, endpoint)
-    items = (*strings, *chain.from_iterable(lists))
-    plain = facts.more is None and all(items) and _PLAIN_ITEMS.fullmatch("".join(items))
-    texts: Sequence[str]
-    if not plain:
-        texts = [*map(_quoted, strings), *map(_quoted, lists)]
-    elif len(items) == len(strings) + len(lists) and all(lists):
-        texts = items  # as a rule: one item in each list, nothing to join
+    values = [*strings, *(acting_as or ()), *(targets or ()), *(stanza_ids or ())]
+    joined = "".join(values)
+    plain = more is None and "" not in values and joined.isascii() \
+        and joined.encode().translate(_PLAIN_TABLE).isalpha()
+    if targets is None or stanza_ids is None:
+        pairs = ""
     else:
-        texts = [*strings, *[",".join(each) or "-" for each in lists]]
+        # A plain list as it is written: its items joined with commas, or `-` when empty.
+        users, names, ids = (
+            None if acting_as is None else ",".join(acting_as) or "-",
+            ",".join(targets) or "-", ",".join(stanza_ids) or "-") if plain else (
+            None if acting_as is None else _quoted(acting_as),
+            _quoted(targets), _quoted(stanza_ids))
+        pairs = f" targets={names} stanza_ids={ids}"
+        if users is not None:
+            pairs = f" acting_as={users}{pairs}"
+    if more is not None:
+        pairs += _pairs(more)
+    rid_text, integrator_text, remote_text, endpoint_text = \
+        strings if plain else map(_quoted, strings)
     # `.1f` writes what `round(ms, 1)` does, the float the JSON field holds, with one call.
-    line = (f"request_id={texts[0]} integrator={texts[1]} remote={texts[2]} "
-            f"endpoint={texts[3]}{facts.pairs(texts[4:])} status={status} errcode={errcode} "
-            f"ms={seconds * 1000:.1f}")
+    line = (f"{_INFO_LINE}request_id={rid_text} integrator={integrator_text} "
+            f"remote={remote_text} endpoint={endpoint_text}{pairs} status={status} "
+            f"errcode={errcode} ms={seconds * 1000:.1f}")
     handler = line_handler_for(log)
     if handler is not None and not handler.json:
-        handler.write_info(log.name, line, {}, escaped=bool(plain))  # no fields to write
+        if plain:  # printable ASCII only: a line as it is
+            handler.write_line(line)
+        else:
+            handler.write_info(log.name, line[len(_INFO_LINE):], {})
         return
-    _write(line, {"request_id": rid, "integrator": integrator, "remote": remote or "-",
-                  "endpoint": endpoint, **facts.fields(), "status": status,
-                  "errcode": errcode, "ms": round(seconds * 1000, 1)})
+    _write(line[len(_INFO_LINE):], {
+        "request_id": rid, "integrator": integrator, "remote": remote, "endpoint": endpoint,
+        **facts.fields(), "status": status, "errcode": errcode, "ms": round(seconds * 1000, 1)})
+
+
+# A plain line is its message after this: the request line is written with it at once.
+_INFO_LINE = plain_line("INFO", log.name, "")
 
 
 def write_event(event: str, facts: dict[str, Any]) -> None:
@@ -170,7 +178,11 @@ def _listed(record: dict[str, Any]) -> dict[str, Any]:
 # A line's values are all plain when its strings and its lists' items are, without commas
 # (`_quoted` says what else is plain): tested at once, for a call costs what some hundred
 # characters do. An empty string or item is not plain; an empty list is "-".
-_PLAIN_ITEMS = re.compile(r"[A-Za-z0-9._:@/+=*-]*")
+# A table maps the plain characters to a letter and every other byte to "!": translating the
+# text's bytes and asking isalpha costs a third of a regex' class test per character.
+_PLAIN_TABLE = bytes(
+    b"a"[0] if re.fullmatch(r"[A-Za-z0-9._:@/+=*-]", chr(byte)) else b"!"[0]
+    for byte in range(256))
 
 
 def _quoted(value: Any) -> str:
