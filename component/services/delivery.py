@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import msgspec
 from lxml import etree
 
 from component.config import DeliveryConfig
@@ -43,9 +43,9 @@ SETTLE_SWEEPS = 20
 REMEMBER_IDS_SECONDS = 24 * 3600.0
 
 
-class Entry(msgspec.Struct, eq=False):
-    seq: int
-    stanza: Stanza
+class Entry(OutboxRow, eq=False, gc=True):
+    """A stanza on its way; the outbox keeps it as the row it is (seq, stanza)."""
+
     # A request's last stanza only (not on replays): True once acknowledged, False when its
     # caller stops waiting (the link dropped, or the wait ran out; it is sent all the same).
     acked: asyncio.Future[bool] | None = None
@@ -61,12 +61,41 @@ Settling = tuple[int, float, Stanza | None]
 
 @dataclass(slots=True)
 class _Group:
-    """What the next transaction writes: new rows, their callers, remembered ids."""
+    """What the next transaction writes: new rows, remembered ids, and one future for all
+    the callers of the group (True once committed, False when the transaction failed): a
+    future per request, and a list of them, cost more than the rest of the group's upkeep."""
 
     entries: list[Entry] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    committed: asyncio.Future[bool] | None = None  # made by the group's first request
+    requests: int = 0
     forget_before: float | None = None  # remembered ids older than this are dropped
+
+
+class _Wakeup:
+    """asyncio.Event's set, wait and clear for the one task that waits on it. Event.wait
+    looks up the running loop (a getpid syscall on Python 3.11) every time it sleeps, and
+    the committer and the pump sleep once or more per loop turn under load."""
+
+    __slots__ = ("_due", "_sleeper")
+
+    def __init__(self) -> None:
+        self._due = False
+        self._sleeper: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._due = True
+        sleeper = self._sleeper
+        if sleeper is not None:
+            self._sleeper = None
+            if not sleeper.done():  # canceled with its task
+                sleeper.set_result(None)
+
+    async def wait_and_clear(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._due:
+            sleeper = self._sleeper = loop.create_future()
+            await sleeper
+        self._due = False
 
 
 class OutboxDelivery:
@@ -90,10 +119,10 @@ class OutboxDelivery:
         self._settled_upto: int | None = None
         self._accepted: dict[str, int] = {}  # caller-supplied ids → seq
         self._accepted_order: deque[tuple[float, str]] = deque()  # (accepted at, id), oldest first
-        self._commit_wakeup = asyncio.Event()
+        self._commit_wakeup = _Wakeup()
         self._commit_lock = asyncio.Lock()
         self._settle_timer: asyncio.TimerHandle | None = None  # one at a time
-        self._pump_wakeup = asyncio.Event()
+        self._pump_wakeup = _Wakeup()
         self._barrier: asyncio.Future[etree._Element] | None = None  # the one on its way
         self._barrier_wanted = False  # stanzas were written after it left
         self._tasks: list[asyncio.Task[None]] = []
@@ -168,7 +197,8 @@ class OutboxDelivery:
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
-        await self._room_for_more()
+        while (room := self._room_for_more()) is not None:
+            await room
         # Courtesy copies (carbons) wait until the request's messages are routed: written
         # with them, the server handled the copies before handing the messages to their
         # recipients, which cost a message 0.6 ms of its delivery (bench/RESULTS.md).
@@ -182,7 +212,9 @@ class OutboxDelivery:
             durable, copies = list(copies), ()
         else:
             self.messages += len(durable)
-        entries = [Entry(self._next_seq(), stanza) for stanza in durable]
+        first = self._seq + 1
+        self._seq += len(durable)
+        entries = [Entry(seq, stanza) for seq, stanza in enumerate(durable, first)]
         last = entries[-1]
         last.copies = copies
         durable_enough = self._outbox is not None and not wait
@@ -191,7 +223,9 @@ class OutboxDelivery:
             last.acked = self._running_loop().create_future()
         if remember or self._accepted_order:
             self._remember(remember, last.seq)
-        await self._commit(entries, remember)
+        committed = self._enqueue(entries, remember)
+        if committed is not None and not await committed:
+            raise InternalError("the outbox could not be written")
         up = self._link.up.is_set()
         if durable_enough:  # the outbox replays it until the server has routed it
             return ACCEPTED if up else QUEUED
@@ -228,7 +262,9 @@ class OutboxDelivery:
         self._seq += 1
         return self._seq
 
-    async def _commit(self, entries: list[Entry], keys: Sequence[str]) -> None:
+    def _enqueue(self, entries: list[Entry], keys: Sequence[str]) -> asyncio.Future[bool] | None:
+        """Queue the entries for the stream and for the next transaction; returns what
+        their caller awaits: the group's transaction (None without an outbox)."""
         # The stanzas go to the stream before their rows are committed: the caller is
         # answered only after the commit, so whatever is accepted is in the outbox, and the
         # transaction stays off the delivery path. A crash before the commit leaves the
@@ -240,20 +276,22 @@ class OutboxDelivery:
         else:
             self._pump_wakeup.set()
         if self._outbox is None:
-            return
-        waiter: asyncio.Future[None] = self._running_loop().create_future()
-        self._group.entries += entries
-        self._group.waiters.append(waiter)
-        self._group.keys += keys
-        self._commit_wakeup.set()
-        await waiter
+            return None
+        group = self._group
+        group.entries += entries
+        group.keys += keys
+        group.requests += 1
+        if group.committed is None:
+            group.committed = self._running_loop().create_future()
+            self._commit_wakeup.set()
+        return group.committed
 
     # -- the committer: one transaction per group ----------------------------------------
 
     async def _committer(self) -> None:
+        loop = self._running_loop()
         while True:
-            await self._commit_wakeup.wait()
-            self._commit_wakeup.clear()
+            await self._commit_wakeup.wait_and_clear(loop)
             await self._commit_now()
 
     async def _commit_now(self) -> None:
@@ -269,32 +307,33 @@ class OutboxDelivery:
             return
         # Carbons are courtesy copies for the sender's own clients: written and acknowledged
         # like the rest, but not kept (a crash of the daemon may lose one, never a message).
-        rows = [OutboxRow(e.seq, e.stanza) for e in group.entries if e.stanza.durable]
+        rows = [entry for entry in group.entries if entry.stanza.durable]
+        committed = group.committed
         try:
             await self._outbox.commit(rows, upto, group.keys,
                                       forget_before=group.forget_before)
         except Exception:
-            log.exception("outbox write failed: %d requests refused", len(group.waiters))
+            log.exception("outbox write failed: %d requests refused", group.requests)
             # Not yet written: withdrawn. Already written: past recall; their callers hear
             # of a failure, and a retry may deliver them twice (never lost).
             refused = {id(entry) for entry in group.entries}
             withdrawn = [e for e in self._unsent if id(e) in refused]
             self._unsent = deque(e for e in self._unsent if id(e) not in refused)
             self.messages -= sum(e.stanza.durable for e in withdrawn)
-            for waiter in group.waiters:
-                waiter.set_exception(InternalError("the outbox could not be written"))
+            if committed is not None:
+                committed.set_result(False)  # each caller raises an InternalError of its own
             return
         if rows:
             self._committed_upto = rows[-1].seq
-        for waiter in group.waiters:
-            waiter.set_result(None)
+        if committed is not None:
+            committed.set_result(True)
 
     # -- the pump: outbox → stream, within the window ------------------------------------
 
     async def _pump(self) -> None:
+        loop = self._running_loop()
         while True:
-            await self._pump_wakeup.wait()
-            self._pump_wakeup.clear()
+            await self._pump_wakeup.wait_and_clear(loop)
             if self._link.up.is_set():
                 if self._read_back:
                     await self._replay_settled()
@@ -342,16 +381,19 @@ class OutboxDelivery:
             if self._backlog_waiters and len(self._unsent) < self.window:
                 self._release_backlog_waiters()
 
-    async def _room_for_more(self) -> None:
-        """While the link is up, a caller waits as long as a window's worth of stanzas waits
-        behind the window in flight. Answered once durable, callers would otherwise outrun a
-        server that routes slower than they send: the backlog, and the delay of every message
-        in it, would grow up to `outbox_max` (with carbons, arrays of 100 took 153 MB).
+    def _room_for_more(self) -> asyncio.Future[None] | None:
+        """What a caller waits for before its stanzas join the queue, or None: while the link
+        is up, a caller waits as long as a window's worth of stanzas waits behind the window
+        in flight (and looks again once woken). Answered once durable, callers would
+        otherwise outrun a server that routes slower than they send: the backlog, and the
+        delay of every message in it, would grow up to `outbox_max` (with carbons, arrays of
+        100 took 153 MB).
         With the link down nothing waits: the outbox keeps it, up to `outbox_max`."""
-        while self._link.up.is_set() and len(self._unsent) >= self.window:
-            room: asyncio.Future[None] = self._running_loop().create_future()
-            self._backlog_waiters.append(room)
-            await room
+        if len(self._unsent) < self.window or not self._link.up.is_set():
+            return None
+        room: asyncio.Future[None] = self._running_loop().create_future()
+        self._backlog_waiters.append(room)
+        return room
 
     def _release_backlog_waiters(self) -> None:
         waiters, self._backlog_waiters = self._backlog_waiters, []
@@ -366,9 +408,8 @@ class OutboxDelivery:
         if self._barrier is not None:
             self._barrier_wanted = True
             return
-        last = self._inflight[-1].seq
         barrier = self._barrier = self._link.barrier()
-        barrier.add_done_callback(lambda f: self._barrier_done(last, f))
+        barrier.add_done_callback(functools.partial(self._barrier_done, self._inflight[-1].seq))
 
     def _barrier_done(self, last_seq: int, barrier: asyncio.Future[etree._Element]) -> None:
         if barrier is self._barrier:
@@ -376,17 +417,20 @@ class OutboxDelivery:
         if barrier.cancelled() or barrier.exception() is not None:
             return  # the link dropped: _link_lost put the stanzas back for replay
         now = time.monotonic()
-        while self._inflight and self._inflight[0].seq <= last_seq:
-            entry = self._inflight.popleft()
+        inflight, settling, committed_upto = self._inflight, self._settling, self._committed_upto
+        routed = 0
+        while inflight and inflight[0].seq <= last_seq:
+            entry = inflight.popleft()
             if entry.acked is not None and not entry.acked.done():
                 entry.acked.set_result(True)
             if entry.copies:
                 self._unsent.extend(Entry(self._next_seq(), copy) for copy in entry.copies)
                 entry.copies = ()
             if entry.stanza.durable:  # a routed copy is not replayed: a crash may lose it
-                self._settling.append(
-                    (entry.seq, now, None if entry.seq <= self._committed_upto else entry.stanza))
-                self.messages -= 1
+                seq = entry.seq
+                settling.append((seq, now, None if seq <= committed_upto else entry.stanza))
+                routed += 1
+        self.messages -= routed
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
             self._barrier_wanted = False
