@@ -27,6 +27,7 @@ from lxml import etree
 
 from component.config import DeliveryConfig
 from component.errors import ApiError, InternalError, LinkDown, OutboxFull
+from component.services.ack_waits import AckWaits
 from component.services.ports import DeliveryReport, LinkPort, OutboxPort
 from component.store.outbox import OutboxRow
 from component.xmpp.stanzas import Stanza
@@ -128,6 +129,7 @@ class OutboxDelivery:
         self._tasks: list[asyncio.Task[None]] = []
         # Captured at start: asyncio.get_running_loop() makes a getpid syscall each call.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ack_waits: AckWaits | None = None  # callers waiting for the barrier
         self.replays = 0
         # Messages accepted and not yet acknowledged: what `outbox_max` limits (README
         # counts messages; their carbons are neither kept nor counted).
@@ -139,6 +141,7 @@ class OutboxDelivery:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._ack_waits = AckWaits(self._loop)
         if self._outbox is not None:
             await self._outbox.open()
             self._seq = self._committed_upto = await self._outbox.last_seq()
@@ -234,12 +237,11 @@ class OutboxDelivery:
         acked = last.acked
         assert acked is not None
         if not acked.done():  # else the barrier came back while the rows were committed
-            # One future per request, resolved by the barrier, a link drop or this timer:
+            # One future per request, resolved by the barrier, a link drop or the deadline:
             # asyncio.wait's sets and callbacks cost more than the rest of this method.
-            timer = self._running_loop().call_later(
-                wait or self._config.ack_timeout, _stop_waiting, acked)
+            assert self._ack_waits is not None
+            self._ack_waits.add(acked, last.seq, wait or self._config.ack_timeout)
             await acked
-            timer.cancel()
         return ROUTED if acked.result() else QUEUED
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
@@ -431,6 +433,8 @@ class OutboxDelivery:
                 settling.append((seq, now, None if seq <= committed_upto else entry.stanza))
                 routed += 1
         self.messages -= routed
+        if self._ack_waits is not None:
+            self._ack_waits.prune()
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
             self._barrier_wanted = False
