@@ -62,14 +62,13 @@ Settling = tuple[int, float, Stanza | None]
 
 @dataclass(slots=True)
 class _Group:
-    """What the next transaction writes: new rows, remembered ids, and one future for all
-    the callers of the group (True once committed, False when the transaction failed): a
-    future per request, and a list of them, cost more than the rest of the group's upkeep."""
+    """What the next transaction writes: new rows, remembered ids, and a future for each
+    caller (True once committed, False when the transaction failed). One future per caller,
+    not one for the group: a caller's cancellation cancels the future it awaits."""
 
     entries: list[Entry] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
-    committed: asyncio.Future[bool] | None = None  # made by the group's first request
-    requests: int = 0
+    waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     forget_before: float | None = None  # remembered ids older than this are dropped
 
 
@@ -293,11 +292,11 @@ class OutboxDelivery:
         group = self._group
         group.entries += entries
         group.keys += keys
-        group.requests += 1
-        if group.committed is None:
-            group.committed = self._running_loop().create_future()
+        if not group.waiters:
             self._commit_wakeup.set()
-        return group.committed
+        committed: asyncio.Future[bool] = self._running_loop().create_future()
+        group.waiters.append(committed)
+        return committed
 
     # -- the committer: one transaction per group ----------------------------------------
 
@@ -321,25 +320,22 @@ class OutboxDelivery:
         # Carbons are courtesy copies for the sender's own clients: written and acknowledged
         # like the rest, but not kept (a crash of the daemon may lose one, never a message).
         rows = [entry for entry in group.entries if entry.stanza.durable]
-        committed = group.committed
         try:
             await self._outbox.commit(rows, upto, group.keys,
                                       forget_before=group.forget_before)
         except Exception:
-            log.exception("outbox write failed: %d requests refused", group.requests)
+            log.exception("outbox write failed: %d requests refused", len(group.waiters))
             # Not yet written: withdrawn. Already written: past recall; their callers hear
             # of a failure, and a retry may deliver them twice (never lost).
             refused = {id(entry) for entry in group.entries}
             withdrawn = [e for e in self._unsent if id(e) in refused]
             self._unsent = deque(e for e in self._unsent if id(e) not in refused)
             self.messages -= sum(e.stanza.durable for e in withdrawn)
-            if committed is not None:
-                committed.set_result(False)  # each caller raises an InternalError of its own
+            _resolve(group.waiters, False)  # each caller raises an InternalError of its own
             return
         if rows:
             self._committed_upto = rows[-1].seq
-        if committed is not None:
-            committed.set_result(True)
+        _resolve(group.waiters, True)
 
     # -- the pump: outbox → stream, within the window ------------------------------------
 
@@ -498,6 +494,12 @@ class OutboxDelivery:
             if queue:
                 return queue[0].seq
         return self._seq + 1
+
+
+def _resolve(waiters: list[asyncio.Future[bool]], committed: bool) -> None:
+    for waiter in waiters:
+        if not waiter.done():  # its caller was canceled
+            waiter.set_result(committed)
 
 
 def _stop_waiting(acked: asyncio.Future[bool] | None) -> None:
