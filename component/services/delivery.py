@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import msgspec
 from lxml import etree
 
 from component.config import DeliveryConfig
 from component.errors import ApiError, InternalError, LinkDown, OutboxFull
+from component.services.ack_waits import AckWaits
 from component.services.ports import DeliveryReport, LinkPort, OutboxPort
 from component.store.outbox import OutboxRow
 from component.xmpp.stanzas import Stanza
@@ -43,9 +44,9 @@ SETTLE_SWEEPS = 20
 REMEMBER_IDS_SECONDS = 24 * 3600.0
 
 
-class Entry(msgspec.Struct, eq=False):
-    seq: int
-    stanza: Stanza
+class Entry(OutboxRow, eq=False, gc=True):
+    """A stanza on its way; the outbox keeps it as the row it is (seq, stanza)."""
+
     # A request's last stanza only (not on replays): True once acknowledged, False when its
     # caller stops waiting (the link dropped, or the wait ran out; it is sent all the same).
     acked: asyncio.Future[bool] | None = None
@@ -61,12 +62,40 @@ Settling = tuple[int, float, Stanza | None]
 
 @dataclass(slots=True)
 class _Group:
-    """What the next transaction writes: new rows, their callers, remembered ids."""
+    """What the next transaction writes: new rows, remembered ids, and a future for each
+    caller (True once committed, False when the transaction failed). One future per caller,
+    not one for the group: a caller's cancellation cancels the future it awaits."""
 
     entries: list[Entry] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     forget_before: float | None = None  # remembered ids older than this are dropped
+
+
+class _Wakeup:
+    """asyncio.Event's set, wait and clear for the one task that waits on it. Event.wait
+    looks up the running loop (a getpid syscall on Python 3.11) every time it sleeps, and
+    the committer and the pump sleep once or more per loop turn under load."""
+
+    __slots__ = ("_due", "_sleeper")
+
+    def __init__(self) -> None:
+        self._due = False
+        self._sleeper: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._due = True
+        sleeper = self._sleeper
+        if sleeper is not None:
+            self._sleeper = None
+            if not sleeper.done():  # canceled with its task
+                sleeper.set_result(None)
+
+    async def wait_and_clear(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._due:
+            sleeper = self._sleeper = loop.create_future()
+            await sleeper
+        self._due = False
 
 
 class OutboxDelivery:
@@ -90,15 +119,16 @@ class OutboxDelivery:
         self._settled_upto: int | None = None
         self._accepted: dict[str, int] = {}  # caller-supplied ids → seq
         self._accepted_order: deque[tuple[float, str]] = deque()  # (accepted at, id), oldest first
-        self._commit_wakeup = asyncio.Event()
+        self._commit_wakeup = _Wakeup()
         self._commit_lock = asyncio.Lock()
         self._settle_timer: asyncio.TimerHandle | None = None  # one at a time
-        self._pump_wakeup = asyncio.Event()
+        self._pump_wakeup = _Wakeup()
         self._barrier: asyncio.Future[etree._Element] | None = None  # the one on its way
         self._barrier_wanted = False  # stanzas were written after it left
         self._tasks: list[asyncio.Task[None]] = []
         # Captured at start: asyncio.get_running_loop() makes a getpid syscall each call.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ack_waits: AckWaits | None = None  # callers waiting for the barrier
         self.replays = 0
         # Messages accepted and not yet acknowledged: what `outbox_max` limits (README
         # counts messages; their carbons are neither kept nor counted).
@@ -110,6 +140,7 @@ class OutboxDelivery:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._ack_waits = AckWaits(self._loop)
         if self._outbox is not None:
             await self._outbox.open()
             self._seq = self._committed_upto = await self._outbox.last_seq()
@@ -168,30 +199,19 @@ class OutboxDelivery:
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
-        await self._room_for_more()
-        # Courtesy copies (carbons) wait until the request's messages are routed: written
-        # with them, the server handled the copies before handing the messages to their
-        # recipients, which cost a message 0.6 ms of its delivery (bench/RESULTS.md).
-        durable = [stanza for stanza in stanzas if stanza.durable]
-        if self.messages + len(durable) > self._config.outbox_max:
-            raise OutboxFull(f"the outbox holds {self.messages} messages, its limit is "
-                             f"{self._config.outbox_max}")
-        copies = () if len(durable) == len(stanzas) else \
-            tuple(stanza for stanza in stanzas if not stanza.durable)
-        if not durable:  # copies alone: nothing to wait for
-            durable, copies = list(copies), ()
-        else:
-            self.messages += len(durable)
-        entries = [Entry(self._next_seq(), stanza) for stanza in durable]
+        while (room := self._room_for_more()) is not None:
+            await room
+        entries = self._new_entries(stanzas)
         last = entries[-1]
-        last.copies = copies
         durable_enough = self._outbox is not None and not wait
         if not durable_enough:
             # Only the last one's acknowledgement is awaited: the barrier acks in order.
             last.acked = self._running_loop().create_future()
         if remember or self._accepted_order:
             self._remember(remember, last.seq)
-        await self._commit(entries, remember)
+        committed = self._enqueue(entries, remember)
+        if committed is not None and not await committed:
+            raise InternalError("the outbox could not be written")
         up = self._link.up.is_set()
         if durable_enough:  # the outbox replays it until the server has routed it
             return ACCEPTED if up else QUEUED
@@ -200,13 +220,39 @@ class OutboxDelivery:
         acked = last.acked
         assert acked is not None
         if not acked.done():  # else the barrier came back while the rows were committed
-            # One future per request, resolved by the barrier, a link drop or this timer:
+            # One future per request, resolved by the barrier, a link drop or the deadline:
             # asyncio.wait's sets and callbacks cost more than the rest of this method.
-            timer = self._running_loop().call_later(
-                wait or self._config.ack_timeout, _stop_waiting, acked)
+            assert self._ack_waits is not None
+            self._ack_waits.add(acked, last.seq, wait or self._config.ack_timeout)
             await acked
-            timer.cancel()
         return ROUTED if acked.result() else QUEUED
+
+    def _new_entries(self, stanzas: Sequence[Stanza]) -> list[Entry]:
+        """A request's stanzas, numbered, with its courtesy copies (carbons) on the last one.
+        They wait until the request's messages are routed: written with them, the server
+        handled the copies before handing the messages to their recipients, which cost a
+        message 0.6 ms of its delivery (bench/RESULTS.md)."""
+        entries: list[Entry] = []
+        copies: list[Stanza] = []
+        seq = self._seq
+        for stanza in stanzas:  # one pass: a request is mostly one stanza
+            if stanza.durable:
+                seq += 1
+                entries.append(Entry(seq, stanza))
+            else:
+                copies.append(stanza)
+        if self.messages + len(entries) > self._config.outbox_max:
+            raise OutboxFull(f"the outbox holds {self.messages} messages, its limit is "
+                             f"{self._config.outbox_max}")
+        self.messages += len(entries)
+        if not entries:  # copies alone: nothing to wait for
+            entries = [Entry(seq, copy) for seq, copy in enumerate(copies, seq + 1)]
+            copies = []
+            seq += len(entries)
+        self._seq = seq
+        if copies:
+            entries[-1].copies = tuple(copies)
+        return entries
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         assert self._loop is not None, "OutboxDelivery.start() first"
@@ -228,7 +274,9 @@ class OutboxDelivery:
         self._seq += 1
         return self._seq
 
-    async def _commit(self, entries: list[Entry], keys: Sequence[str]) -> None:
+    def _enqueue(self, entries: list[Entry], keys: Sequence[str]) -> asyncio.Future[bool] | None:
+        """Queue the entries for the stream and for the next transaction; returns what
+        their caller awaits: the group's transaction (None without an outbox)."""
         # The stanzas go to the stream before their rows are committed: the caller is
         # answered only after the commit, so whatever is accepted is in the outbox, and the
         # transaction stays off the delivery path. A crash before the commit leaves the
@@ -240,20 +288,22 @@ class OutboxDelivery:
         else:
             self._pump_wakeup.set()
         if self._outbox is None:
-            return
-        waiter: asyncio.Future[None] = self._running_loop().create_future()
-        self._group.entries += entries
-        self._group.waiters.append(waiter)
-        self._group.keys += keys
-        self._commit_wakeup.set()
-        await waiter
+            return None
+        group = self._group
+        group.entries += entries
+        group.keys += keys
+        if not group.waiters:
+            self._commit_wakeup.set()
+        committed: asyncio.Future[bool] = self._running_loop().create_future()
+        group.waiters.append(committed)
+        return committed
 
     # -- the committer: one transaction per group ----------------------------------------
 
     async def _committer(self) -> None:
+        loop = self._running_loop()
         while True:
-            await self._commit_wakeup.wait()
-            self._commit_wakeup.clear()
+            await self._commit_wakeup.wait_and_clear(loop)
             await self._commit_now()
 
     async def _commit_now(self) -> None:
@@ -269,7 +319,7 @@ class OutboxDelivery:
             return
         # Carbons are courtesy copies for the sender's own clients: written and acknowledged
         # like the rest, but not kept (a crash of the daemon may lose one, never a message).
-        rows = [OutboxRow(e.seq, e.stanza) for e in group.entries if e.stanza.durable]
+        rows = [entry for entry in group.entries if entry.stanza.durable]
         try:
             await self._outbox.commit(rows, upto, group.keys,
                                       forget_before=group.forget_before)
@@ -281,20 +331,18 @@ class OutboxDelivery:
             withdrawn = [e for e in self._unsent if id(e) in refused]
             self._unsent = deque(e for e in self._unsent if id(e) not in refused)
             self.messages -= sum(e.stanza.durable for e in withdrawn)
-            for waiter in group.waiters:
-                waiter.set_exception(InternalError("the outbox could not be written"))
+            _resolve(group.waiters, False)  # each caller raises an InternalError of its own
             return
         if rows:
             self._committed_upto = rows[-1].seq
-        for waiter in group.waiters:
-            waiter.set_result(None)
+        _resolve(group.waiters, True)
 
     # -- the pump: outbox → stream, within the window ------------------------------------
 
     async def _pump(self) -> None:
+        loop = self._running_loop()
         while True:
-            await self._pump_wakeup.wait()
-            self._pump_wakeup.clear()
+            await self._pump_wakeup.wait_and_clear(loop)
             if self._link.up.is_set():
                 if self._read_back:
                     await self._replay_settled()
@@ -322,36 +370,41 @@ class OutboxDelivery:
         if self._read_back:  # older than anything queued: the pump replays them first
             self._pump_wakeup.set()
             return
-        moved = False
-        while self._unsent and len(self._inflight) < self.window:
-            entry = self._unsent.popleft()
+        unsent, inflight, send = self._unsent, self._inflight, self._link.send
+        room = self.window - len(inflight)
+        moved = 0
+        while unsent and moved < room:
+            entry = unsent.popleft()
             try:
-                self._link.send(entry.stanza)
+                send(entry.stanza)
             except LinkDown:
-                self._unsent.appendleft(entry)
+                unsent.appendleft(entry)
                 return
             except ApiError as exc:
                 # Only a row from an earlier run can fail here (say its host was removed
                 # from the config): report it and let it leave with the next barrier.
                 log.error("outbox row %d (%s to %s) refused, dropped: %s", entry.seq,
                           entry.stanza.id, entry.stanza.recipient, exc.message)
-            self._inflight.append(entry)
-            moved = True
+            inflight.append(entry)
+            moved += 1
         if moved:
             self._ask_barrier()
-            if self._backlog_waiters and len(self._unsent) < self.window:
+            if self._backlog_waiters and len(unsent) < self.window:
                 self._release_backlog_waiters()
 
-    async def _room_for_more(self) -> None:
-        """While the link is up, a caller waits as long as a window's worth of stanzas waits
-        behind the window in flight. Answered once durable, callers would otherwise outrun a
-        server that routes slower than they send: the backlog, and the delay of every message
-        in it, would grow up to `outbox_max` (with carbons, arrays of 100 took 153 MB).
+    def _room_for_more(self) -> asyncio.Future[None] | None:
+        """What a caller waits for before its stanzas join the queue, or None: while the link
+        is up, a caller waits as long as a window's worth of stanzas waits behind the window
+        in flight (and looks again once woken). Answered once durable, callers would
+        otherwise outrun a server that routes slower than they send: the backlog, and the
+        delay of every message in it, would grow up to `outbox_max` (with carbons, arrays of
+        100 took 153 MB).
         With the link down nothing waits: the outbox keeps it, up to `outbox_max`."""
-        while self._link.up.is_set() and len(self._unsent) >= self.window:
-            room: asyncio.Future[None] = self._running_loop().create_future()
-            self._backlog_waiters.append(room)
-            await room
+        if len(self._unsent) < self.window or not self._link.up.is_set():
+            return None
+        room: asyncio.Future[None] = self._running_loop().create_future()
+        self._backlog_waiters.append(room)
+        return room
 
     def _release_backlog_waiters(self) -> None:
         waiters, self._backlog_waiters = self._backlog_waiters, []
@@ -366,9 +419,8 @@ class OutboxDelivery:
         if self._barrier is not None:
             self._barrier_wanted = True
             return
-        last = self._inflight[-1].seq
         barrier = self._barrier = self._link.barrier()
-        barrier.add_done_callback(lambda f: self._barrier_done(last, f))
+        barrier.add_done_callback(functools.partial(self._barrier_done, self._inflight[-1].seq))
 
     def _barrier_done(self, last_seq: int, barrier: asyncio.Future[etree._Element]) -> None:
         if barrier is self._barrier:
@@ -376,17 +428,22 @@ class OutboxDelivery:
         if barrier.cancelled() or barrier.exception() is not None:
             return  # the link dropped: _link_lost put the stanzas back for replay
         now = time.monotonic()
-        while self._inflight and self._inflight[0].seq <= last_seq:
-            entry = self._inflight.popleft()
+        inflight, settling, committed_upto = self._inflight, self._settling, self._committed_upto
+        routed = 0
+        while inflight and inflight[0].seq <= last_seq:
+            entry = inflight.popleft()
             if entry.acked is not None and not entry.acked.done():
                 entry.acked.set_result(True)
             if entry.copies:
                 self._unsent.extend(Entry(self._next_seq(), copy) for copy in entry.copies)
                 entry.copies = ()
             if entry.stanza.durable:  # a routed copy is not replayed: a crash may lose it
-                self._settling.append(
-                    (entry.seq, now, None if entry.seq <= self._committed_upto else entry.stanza))
-                self.messages -= 1
+                seq = entry.seq
+                settling.append((seq, now, None if seq <= committed_upto else entry.stanza))
+                routed += 1
+        self.messages -= routed
+        if self._ack_waits is not None:
+            self._ack_waits.prune()
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
             self._barrier_wanted = False
@@ -437,6 +494,12 @@ class OutboxDelivery:
             if queue:
                 return queue[0].seq
         return self._seq + 1
+
+
+def _resolve(waiters: list[asyncio.Future[bool]], committed: bool) -> None:
+    for waiter in waiters:
+        if not waiter.done():  # its caller was canceled
+            waiter.set_result(committed)
 
 
 def _stop_waiting(acked: asyncio.Future[bool] | None) -> None:

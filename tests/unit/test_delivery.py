@@ -300,6 +300,31 @@ async def test_remembered_ids_are_forgotten_after_their_time(
             == ["alice@qtalk.test.org m2"]
 
 
+async def test_a_caller_canceled_during_the_commit_leaves_the_others_answered(
+        db: Database) -> None:
+    link = FakeLink()
+    link.go_up()
+    outbox = ObservedOutbox(db)
+    delivery = await started(link, db, outbox=outbox)
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        await release.wait()
+
+    outbox.before_commit = slow
+    canceled = asyncio.create_task(delivery.deliver([message(1)]))
+    other = asyncio.create_task(delivery.deliver([message(2)]))
+    await eventually(lambda: outbox.commits == 1)
+    canceled.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert (await other).status == "accepted"
+    assert canceled.cancelled()
+    assert await rows(db) == ["m1", "m2"]  # written, so kept: it is sent all the same
+    outbox.before_commit = None
+    assert (await delivery.deliver([message(3)])).status == "accepted"  # the committer lives
+
+
 async def test_written_while_committing_and_answered_after_the_commit(db: Database) -> None:
     link = FakeLink()
     link.go_up()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import msgspec.structs
 import pytest
 from lxml import etree
 
@@ -13,7 +14,7 @@ from component.errors import BadRequest, DomainNotServed, LinkDown, XmppTimeout
 from component.jid import Jid
 from component.xmpp import stanzas
 from component.xmpp.dispatch import Dispatcher, Identity
-from component.xmpp.link import ComponentLink, LinkState
+from component.xmpp.link import ComponentLink, LinkState, check_outbound
 from component.xmpp.stanzas import StartalkFields
 from tests.unit.fake_server import FakeComponentServer
 
@@ -150,6 +151,28 @@ async def test_outbound_checks(server: FakeComponentServer) -> None:
     await asyncio.wait_for(link.barrier(), 2)
     assert [etree.QName(e).localname for e in server.received] == ["message", "iq"]
     await link.stop()
+
+
+def test_check_outbound_refuses_what_would_close_the_stream() -> None:
+    own = Jid.parse("api.qtalk.test.org")
+
+    def check(stanza: stanzas.Stanza) -> None:
+        check_outbound(stanza, own, lambda domain: domain == "qtalk.test.org")
+
+    check(message(1))
+    check(stanzas.build_ping(own, BOB, stanza_id="own-iq"))
+    refused = {
+        "an iq from a user": stanzas.build_ping(ALICE, BOB, stanza_id="i1"),
+        "an iq from a resource of the component": stanzas.build_ping(
+            Jid.parse("x@api.qtalk.test.org"), BOB, stanza_id="i2"),
+        "a message whose bytes are not a message": msgspec.structs.replace(
+            message(2), data=b"<iq type='get'/>"),
+    }
+    for stanza in refused.values():
+        with pytest.raises(BadRequest):
+            check(stanza)
+    with pytest.raises(DomainNotServed):
+        check(msgspec.structs.replace(message(3), sender=Jid.parse("eve@evil.org")))
 
 
 async def _port(server: FakeComponentServer) -> int:
