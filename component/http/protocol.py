@@ -21,10 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import types
 from collections import deque
-from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 import httptools
 
@@ -219,7 +217,7 @@ class HttpConnection(asyncio.Protocol):
         if body:  # else the request's default, b""
             request.body = body[0] if len(body) == 1 else b"".join(body)
             body.clear()
-        # After an upgrade llhttp reads no further: the answer (made at once) closes.
+        # After an upgrade llhttp reads no further: its answer closes the connection.
         keep_alive = self.parser.should_keep_alive() and not self.parser.should_upgrade()
         if not self.busy and self.writing and not self.queue:
             if self._answer(request, self.refused, keep_alive, self.started):
@@ -235,8 +233,8 @@ class HttpConnection(asyncio.Protocol):
     def _next(self) -> None:
         """Answer the requests read, in order, each once the one before is written.
 
-        A loop, not a call per answer: answers made at once follow one another here, as
-        many as were read ahead, without a frame each."""
+        A loop, not a call per answer: refusals, written at once, follow one another here,
+        as many as were read ahead, without a frame each."""
         while not self.busy and self.writing:
             if not self.queue:
                 if self.closing:
@@ -253,29 +251,22 @@ class HttpConnection(asyncio.Protocol):
 
     def _answer(self, request: Request, refused: Answer | None, keep_alive: bool,
                 started: float) -> bool:
-        """Run the request's handler at once, and in a task only once it has to wait; True
-        when it is answered and the connection goes on (then `_next`).
+        """A refusal is written at once, a handler runs in a task of its own; True when the
+        request is answered and the connection goes on (then `_next`).
 
-        Most answers need no wait, and a task per request (its creation, asyncio's registry
-        of tasks, a turn of the loop before it starts) cost more than the rest of the server.
-        The first step runs here as a task's would (Python 3.12's eager tasks); nothing on
-        the way asks for the current task or sets a context variable.
-        """
+        A task even for a handler that never waits: the libraries under the handlers need
+        the current task (redis-py's timeouts are `asyncio.timeout`, which refuses to run
+        outside one). A first step run here by hand, as Python 3.12's eager tasks do, saved
+        ~10k instructions per request that does not wait, and made every Redis reconnection
+        fail (tests/unit/test_http_tasks.py)."""
         if refused is not None:
             return self._write(request, refused, keep_alive, started)
         self.busy = True
-        run = self.pipeline.run(request)
-        try:
-            waiting_for = run.send(None)
-        except StopIteration as done:
-            self.busy = False
-            return self._write(request, done.value, keep_alive, started)
-        self.loop.create_task(self._run_on(run, waiting_for, request, keep_alive, started))
+        self.loop.create_task(self._run(request, keep_alive, started))
         return False
 
-    async def _run_on(self, run: Coroutine[object, None, Answer], waiting_for: object,
-                      request: Request, keep_alive: bool, started: float) -> None:
-        reply = await _resumed(run, waiting_for)
+    async def _run(self, request: Request, keep_alive: bool, started: float) -> None:
+        reply = await self.pipeline.run(request)
         self.busy = False
         if self._write(request, reply, keep_alive, started):
             self._next()
@@ -357,31 +348,6 @@ class HttpConnection(asyncio.Protocol):
 
 class ConnectionClosed(Exception):
     """Raised in llhttp's callback to stop reading a connection an answer closed."""
-
-
-Result = TypeVar("Result")
-
-
-@types.coroutine
-def _resumed(run: Coroutine[object, None, Result],
-             waiting_for: object) -> Generator[object, None, Result]:
-    """The rest of `run`, whose first step (made outside a task) yielded `waiting_for`.
-
-    Yielded again, `waiting_for` makes the task wait where `run` waits (a future still
-    marked as awaited; None: a bare yield, the next turn of the loop); then `run` goes on in
-    the task like any awaited coroutine. What the task throws in (a cancellation) is
-    thrown into `run`, as it would be had `run` been the task's from the start.
-    """
-    while True:
-        try:
-            yield waiting_for
-        except BaseException as exc:  # passed on to `run`, as a task would
-            try:
-                waiting_for = run.throw(exc)
-            except StopIteration as done:
-                return cast(Result, done.value)
-            continue
-        return cast(Result, (yield from run))
 
 
 # Header names as llhttp gives them, and their keys (decoded, lower case): the names clients

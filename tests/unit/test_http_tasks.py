@@ -1,0 +1,89 @@
+"""Handlers run in tasks of their own (component/http/protocol.py `_answer`): the libraries
+under them may need the current task, and requests read ahead are answered in order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from component.http.envelope import Answer, success
+from component.http.listener import HttpServer, ServerLimits
+from component.http.protocol import HttpConnection
+from component.http.route import GET, Request, Route
+from component.http.server import make_pipeline
+from tests.unit.fakes import RecordingSink
+from tests.unit.http_apps import make_config, message_app
+
+LIMITS = ServerLimits(request_timeout=5, idle_timeout=5, max_connections=8)
+
+
+class WrittenTransport(asyncio.Transport):
+    """A connection's far end that keeps what is written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def written(transport: WrittenTransport, count: int) -> list[bytes]:
+    for _ in range(100 * count):
+        if len(transport.written) >= count:
+            break
+        await asyncio.sleep(0)
+    return transport.written
+
+
+async def test_a_handler_that_needs_the_current_task_has_one() -> None:
+    """redis-py wraps its connects and reads in `asyncio.timeout`, which refuses to run
+    outside a task: a handler whose first step ran outside one failed every reconnection."""
+
+    async def timed(request: Request) -> Answer:
+        async with asyncio.timeout(1.0):
+            await asyncio.sleep(0)
+            return success({"task": asyncio.current_task() is not None})
+
+    pipeline = make_pipeline(make_config(), [Route("timed", GET, timed, mutating=False)])
+    connection = HttpConnection(HttpServer(pipeline, LIMITS))
+    transport = WrittenTransport()
+    connection.connection_made(transport)
+    # From the loop, as a socket's data comes: not inside this test's own task.
+    asyncio.get_running_loop().call_soon(connection.data_received,
+                                         b"GET /qtalk/timed HTTP/1.1\r\nHost: api\r\n\r\n")
+    [answer] = await written(transport, 1)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+    assert answer.endswith(b'"data":{"task":true}}')
+
+
+async def test_thousands_of_requests_read_ahead_are_answered_in_order() -> None:
+    """Requests read while writing is paused are answered in order once it resumes."""
+    server = HttpServer(message_app(make_config(), RecordingSink()), LIMITS)
+    connection = HttpConnection(server)
+    transport = WrittenTransport()
+    connection.connection_made(transport)
+    connection.pause_writing()
+    count = 3000
+    connection.data_received(b"".join(
+        f"GET /healthz HTTP/1.1\r\nHost: api\r\nX-Request-Id: r{i}\r\n\r\n".encode()
+        for i in range(count)))
+    assert transport.written == []
+    connection.resume_writing()
+    answers = await written(transport, count)
+    assert len(answers) == count
+    assert [answer.split(b"X-Request-Id: ")[1].split(b"\r\n")[0] for answer in answers] \
+        == [f"r{i}".encode() for i in range(count)]
+    assert all(answer.startswith(b"HTTP/1.1 200 OK\r\n") for answer in answers)
