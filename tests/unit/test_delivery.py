@@ -125,12 +125,15 @@ class ObservedOutbox:
 
 
 async def started(link: FakeLink, db: Database | None, *, outbox: OutboxPort | None = None,
-                  clock: Callable[[], float] | None = None, **config: float) -> OutboxDelivery:
+                  clock: Callable[[], float] | None = None, barrier_interval: float = 0.0,
+                  **config: float) -> OutboxDelivery:
     settings = DeliveryConfig(**{"outbox_max": 100, "window": 5000, "ack_timeout": 1.0,
                                  **config})  # type: ignore[arg-type]
     if outbox is None and db is not None:
         outbox = OPEN_OUTBOXES[db.path] = SqliteOutbox(db)
-    delivery = OutboxDelivery(link, outbox, settings, clock=clock or time.time)
+    # Unpaced unless a test asks (the daemon's 5 ms would only slow the tests down).
+    delivery = OutboxDelivery(link, outbox, settings, clock=clock or time.time,
+                              barrier_interval=barrier_interval)
     await delivery.start()
     return delivery
 
@@ -545,3 +548,21 @@ async def test_a_link_drop_lets_waiting_callers_through_to_the_outbox(db: Databa
     assert (await asyncio.wait_for(blocked, 2)).status == "queued"  # kept, sent when back
     assert "m8" in await rows(db)
     await delivery.drain(0.1)
+
+
+async def test_barriers_are_paced_and_still_cover_everything() -> None:
+    """Stanzas written while a barrier is out wait for the next; it leaves no sooner than the
+    interval after the one before, and acknowledges all of them."""
+    link = FakeLink(auto_ack=True)
+    link.go_up()
+    delivery = await started(link, None, barrier_interval=0.05)
+    loop = asyncio.get_running_loop()
+    first = asyncio.ensure_future(delivery.deliver([message(1)]))
+    await asyncio.sleep(0)
+    assert len(link.barriers) == 1  # at once: none left before it
+    sent_first = loop.time()
+    answers = await asyncio.gather(first, *(delivery.deliver([message(n)]) for n in (2, 3)))
+    assert [answer.status for answer in answers] == ["routed"] * 3
+    assert len(link.barriers) == 2  # one for the two written after the first
+    assert loop.time() - sent_first >= 0.045
+    await delivery.drain(1.0)
