@@ -130,6 +130,7 @@ class OutboxDelivery:
         self._barrier_interval = barrier_interval
         self._barrier_sent_at = -barrier_interval  # loop time
         self._paced_barrier: asyncio.TimerHandle | None = None  # the next, not yet due
+        self._barrier_awaited = False  # a caller waits for the next barrier: not paced
         self._tasks: list[asyncio.Task[None]] = []
         # Captured at start: asyncio.get_running_loop() makes a getpid syscall each call.
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -214,6 +215,7 @@ class OutboxDelivery:
         if not durable_enough:
             # Only the last one's acknowledgement is awaited: the barrier acks in order.
             last.acked = self._running_loop().create_future()
+            self._barrier_awaited = True  # the next barrier leaves unpaced
         if remember or self._accepted_order:
             self._remember(remember, last.seq)
         committed = self._enqueue(entries, remember)
@@ -421,20 +423,26 @@ class OutboxDelivery:
 
     def _ask_barrier(self) -> None:
         """One barrier on its way at a time: stanzas written meanwhile wait for the next,
-        sent when it returns, and no sooner than `barrier_interval` after it left. Under load
-        one ping then covers many requests: a ping per round trip (~1 ms under load) cost
-        ejabberd and this daemon a ping and a pong per ten messages; paced at 5 ms, the same
-        run delivered 7-9% more and the daemon spent 4-6 µs less per request
-        (bench/RESULTS.md). Only waiting callers (`?wait`, no outbox) and carbons wait for
-        barriers; a message is routed as soon as it is written."""
-        if self._barrier is not None or self._paced_barrier is not None:
+        sent when it returns. Under load one ping then covers many requests. Unless a caller
+        waits for it (`?wait`, no outbox), the next also leaves no sooner than
+        `barrier_interval` after the one before: a ping per round trip (~1 ms under load)
+        cost ejabberd and this daemon a ping and a pong per ten messages, and nobody waited
+        for them but carbons (a message is routed as soon as it is written); paced at 5 ms
+        the same runs delivered 4-9% more, the daemon 2-6 µs a request less
+        (bench/RESULTS.md)."""
+        if self._barrier is not None:
             self._barrier_wanted = True
             return
         loop = self._running_loop()
         due = self._barrier_sent_at + self._barrier_interval
-        if loop.time() < due:
-            self._paced_barrier = loop.call_at(due, self._send_paced_barrier)
+        if not self._barrier_awaited and loop.time() < due:
+            if self._paced_barrier is None:
+                self._paced_barrier = loop.call_at(due, self._send_paced_barrier)
             return
+        if self._paced_barrier is not None:
+            self._paced_barrier.cancel()
+            self._paced_barrier = None
+        self._barrier_awaited = False
         self._barrier_sent_at = loop.time()
         barrier = self._barrier = self._link.barrier()
         barrier.add_done_callback(functools.partial(self._barrier_done, self._inflight[-1].seq))
@@ -442,7 +450,6 @@ class OutboxDelivery:
     def _send_paced_barrier(self) -> None:
         self._paced_barrier = None
         if self._inflight and self._link.up.is_set():
-            self._barrier_wanted = False
             self._ask_barrier()
 
     def _barrier_done(self, last_seq: int, barrier: asyncio.Future[etree._Element]) -> None:

@@ -550,19 +550,33 @@ async def test_a_link_drop_lets_waiting_callers_through_to_the_outbox(db: Databa
     await delivery.drain(0.1)
 
 
-async def test_barriers_are_paced_and_still_cover_everything() -> None:
-    """Stanzas written while a barrier is out wait for the next; it leaves no sooner than the
-    interval after the one before, and acknowledges all of them."""
+async def test_barriers_are_paced_and_still_cover_everything(db: Database) -> None:
+    """Answered once durable, nobody waits for a barrier: stanzas written while one is out
+    wait for the next, which leaves no sooner than the interval after the one before, and
+    acknowledges all of them."""
     link = FakeLink(auto_ack=True)
     link.go_up()
-    delivery = await started(link, None, barrier_interval=0.05)
+    delivery = await started(link, db, barrier_interval=0.05)
     loop = asyncio.get_running_loop()
-    first = asyncio.ensure_future(delivery.deliver([message(1)]))
-    await asyncio.sleep(0)
+    reports = [await delivery.deliver([message(n)]) for n in range(3)]
+    assert [report.status for report in reports] == ["accepted"] * 3
     assert len(link.barriers) == 1  # at once: none left before it
     sent_first = loop.time()
-    answers = await asyncio.gather(first, *(delivery.deliver([message(n)]) for n in (2, 3)))
-    assert [answer.status for answer in answers] == ["routed"] * 3
-    assert len(link.barriers) == 2  # one for the two written after the first
+    await eventually(lambda: len(link.barriers) == 2)  # one for the two written after it
     assert loop.time() - sent_first >= 0.045
+    await eventually(lambda: delivery.depth == 0)
+    await delivery.drain(1.0)
+
+
+async def test_a_caller_waiting_for_its_barrier_is_not_paced() -> None:
+    """Without an outbox every caller waits for its barrier: it leaves at once."""
+    link = FakeLink(auto_ack=True)
+    link.go_up()
+    delivery = await started(link, None, barrier_interval=0.5)
+    loop = asyncio.get_running_loop()
+    assert (await delivery.deliver([message(1)])).status == "routed"
+    asked = loop.time()
+    assert (await delivery.deliver([message(2)])).status == "routed"
+    assert loop.time() - asked < 0.25
+    assert len(link.barriers) == 2
     await delivery.drain(1.0)
