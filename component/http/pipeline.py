@@ -82,10 +82,8 @@ class Pipeline:
         if "%" in path:
             path = unquote(path, errors="surrogateescape")
         settings = self.settings
-        given = headers.get("x-request-id")
         request = Request(method, path, query, headers, remote,
-                          audit.sane_request_id(given) if given else audit.new_request_id(),
-                          settings)
+                          audit.sane_request_id(headers.get("x-request-id", "")), settings)
         request.route, request.param = settings.routes.match(path)
         return request
 

@@ -219,14 +219,12 @@ class HttpConnection(asyncio.Protocol):
             body.clear()
         # After an upgrade llhttp reads no further: its answer closes the connection.
         keep_alive = self.parser.should_keep_alive() and not self.parser.should_upgrade()
-        if not self.busy and self.writing and not self.queue:
-            if self._answer(request, self.refused, keep_alive, self.started):
-                self._next()
-            return
         self.queue.append((request, self.refused, keep_alive, self.started))
         if len(self.queue) > QUEUED_REQUESTS and self.transport is not None and self.reading:
             self.reading = False
             self.transport.pause_reading()
+        if not self.busy:
+            self._next()
 
     # -- answering ---------------------------------------------------------------------------
 

@@ -178,8 +178,7 @@ class OutboxDelivery:
             self._settling.clear()
         if self._settle_timer is not None:
             self._settle_timer.cancel()
-        if self._paced_barrier is not None:
-            self._paced_barrier.cancel()
+        self._cancel_paced_barrier()
         await self._commit_now()
         for task in self._tasks:
             task.cancel()
@@ -439,13 +438,16 @@ class OutboxDelivery:
             if self._paced_barrier is None:
                 self._paced_barrier = loop.call_at(due, self._send_paced_barrier)
             return
-        if self._paced_barrier is not None:
-            self._paced_barrier.cancel()
-            self._paced_barrier = None
+        self._cancel_paced_barrier()
         self._barrier_awaited = False
         self._barrier_sent_at = loop.time()
         barrier = self._barrier = self._link.barrier()
         barrier.add_done_callback(functools.partial(self._barrier_done, self._inflight[-1].seq))
+
+    def _cancel_paced_barrier(self) -> None:
+        if self._paced_barrier is not None:
+            self._paced_barrier.cancel()
+            self._paced_barrier = None
 
     def _send_paced_barrier(self) -> None:
         self._paced_barrier = None
@@ -503,9 +505,7 @@ class OutboxDelivery:
         """Everything written but not settled goes back to the front, in order."""
         replayed = len(self._settling) + len(self._inflight)
         self._barrier, self._barrier_wanted = None, False  # it fails with the link
-        if self._paced_barrier is not None:
-            self._paced_barrier.cancel()
-            self._paced_barrier = None
+        self._cancel_paced_barrier()
         if self._inflight:
             self.window = max(MIN_WINDOW, self.window // 2)
         self._unsent.extendleft(reversed(self._inflight))

@@ -78,12 +78,16 @@ def _plain(pairs: list[tuple[str, str]]) -> str:
 
 
 def carrier_xml(fields: StartalkFields) -> str:
-    f = fields
-    if plain_attributes((f.msg_type or "", f.ma_type or "", f.extend_info or "",
-                         f.body_id or "", f.startalk_type or "", f.msec_times or "")):
-        shared, body_id, carrier_only = _plain_carrier_parts(f)
+    if plain_attributes(_carrier_texts(fields)):
+        shared, body_id, carrier_only = _plain_carrier_parts(fields)
         return f"<qtalk xmlns='{QTALK_NS}'{shared}{body_id}{carrier_only}/>"
     return f"<qtalk xmlns='{QTALK_NS}'{_attrs(fields.carrier_attributes())}/>"
+
+
+def _carrier_texts(f: StartalkFields) -> tuple[str, ...]:
+    """The carrier's given values as texts ("" for absent ones), for `plain_attributes`."""
+    return (f.msg_type or "", f.ma_type or "", f.extend_info or "", f.body_id or "",
+            f.startalk_type or "", f.msec_times or "")
 
 
 def _plain_carrier_parts(f: StartalkFields) -> tuple[str, str, str]:
@@ -128,8 +132,7 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
     sender_text, recipient_text = str(sender), str(recipient)
     f = fields
     if not plain_attributes((msg_type, stanza_id, sender_text, recipient_text,
-                             f.msg_type or "", f.ma_type or "", f.extend_info or "",
-                             f.body_id or "", f.startalk_type or "", f.msec_times or "")):
+                             *_carrier_texts(f))):
         return _built_message(sender, recipient, stanza_id, msg_type, body, fields)
     shared, body_id, carrier_only = _plain_carrier_parts(f)
     msec = f" msec_times='{f.msec_times}'" if f.msec_times else ""
