@@ -1,11 +1,13 @@
-"""What the two floor sidecars share: the request, its stanza, the component link, the process.
+"""What the floor sidecars share: the request, its stanza, the component link, the process.
 
 A floor is a measurement-only reference (issue 13), never product code: the least a sidecar
 can do for ejabberd's own `POST /api/send_message` JSON (`{"type","from","to","subject",
 "body"}`): build one escaped chat stanza and write it to a raw XEP-0114 link. No outbox, no
 acknowledgement, no auth, no audit, no metrics. `bench.floor_aiohttp` and
 `bench.floor_httptools` differ only in their HTTP layer, so the bench shows what each HTTP
-choice costs before a daemon does any work of its own. Each runs as its own process under
+choice costs before a daemon does any work of its own; `bench.floor_durable` adds to the
+httptools one the least that the daemon's guarantees cost (an outbox, a barrier, an audit
+line). Each runs as its own process under
 uvloop, opens its link before it listens (so answering HTTP at all means ready) and on
 SIGTERM stops listening, then closes the stream.
 """
@@ -18,6 +20,9 @@ import itertools
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 import orjson
@@ -34,7 +39,14 @@ class BadRequest(ValueError):
     """The body is not the JSON ejabberd's send_message takes."""
 
 
-def chat_stanza(body: bytes) -> bytes:
+class ChatMessage(NamedTuple):
+    id: str
+    sender: str
+    to: str
+    data: bytes  # the stanza
+
+
+def chat_message(body: bytes) -> ChatMessage:
     """The one stanza for a send_message body; every attribute and text escaped."""
     try:
         request = orjson.loads(body)
@@ -45,43 +57,70 @@ def chat_stanza(body: bytes) -> bytes:
     if not all(isinstance(v, str) for v in (sender, to, text, subject)):
         raise BadRequest("from, to, subject and body are strings")
     kind = request.get("type") or "chat"
-    head = (f"<message type={quoteattr(str(kind))} id='floor{next(_ids)}' "
+    stanza_id = f"floor{next(_ids)}"
+    head = (f"<message type={quoteattr(str(kind))} id='{stanza_id}' "
             f"from={quoteattr(sender)} to={quoteattr(to)}>")
     subject_element = f"<subject>{escape(subject)}</subject>" if subject else ""
-    return f"{head}{subject_element}<body>{escape(text)}</body></message>".encode()
+    data = f"{head}{subject_element}<body>{escape(text)}</body></message>".encode()
+    return ChatMessage(stanza_id, sender, to, data)
+
+
+def chat_stanza(body: bytes) -> bytes:
+    return chat_message(body).data
+
+
+def _ignore(data: bytes) -> None:
+    pass
+
+
+@dataclass
+class FloorLink:
+    """The component link as a floor sees it: where to write, and who reads what the server
+    sends (nobody, unless the floor waits for acknowledgements)."""
+
+    writer: asyncio.StreamWriter
+    component: str  # the component's domain, and the server's
+    server: str
+    store: Path  # a file the floor may keep an outbox in
+    on_data: Callable[[bytes], None] = _ignore
 
 
 Closer = Callable[[], Awaitable[None]]
-Serve = Callable[[asyncio.StreamWriter, int], Awaitable[Closer]]
+Serve = Callable[[FloorLink, int], Awaitable[Closer]]
 
 
-async def _discard(reader: asyncio.StreamReader) -> None:
-    """What the server sends is read and dropped; a stream error ends the link, which the
-    bench sees as messages lost."""
-    while await reader.read(65536):
-        pass
+async def _read(reader: asyncio.StreamReader, link: FloorLink) -> None:
+    """What the server sends goes to the floor's reader; a stream error ends the link, which
+    the bench sees as messages lost."""
+    while data := await reader.read(65536):
+        link.on_data(data)
     print("floor: the component link closed", file=sys.stderr, flush=True)
 
 
 async def _main(args: argparse.Namespace, serve: Serve) -> None:
-    reader, link = await component_handshake(args.component_port, args.domain, args.secret)
-    reading = asyncio.create_task(_discard(reader))
+    reader, writer = await component_handshake(args.component_port, args.domain, args.secret)
+    link = FloorLink(writer, args.domain, args.server or args.domain.partition(".")[2],
+                     Path(args.store))
+    reading = asyncio.create_task(_read(reader, link))
     stop_serving = await serve(link, args.port)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
     await stop_serving()
-    link.write(STREAM_END)
-    await link.drain()
-    link.close()
+    writer.write(STREAM_END)
+    await writer.drain()
+    writer.close()
     reading.cancel()
 
 
 def run(serve: Serve, description: str) -> None:
-    """`python -m bench.floor_… --port P --component-port C --domain D --secret S`."""
+    """`python -m bench.floor_… --port P --component-port C --domain D --secret S [--store F]`."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True, help="HTTP, on 127.0.0.1")
     parser.add_argument("--component-port", type=int, required=True)
     parser.add_argument("--domain", required=True, help="a component domain of the server")
     parser.add_argument("--secret", required=True)
+    parser.add_argument("--server", default="", help="the server's domain (default: the "
+                        "component's without its first label)")
+    parser.add_argument("--store", default="floor.db", help="a file for an outbox")
     uvloop.run(_main(parser.parse_args(), serve))

@@ -13,7 +13,7 @@ import asyncio
 
 from aiohttp import web
 
-from bench.floor import ANSWER, BadRequest, Closer, chat_stanza, run
+from bench.floor import ANSWER, BadRequest, Closer, FloorLink, chat_stanza, run
 from devenv.proc import LOOPBACK
 
 
@@ -32,8 +32,8 @@ def application(link: asyncio.StreamWriter) -> web.Application:
     return app
 
 
-async def serve(link: asyncio.StreamWriter, port: int) -> Closer:
-    runner = web.AppRunner(application(link))
+async def serve(link: FloorLink, port: int) -> Closer:
+    runner = web.AppRunner(application(link.writer))
     await runner.setup()
     await web.TCPSite(runner, LOOPBACK, port).start()
     return runner.cleanup

@@ -15,7 +15,7 @@ from typing import cast
 
 import httptools
 
-from bench.floor import ANSWER, BadRequest, Closer, chat_stanza, run
+from bench.floor import ANSWER, BadRequest, Closer, FloorLink, chat_stanza, run
 from devenv.proc import LOOPBACK
 
 PATH = b"/api/send_message"
@@ -78,10 +78,13 @@ class FloorProtocol(asyncio.Protocol):
         return OK
 
 
-async def serve(link: asyncio.StreamWriter, port: int) -> Closer:
+async def serve(link: FloorLink, port: int) -> Closer:
     server = await asyncio.get_running_loop().create_server(
-        lambda: FloorProtocol(link), LOOPBACK, port)
+        lambda: FloorProtocol(link.writer), LOOPBACK, port)
+    return closer(server)
 
+
+def closer(server: asyncio.Server) -> Closer:
     async def close() -> None:
         server.close()
         await server.wait_closed()

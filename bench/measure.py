@@ -161,6 +161,7 @@ class Round:
         wait_for_end = await load()
         a, beam_a, daemon_a = procstat.sample(ours), self._beam_cpu(), sidecar.cpu() if sidecar \
             else 0.0
+        kernel_a = sidecar.kernel_cpu() if sidecar else 0.0
         count_a = sum(r.counter.count for r in receivers)
         if profiler is not None:
             await profiler.start(seconds)
@@ -173,6 +174,8 @@ class Round:
         record["_beam_a"], record["_daemon_a"] = beam_a, daemon_a
         record["beam_cores"] = (self._beam_cpu() - beam_a) / window
         record["daemon_cores"] = ((sidecar.cpu() - daemon_a) / window) if sidecar else 0.0
+        record["daemon_kernel_cores"] = ((sidecar.kernel_cpu() - kernel_a) / window) \
+            if sidecar else 0.0
         record["delivered_window"] = sum(r.counter.count for r in receivers) - count_a
         if tracer is not None:
             answered = record.get("requests", 0) - record.get("non2xx", 0)
@@ -297,6 +300,8 @@ class Round:
                 # The sidecar's own CPU per request, whatever each request carries.
                 record["daemon_us_per_request"] = \
                     1e6 * record["daemon_cores"] / record["answered_per_s"]
+                record["daemon_kernel_us_per_request"] = \
+                    1e6 * record.get("daemon_kernel_cores", 0.0) / record["answered_per_s"]
         latencies = sorted(x / 1e6 for r in receivers for x in r.counter.latencies)
         if latencies:
             record.update(lat_n=len(latencies), lat_max=latencies[-1], **{

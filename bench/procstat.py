@@ -33,6 +33,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK if fields else 0.0
 
 
+def kernel_cpu_seconds(pid: int) -> float:
+    """stime alone: the part of cpu_seconds spent in the kernel, for the process's syscalls."""
+    fields = _stat(pid)
+    return int(fields[12]) / TICK if fields else 0.0
+
+
 def children_cpu_seconds(pid: int) -> float:
     """cutime + cstime: the CPU of the children this process has already waited for."""
     fields = _stat(pid)

@@ -4,8 +4,9 @@ Each round starts an isolated ejabberd on loopback (MAM off for users and rooms)
 receiving clients, then runs every configuration in turn, interleaved, each sidecar started
 afresh for its run alone: the daemon (outbox on, or `[delivery] durable = false` for its cost;
 carbons on, or off), or a floor reference of issue 13 (bench.floor_aiohttp,
-bench.floor_httptools); odd rounds run the list reversed. Load comes from other processes: wrk
-for throughput, bench.ratec (open loop) for latency, bench.flood for the raw-link ceiling.
+bench.floor_httptools, bench.floor_durable); odd rounds run the list reversed. Load comes from
+other processes: wrk for throughput, bench.ratec (open loop) for latency, bench.flood for
+the raw-link ceiling.
 Unpinned by default, as issue 13's targets are set: the scheduler shares both cores among
 everything, ejabberd with its default schedulers. `--pin` puts ejabberd (`+S 1:1`) and the
 sidecar on CPU 0, this process (the receivers), wrk and the other load processes on CPU 1.
@@ -43,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "run" / "bench"
 NOTES = "<!-- notes: kept across runs -->"
 # What `make bench` probes unless told otherwise: issue 13's syscalls and profile.
-DEFAULT_STRACE = ("qm16n", "fh16")
+DEFAULT_STRACE = ("qm16n", "fh16", "fd16")
 DEFAULT_PROFILE = ("qm16n",)
 SIDECARS = ("daemon", "floor")  # the targets that are a process of their own to probe
 
@@ -154,7 +155,9 @@ client(s), not answered requests.
 * Configurations: `bench/scenarios.py`. Every daemon run starts a fresh `python -m component`
   (default config: outbox on, INFO logs with one audit line per request); every floor run a
   fresh floor sidecar (`bench/floor_aiohttp.py`, `bench/floor_httptools.py`: ejabberd's
-  request, one escaped stanza written to a raw component link, nothing else). `sidecar`
+  request, one escaped stanza written to a raw component link, nothing else;
+  `bench/floor_durable.py`: the httptools one, answering once the turn's rows are committed
+  to an outbox, acknowledged by paced barriers, one audit line each). `sidecar`
   columns are that process's own CPU and peak RSS, from /proc.
 """
 

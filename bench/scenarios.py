@@ -4,8 +4,9 @@ Every configuration sends the same chat message (the body of reference perf-anch
 test1 to test2, the one receiving client, or a groupchat to a room of 50 subscribed members,
 all online and counting. Names: `ej` ejabberd's own `/api/send_message` (the anchor), `qm` our
 `send_message`, `qt` our `send_thirdmessage`, `qb` the same with arrays of 100, `fl` the raw
-component link (no HTTP), `fa` and `fh` the floor sidecars (the anchor's request served by
-naive aiohttp or by a bare httptools protocol: bench.floor), `g` groupchat; `16` wrk's
+component link (no HTTP), `fa`, `fh` and `fd` the floor sidecars (the anchor's request served by
+naive aiohttp, by a bare httptools protocol, or by that protocol keeping what the daemon keeps:
+bench.floor), `g` groupchat; `16` wrk's
 connections; `m` outbox in memory (`[delivery] durable = false`); `n` no XEP-0280 carbons
 (`xmpp.carbons = false`); `lat` the fixed-rate latency runs.
 """
@@ -87,6 +88,8 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
              EJ_API, floor="bench.floor_aiohttp"),
     Scenario("fh16", "wrk", "floor", "floor: bare httptools protocol, the anchor's request",
              EJ_API, floor="bench.floor_httptools"),
+    Scenario("fd16", "wrk", "floor", "floor: httptools + outbox, barrier, audit line at "
+             "their least", EJ_API, floor="bench.floor_durable"),
     Scenario("qt16", "wrk", "daemon", "our send_thirdmessage, 1 per request", QT),
     Scenario("qb16", "wrk", "daemon", f"our send_thirdmessage, arrays of {BATCH}", QT,
              per_request=BATCH),
@@ -117,6 +120,6 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("gqm16", "wrk", "daemon", "groupchat via our send_message", QM, group=True),
 ]}
 
-DEFAULT = ("ej16", "qm16n", "fa16", "qm16", "fh16", "qt16", "qb16", "qt16m", "qb16m", "qt16n",
-           "qb16n", "flco", "flpm", "flpr", "latej", "latqm", "latqt", "latqtn", "latqb",
+DEFAULT = ("ej16", "qm16n", "fa16", "qm16", "fh16", "fd16", "qt16", "qb16", "qt16m", "qb16m",
+           "qt16n", "qb16n", "flco", "flpm", "flpr", "latej", "latqm", "latqt", "latqtn", "latqb",
            "latfl", "gej16", "gqm16")

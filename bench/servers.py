@@ -77,6 +77,9 @@ class SidecarProcess:
     def cpu(self) -> float:
         return procstat.cpu_seconds(self.pid)
 
+    def kernel_cpu(self) -> float:
+        return procstat.kernel_cpu_seconds(self.pid)
+
     def peak_rss_mb(self) -> float:
         return procstat.peak_rss_mb(self.pid)
 
@@ -117,15 +120,17 @@ class DaemonProcess(SidecarProcess):
 
 
 class FloorProcess(SidecarProcess):
-    """A floor reference (`bench.floor_aiohttp`, `bench.floor_httptools`) on the round's
-    component domain: it opens its link before it listens."""
+    """A floor reference (`bench.floor_aiohttp`, `bench.floor_httptools`,
+    `bench.floor_durable`) on the round's component domain: it opens its link before it
+    listens."""
 
     def __init__(self, server: EjabberdServer, workdir: Path, name: str, *, module: str,
                  pinned: bool) -> None:
         super().__init__(workdir, name, pinned=pinned)
         self._spawn([sys.executable, "-m", module, "--port", str(self.port),
                      "--component-port", str(server.component_port),
-                     "--domain", server.component_domain, "--secret", server.secret])
+                     "--domain", server.component_domain, "--secret", server.secret,
+                     "--server", server.host, "--store", str(workdir / f"{name}.db")])
 
 
 def start_sidecar(server: EjabberdServer, scenario: Scenario, workdir: Path, name: str, *,

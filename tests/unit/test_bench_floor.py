@@ -1,12 +1,17 @@
-"""bench.floor's one stanza: ejabberd's send_message JSON in, an escaped chat message out."""
+"""bench.floor's one stanza: ejabberd's send_message JSON in, an escaped chat message out;
+and bench.floor_durable's order: kept, written, answered, then deleted once acknowledged."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from bench.floor import BadRequest, chat_stanza
+from bench import floor_durable
+from bench.floor import BadRequest, FloorLink, chat_stanza
 
 
 def test_every_attribute_and_text_is_escaped() -> None:
@@ -27,3 +32,56 @@ def test_a_subject_becomes_its_element() -> None:
 def test_what_is_not_ejabberds_request_is_refused(body: bytes) -> None:
     with pytest.raises(BadRequest):
         chat_stanza(body)
+
+
+class _Writer:
+    """The component link at the port: keeps what is written."""
+
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+
+class _Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.answers.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _request(body: bytes) -> bytes:
+    return (b"POST /api/send_message HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+async def test_the_durable_floor_answers_after_the_commit_and_deletes_after_the_barrier(
+        tmp_path: Path) -> None:
+    writer = _Writer()
+    link = FloorLink(cast(asyncio.StreamWriter, writer), "api.x", "x", tmp_path / "f.db")
+    outbox = floor_durable.TurnOutbox(link, floor_durable.open_outbox(link.store))
+    connection, transport = floor_durable.DurableProtocol(outbox), _Transport()
+    connection.connection_made(transport)
+    body = b'{"type":"chat","from":"a@x","to":"b@x","subject":"","body":"t"}'
+    connection.data_received(_request(body) * 2 + _request(b"not json"))
+    assert transport.answers == []  # nothing is answered before the turn's commit
+    await asyncio.sleep(0)
+    assert [answer.split(b"\r\n")[0] for answer in transport.answers] == \
+        [b"HTTP/1.1 200 OK"] * 2 + [b"HTTP/1.1 400 Bad Request"]
+    assert outbox.db.execute("SELECT count(*) FROM outbox").fetchone() == (2,)
+    assert b"".join(writer.data).count(b"<message") == 2
+    await asyncio.sleep(floor_durable.BARRIER_INTERVAL * 2)
+    ping = re.search(rb"id='(fb\d+)'", writer.data[-1])
+    assert ping is not None
+    link.on_data(b"<iq type='result' id='" + ping[1] + b"'/>")
+    await asyncio.sleep(0)
+    assert outbox.db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
