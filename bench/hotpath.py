@@ -127,7 +127,7 @@ class LoopingTransport(asyncio.Transport):
     def __init__(self, request: bytes, budget: list[int], done: asyncio.Event) -> None:
         super().__init__()
         self.request, self.budget, self.done = request, budget, done
-        self.protocol: HttpConnection | None = None
+        self.protocol: asyncio.Protocol | None = None  # ours, or a floor's
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 40000) if name == "peername" else default

@@ -4,13 +4,14 @@ and bench.floor_durable's order: kept, written, answered, then deleted once ackn
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from bench import floor_durable
+from bench import floor_durable, floorpath
 from bench.floor import BadRequest, FloorLink, chat_stanza
 
 
@@ -85,3 +86,13 @@ async def test_the_durable_floor_answers_after_the_commit_and_deletes_after_the_
     link.on_data(b"<iq type='result' id='" + ping[1] + b"'/>")
     await asyncio.sleep(0)
     assert outbox.db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("floor", ["durable", "httptools"])
+def test_floorpath_drives_a_floor_to_the_end(floor: str, capsys: pytest.CaptureFixture[str]
+                                              ) -> None:
+    # The measurement runs a loop of its own: a thread keeps it off the tests' loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(floorpath.main, ["--floor", floor, "--requests", "300"]).result(30)
+    assert re.search(rf"300 requests to the {floor} floor, 16 connections, per request: "
+                     r"[0-9.]+ µs CPU", capsys.readouterr().out)
