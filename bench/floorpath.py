@@ -31,7 +31,7 @@ import uvloop
 from bench import floor_durable
 from bench.floor import FloorLink
 from bench.floor_httptools import FloorProtocol
-from bench.hotpath import BODY, COMPONENT, HOST, LoopingTransport
+from bench.hotpath import BODY, COMPONENT, HOST, looping_clients, post
 
 PING = re.compile(rb"id='(fb\d+)'")
 
@@ -60,19 +60,10 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
     writer = PongingWriter()
     link = FloorLink(cast(asyncio.StreamWriter, writer), COMPONENT, HOST, store)
     writer.link = link
-    make = _protocols(args.floor, link)
     body = orjson.dumps({"type": "chat", "from": f"{BODY['From']}@{HOST}",
                          "to": f"test2@{HOST}", "subject": "", "body": BODY["Body"]})
-    request = (f"POST /api/send_message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-    budget, done = [args.requests], asyncio.Event()
-    transports = []
-    for _ in range(args.connections):
-        transport = LoopingTransport(request, budget, done)
-        protocol = make()
-        protocol.connection_made(transport)
-        transport.protocol = protocol
-        transports.append(transport)
+    transports, done = looping_clients(post("/api/send_message", body), args.connections,
+                                       args.requests, _protocols(args.floor, link))
     gc.collect()
     gc.freeze()
     cpu, wall = time.process_time(), time.perf_counter()

@@ -159,6 +159,26 @@ class LoopingTransport(asyncio.Transport):
         pass
 
 
+def post(path: str, body: bytes) -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def looping_clients(request: bytes, connections: int, requests: int,
+                    protocol: Callable[[], asyncio.Protocol]
+                    ) -> tuple[list[LoopingTransport], asyncio.Event]:
+    """`connections` clients sending `request` until `requests` are answered (then the event
+    is set), each connected to a protocol of its own; `send_next` on each starts them."""
+    budget, done = [requests], asyncio.Event()
+    transports = []
+    for _ in range(connections):
+        transport = LoopingTransport(request, budget, done)
+        transport.protocol = protocol()
+        transport.protocol.connection_made(transport)
+        transports.append(transport)
+    return transports, done
+
+
 async def measure(args: argparse.Namespace, store: Path) -> None:
     config = parse_config({
         "xmpp": {"server": "127.0.0.1", "domain": COMPONENT, "secret": "hotpath-secret",
@@ -185,16 +205,8 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
     pipeline = make_pipeline(config, routes, db=db)
     server = make_server(config, pipeline)
     path, body = _request_body(args.batch)
-    request = (f"POST /qtalk/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-    budget, done = [args.requests], asyncio.Event()
-    transports = []
-    for _ in range(args.connections):
-        transport = LoopingTransport(request, budget, done)
-        protocol = HttpConnection(server)
-        protocol.connection_made(transport)
-        transport.protocol = protocol
-        transports.append(transport)
+    transports, done = looping_clients(post(f"/qtalk/{path}", body), args.connections,
+                                       args.requests, lambda: HttpConnection(server))
     # As the daemon does once started (component/app.py): what start-up allocated is frozen.
     gc.collect()
     gc.freeze()
