@@ -7,9 +7,8 @@ acknowledgement, no auth, no audit, no metrics. `bench.floor_aiohttp` and
 `bench.floor_httptools` differ only in their HTTP layer, so the bench shows what each HTTP
 choice costs before a daemon does any work of its own; `bench.floor_durable` adds to the
 httptools one the least that the daemon's guarantees cost (an outbox, a barrier, an audit
-line). Each runs as its own process under
-uvloop, opens its link before it listens (so answering HTTP at all means ready) and on
-SIGTERM stops listening, then closes the stream.
+line). Each runs as its own process under uvloop, opens its link before it listens (so
+answering HTTP at all means ready) and on SIGTERM stops listening, then closes the stream.
 """
 
 from __future__ import annotations
@@ -79,8 +78,8 @@ class FloorLink:
     sends (nobody, unless the floor waits for acknowledgements)."""
 
     writer: asyncio.StreamWriter
-    component: str  # the component's domain, and the server's
-    server: str
+    component: str  # the component's domain
+    server: str  # the server's, which answers pings
     store: Path  # a file the floor may keep an outbox in
     on_data: Callable[[bytes], None] = _ignore
 
