@@ -1,9 +1,11 @@
-"""Fakes at the ports: a recording stanza sink and a fixed host policy."""
+"""Fakes at the ports: a recording stanza sink, a fixed host policy, and an HTTP client
+connection's far end."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from component.errors import ApiError
 from component.jid import Jid
@@ -58,3 +60,29 @@ class NoUsers:
 
     async def exists(self, user: Jid) -> bool:
         return False
+
+
+class WrittenTransport(asyncio.Transport):
+    """A connection's far end that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

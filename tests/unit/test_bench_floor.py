@@ -7,12 +7,14 @@ import asyncio
 import concurrent.futures
 import re
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
 from bench import floor_durable, floorpath
 from bench.floor import BadRequest, FloorLink, chat_stanza
+from bench.hotpath import post
+from tests.unit.fakes import WrittenTransport
 
 
 def test_every_attribute_and_text_is_escaped() -> None:
@@ -45,38 +47,19 @@ class _Writer:
         self.data.append(data)
 
 
-class _Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.answers: list[bytes] = []
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.answers.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return False
-
-
-def _request(body: bytes) -> bytes:
-    return (b"POST /api/send_message HTTP/1.1\r\nHost: x\r\nContent-Length: "
-            + str(len(body)).encode() + b"\r\n\r\n" + body)
-
-
 async def test_the_durable_floor_answers_after_the_commit_and_deletes_after_the_barrier(
         tmp_path: Path) -> None:
     writer = _Writer()
     link = FloorLink(cast(asyncio.StreamWriter, writer), "api.x", "x", tmp_path / "f.db")
     outbox = floor_durable.TurnOutbox(link, floor_durable.open_outbox(link.store))
-    connection, transport = floor_durable.DurableProtocol(outbox), _Transport()
+    connection, transport = floor_durable.DurableProtocol(outbox), WrittenTransport()
     connection.connection_made(transport)
     body = b'{"type":"chat","from":"a@x","to":"b@x","subject":"","body":"t"}'
-    connection.data_received(_request(body) * 2 + _request(b"not json"))
-    assert transport.answers == []  # nothing is answered before the turn's commit
+    request = post("/api/send_message", body)
+    connection.data_received(request * 2 + post("/api/send_message", b"not json"))
+    assert transport.written == []  # nothing is answered before the turn's commit
     await asyncio.sleep(0)
-    assert [answer.split(b"\r\n")[0] for answer in transport.answers] == \
+    assert [answer.split(b"\r\n")[0] for answer in transport.written] == \
         [b"HTTP/1.1 200 OK"] * 2 + [b"HTTP/1.1 400 Bad Request"]
     assert outbox.db.execute("SELECT count(*) FROM outbox").fetchone() == (2,)
     assert b"".join(writer.data).count(b"<message") == 2

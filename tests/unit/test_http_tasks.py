@@ -4,40 +4,16 @@ under them may need the current task, and requests read ahead are answered in or
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from component.http.envelope import Answer, success
 from component.http.listener import HttpServer, ServerLimits
 from component.http.protocol import HttpConnection
 from component.http.route import GET, Request, Route
 from component.http.server import make_pipeline
-from tests.unit.fakes import RecordingSink
+from tests.unit.fakes import RecordingSink, WrittenTransport
 from tests.unit.http_apps import make_config, message_app
 
 LIMITS = ServerLimits(request_timeout=5, idle_timeout=5, max_connections=8)
-
-
-class WrittenTransport(asyncio.Transport):
-    """A connection's far end that keeps what is written."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written: list[bytes] = []
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written.append(bytes(data))
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 async def written(transport: WrittenTransport, count: int) -> list[bytes]:
