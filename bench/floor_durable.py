@@ -29,9 +29,9 @@ from pathlib import Path
 
 from bench.floor import BadRequest, ChatMessage, Closer, FloorLink, chat_message, run
 from bench.floor_httptools import BAD_REQUEST, NOT_FOUND, OK, PATH, FloorProtocol, closer
+from component.services.delivery import BARRIER_INTERVAL  # paced as the daemon's
 from devenv.proc import LOOPBACK
 
-BARRIER_INTERVAL = 0.005  # seconds, as component/services/delivery.py
 PONG = re.compile(rb"id=['\"]fb(\d+)['\"]")
 INSERT = "INSERT INTO outbox (seq, data) VALUES (?, ?)"
 DELETE = "DELETE FROM outbox WHERE seq <= ?"
