@@ -14,6 +14,7 @@ import pytest
 from bench import floor_durable, floorpath
 from bench.floor import BadRequest, FloorLink, chat_stanza
 from bench.hotpath import post
+from component.services.delivery import BARRIER_INTERVAL
 from tests.unit.fakes import WrittenTransport
 
 
@@ -63,7 +64,7 @@ async def test_the_durable_floor_answers_after_the_commit_and_deletes_after_the_
         [b"HTTP/1.1 200 OK"] * 2 + [b"HTTP/1.1 400 Bad Request"]
     assert outbox.db.execute("SELECT count(*) FROM outbox").fetchone() == (2,)
     assert b"".join(writer.data).count(b"<message") == 2
-    await asyncio.sleep(floor_durable.BARRIER_INTERVAL * 2)
+    await asyncio.sleep(BARRIER_INTERVAL * 2)
     ping = re.search(rb"id='(fb\d+)'", writer.data[-1])
     assert ping is not None
     link.on_data(b"<iq type='result' id='" + ping[1] + b"'/>")
