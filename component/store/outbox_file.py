@@ -13,6 +13,12 @@ Sequence numbers are given by the delivery and rise; after a restart it continue
 highest pending row (an empty outbox may start anywhere), so no table of sequences is kept.
 Caller ids are keyed by (time, id): inserts land on the rightmost page, and the 24-hour
 expiry is a range delete at the left end, with no second index to keep.
+
+A row is its sequence number and the stanza's bytes, nothing else: its kind, id and addresses
+are in those bytes, and are read from them when the outbox is loaded (at start, and for a
+replay after a lost link), never on the hot path that writes every row. Version 1 kept them
+in columns of their own as well: every commit bound six values a row, two of them addresses
+formatted for it, and wrote the copies to the WAL; such a file is rewritten at open.
 """
 
 from __future__ import annotations
@@ -33,16 +39,13 @@ PAGE_SIZE = 16384
 # bench.hotpath --upto outbox 296k -> 289k instructions per request). Zeroing bought no
 # privacy here either: the WAL keeps the same bytes until its frames are written over.
 SECURE_DELETE = "OFF"
-SCHEMA_VERSION = 1
-SCHEMA = """
+SCHEMA_VERSION = 2
+OUTBOX_TABLE = """
 CREATE TABLE outbox (
     seq INTEGER PRIMARY KEY,             -- the delivery's sequence number, rising
-    stanza_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    data BLOB NOT NULL
-);
+    data BLOB NOT NULL                   -- the stanza as sent
+)"""
+SCHEMA = OUTBOX_TABLE + """;
 CREATE TABLE accepted_ids (
     accepted_at REAL NOT NULL,
     key TEXT NOT NULL,                   -- sender bare JID + " " + stanza id
@@ -70,7 +73,10 @@ def open_outbox_file(store: Path, *, full_sync: bool) -> sqlite3.Connection:
             for pragma in ("locking_mode = EXCLUSIVE", "busy_timeout = 0",
                            f"page_size = {PAGE_SIZE}", "journal_mode = WAL",
                            "wal_autocheckpoint = 0", "cache_size = -512",
-                           f"secure_delete = {SECURE_DELETE}"):
+                           f"secure_delete = {SECURE_DELETE}",
+                           # rows rewritten or moved are on the disk before their old copies
+                           # are gone (the migration, the store's tables dropped)
+                           "synchronous = FULL"):
                 conn.execute(f"PRAGMA {pragma}").fetchall()
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -78,18 +84,33 @@ def open_outbox_file(store: Path, *, full_sync: bool) -> sqlite3.Connection:
                 raise
             raise OutboxFileInUse(f"{path} is held by another process (is another daemon "
                                   f"running on this store?): {exc}") from exc
-        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-            for statement in SCHEMA.split(";"):  # executescript would commit first
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        _create_or_migrate(conn, path)
         conn.execute("COMMIT")
-        conn.execute("PRAGMA synchronous = FULL")  # moved rows are on the disk before...
-        _move_rows_from_store(conn, store)  # ...the store's copies are dropped
+        _move_rows_from_store(conn, store)
         conn.execute(f"PRAGMA synchronous = {'FULL' if full_sync else 'NORMAL'}")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the file to SCHEMA_VERSION inside the caller's transaction: a crash before its
+    commit leaves the old table whole, migrated again at the next start."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0:
+        for statement in SCHEMA.split(";"):  # executescript would commit first
+            conn.execute(statement)
+    elif version == 1:  # the pending rows keep their seq and bytes, the rest is in the bytes
+        conn.execute("ALTER TABLE outbox RENAME TO outbox_version_1")
+        conn.execute(OUTBOX_TABLE)
+        conn.execute("INSERT INTO outbox (seq, data) SELECT seq, data FROM outbox_version_1")
+        conn.execute("DROP TABLE outbox_version_1")
+        log.info("outbox file %s moved to schema version %d", path, SCHEMA_VERSION)
+    elif version != SCHEMA_VERSION:
+        raise RuntimeError(f"{path} has outbox schema version {version}, newer than this "
+                           f"daemon's {SCHEMA_VERSION}: start the daemon that wrote it")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _move_rows_from_store(conn: sqlite3.Connection, store: Path) -> None:
@@ -104,13 +125,13 @@ def _move_rows_from_store(conn: sqlite3.Connection, store: Path) -> None:
             "AND name IN ('outbox', 'accepted_ids')")}
         if not tables:
             return
-        rows = legacy.execute("SELECT seq, stanza_id, kind, sender, recipient, data "
-                              "FROM outbox").fetchall() if "outbox" in tables else []
+        rows = legacy.execute("SELECT seq, data FROM outbox").fetchall() \
+            if "outbox" in tables else []
         ids = legacy.execute("SELECT accepted_at, key FROM accepted_ids").fetchall() \
             if "accepted_ids" in tables else []
         with conn:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR IGNORE INTO outbox (seq, data) VALUES (?, ?)", rows)
             conn.executemany("INSERT OR IGNORE INTO accepted_ids VALUES (?, ?)", ids)
         with legacy:
             legacy.execute("BEGIN IMMEDIATE")

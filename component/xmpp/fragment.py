@@ -4,6 +4,7 @@ The caller's XML is untrusted: its prolog is checked before libxml2 sees it, and
 without entities, DTDs, resolvers or network access (xmpp/untrusted.py); it must be exactly one
 `<message>` element, and is re-addressed from the request's `from`/`to` (the
 original routed on those too). Startalk's body attributes are copied into the carrier.
+The same parser reads a stanza back from the bytes the outbox kept of it (`parse_stored`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from component.jid import Jid
 from component.xmpp.stanzas import (
     QTALK_NS,
     Stanza,
+    StanzaKind,
     StartalkFields,
     carrier_xml,
     split_type,
@@ -227,3 +229,24 @@ def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
     head = stanza_head(msg_type, stanza_id, sender, recipient)
     return b"".join((b"<message", head.encode(), kept, b">", inner,
                      carrier_xml(fields).encode(), b"</message>"))
+
+
+_STORED_KINDS: dict[object, StanzaKind] = {"message": "message", "presence": "presence",
+                                           "iq": "iq"}
+
+
+def parse_stored(data: bytes) -> Stanza:
+    """The stanza whose bytes the outbox kept (their only copy): the root's name is its kind,
+    its `id`, `from` and `to` the rest. Read from a file, so parsed like outside XML; raises
+    ValueError when the bytes are not such a stanza."""
+    try:
+        if root_start(data) is None:
+            raise ValueError("no element")
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"not well-formed XML: {exc.msg}") from None
+    kind = _STORED_KINDS.get(root.tag)
+    stanza_id, sender, recipient = root.get("id"), root.get("from"), root.get("to")
+    if kind is None or stanza_id is None or sender is None or recipient is None:
+        raise ValueError(f"not a stanza with an id and both addresses: <{root.tag}>")
+    return Stanza(kind, stanza_id, Jid.parse(sender), Jid.parse(recipient), data)

@@ -22,6 +22,7 @@ from component.services.ports import DeliveryReport, OutboxPort
 from component.store.db import Database
 from component.store.outbox import OutboxRow, SqliteOutbox
 from component.store.outbox_file import outbox_path
+from component.xmpp.fragment import parse_stored
 from component.xmpp.stanzas import Stanza, StartalkFields, build_message
 from tests.unit.clock import ManualClock
 from tests.unit.polling import eventually
@@ -151,7 +152,8 @@ async def rows(db: Database) -> list[str]:
     if outbox is not None and outbox._conn is not None:
         return [row.stanza.id for row in await outbox.load()]
     with contextlib.closing(outbox_file(db)) as conn:
-        return [str(r[0]) for r in conn.execute("SELECT stanza_id FROM outbox ORDER BY seq")]
+        return [parse_stored(data).id
+                for (data,) in conn.execute("SELECT data FROM outbox ORDER BY seq")]
 
 
 @pytest.fixture(autouse=True)

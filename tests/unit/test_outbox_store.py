@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -11,11 +13,14 @@ import pytest
 
 from component.jid import Jid
 from component.store import outbox as outbox_module
+from component.store import outbox_file
 from component.store.db import Database
 from component.store.migrations import MIGRATIONS
 from component.store.outbox import OutboxRow, SqliteOutbox
 from component.store.outbox_file import OutboxFileInUse, outbox_path
-from component.xmpp.stanzas import StartalkFields, build_message
+from component.xmpp import muc
+from component.xmpp.fragment import parse_message, prepare_message
+from component.xmpp.stanzas import Stanza, StartalkFields, build_message, build_notify
 
 ALICE = Jid.parse("alice@qtalk.test.org")
 BOB = Jid.parse("bob@qtalk.test.org")
@@ -28,6 +33,130 @@ def row(seq: int) -> OutboxRow:
 
 async def stored(outbox: SqliteOutbox) -> list[int]:
     return [r.seq for r in await outbox.load()]
+
+
+def every_kind() -> list[Stanza]:
+    """Stanzas as the services build them: each builder's own serialisation, values that
+    need escaping, a resource, a caller's message with attributes of its own."""
+    room = Jid.parse("room@conference.qtalk.test.org")
+    caller = parse_message("<message type='chat' a='1'><body>hi &amp; bye</body></message>",
+                           10_000)
+    return [
+        build_message(ALICE, BOB, stanza_id="m'1", msg_type="chat", body="<&>\"'",
+                      fields=StartalkFields(msg_type="1", extend_info="{\"a\": \"<b>\"}")),
+        build_notify(ALICE, BOB, stanza_id="n1", category="c&d", data="x"),
+        prepare_message(caller, ALICE, BOB),
+        muc.join(ALICE, room, "nick with space", stanza_id="j1"),
+        muc.leave(ALICE, room, "nick", stanza_id="l1"),
+        muc.invitation(ALICE, BOB, room, stanza_id="i1", reason="come"),
+    ]
+
+
+# The outbox file as daemons before schema version 2 created it.
+SCHEMA_VERSION_1 = """
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY, stanza_id TEXT NOT NULL, kind TEXT NOT NULL,
+                     sender TEXT NOT NULL, recipient TEXT NOT NULL, data BLOB NOT NULL);
+CREATE TABLE accepted_ids (accepted_at REAL NOT NULL, key TEXT NOT NULL,
+                           PRIMARY KEY (accepted_at, key)) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+def write_version_1_file(store: Path, stanzas: list[Stanza]) -> None:
+    with contextlib.closing(sqlite3.connect(outbox_path(store))) as old:
+        old.executescript(SCHEMA_VERSION_1)
+        with old:
+            old.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)",
+                            [(seq, s.id, s.kind, str(s.sender), str(s.recipient), s.data)
+                             for seq, s in enumerate(stanzas, start=10)])
+            old.execute("INSERT INTO accepted_ids VALUES (5.0, 'alice@qtalk.test.org m1')")
+
+
+async def test_rows_are_read_back_from_their_bytes(db: Database) -> None:
+    """A row keeps the stanza's bytes alone; load() finds kind, id and addresses in them."""
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    written = [OutboxRow(seq, stanza) for seq, stanza in enumerate(every_kind(), start=1)]
+    await outbox.commit(written, None, [])
+    assert await outbox.load() == written
+    assert outbox._conn is not None
+    assert [column[1] for column in outbox._conn.execute("PRAGMA table_info(outbox)")] == \
+        ["seq", "data"]
+    await outbox.close()
+
+
+async def test_a_version_1_file_is_migrated_and_replays_the_same_stanzas(
+        db: Database) -> None:
+    await db.close()  # the daemon of version 1 left its file; this one starts on it
+    pending = every_kind()
+    write_version_1_file(db.path, pending)
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    assert [(r.seq, r.stanza) for r in await outbox.load()] == \
+        list(enumerate(pending, start=10))
+    assert await outbox.last_seq() == 9 + len(pending)
+    assert await outbox.accepted_ids() == [("alice@qtalk.test.org m1", 5.0)]
+    assert outbox._conn is not None
+    assert outbox._conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert [name for (name,) in outbox._conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")] == \
+        ["accepted_ids", "outbox"]
+    await outbox.close()
+
+
+async def test_a_migration_that_fails_midway_keeps_the_version_1_rows(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The migration is one transaction: failing after the old table was renamed and the new
+    one created (as a crash would), it leaves the old file as it was, migrated at the next
+    open."""
+    await db.close()
+    pending = every_kind()
+    write_version_1_file(db.path, pending)
+    monkeypatch.setattr(outbox_file, "OUTBOX_TABLE",
+                        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY, data BLOB CHECK (0))")
+    with pytest.raises(sqlite3.IntegrityError):
+        await SqliteOutbox(db).open()
+    monkeypatch.undo()
+    with contextlib.closing(sqlite3.connect(outbox_path(db.path))) as untouched:
+        assert untouched.execute("PRAGMA user_version").fetchone() == (1,)
+        assert untouched.execute("SELECT count(*) FROM outbox").fetchone() == (len(pending),)
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    assert [r.stanza for r in await outbox.load()] == pending
+    await outbox.close()
+
+
+async def test_a_file_of_a_newer_schema_is_refused(db: Database) -> None:
+    await db.close()
+    with contextlib.closing(sqlite3.connect(outbox_path(db.path))) as newer:
+        newer.execute("PRAGMA user_version = 3")
+    with pytest.raises(RuntimeError, match="version 3, newer"):
+        await SqliteOutbox(db).open()
+
+
+@pytest.mark.parametrize("data", [
+    b"\x00\xffnot xml",
+    b"<message id='x' from='alice@qtalk.test.org' to='bob@qtalk.test.org'><body>cut",
+    b"<!DOCTYPE m [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><message id='x'/>",
+    b"<message id='x' from='alice@qtalk.test.org'/>",  # no recipient
+    b"<message id='x' from='@qtalk.test.org' to='bob@qtalk.test.org'/>",  # a bad address
+    b"<stream id='x' from='alice@qtalk.test.org' to='bob@qtalk.test.org'/>",
+])
+async def test_a_row_that_cannot_be_read_back_is_logged_and_dropped(
+        db: Database, data: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    """A damaged row does not hold back the start, nor the rows around it."""
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    await outbox.commit([row(1)], None, [])
+    assert outbox._conn is not None
+    outbox._conn.execute("INSERT INTO outbox (seq, data) VALUES (2, ?)", (data,))
+    await outbox.commit([row(3)], None, [])
+    with caplog.at_level(logging.ERROR, logger=outbox_module.__name__):
+        assert await outbox.load() == [row(1), row(3)]
+    assert "outbox row 2 cannot be read back, dropped" in caplog.text
+    await outbox.commit([], 3, [])  # acknowledged past it: the row leaves with the others
+    assert outbox._conn.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+    await outbox.close()
 
 
 async def test_the_file_is_held_by_the_outbox_alone(db: Database) -> None:
@@ -94,6 +223,9 @@ async def test_rows_of_the_stores_old_tables_move_to_the_outbox_file(tmp_path: P
     outbox = SqliteOutbox(db)
     await outbox.open()
     assert [(r.seq, r.stanza) for r in await outbox.load()] == [(7, message)]
+    assert outbox._conn is not None
+    assert outbox._conn.execute("SELECT seq, data FROM outbox").fetchall() == \
+        [(7, message.data)]
     assert await outbox.accepted_ids() == [("alice@qtalk.test.org m7", 5.0)]
     assert await outbox.last_seq() == 7
     async with db.conn.execute("SELECT name FROM sqlite_master WHERE name IN "
