@@ -1,7 +1,10 @@
 # Entry points for developers and CI. From a bare Debian 12 (python3, pip, make, root),
 # `make test` installs what it needs: the venv from pyproject.toml, the XMPP servers from Debian.
 
-PYTHON ?= python3
+# The distribution's python3 where there is one: what a Debian server runs the daemon on
+# (README "Install"), built with PGO and LTO. A python3 built without them (pyenv's, say,
+# first on this machine's PATH) ran bench.hotpath ~20% slower (bench/RESULTS.md).
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 VENV := .venv
 # Reinstall only when pyproject.toml changes.
 STAMP := $(VENV)/.installed
@@ -11,7 +14,7 @@ STAMP := $(VENV)/.installed
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	bash devenv/install-deps.sh venv
+	PYTHON=$(PYTHON) bash devenv/install-deps.sh venv
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[test,dev]'
 	touch $@

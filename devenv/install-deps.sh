@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make` needs from Debian, only when it is missing; safe to rerun.
-#   install-deps.sh venv     python3-venv (Debian's python3 lacks ensurepip without it)
+#   install-deps.sh venv     python3-venv (Debian's python3 lacks ensurepip without it); $PYTHON
+#                            is the interpreter make builds the venv with (default python3)
 #   install-deps.sh servers  ejabberd, prosody and redis-server for the real-server test tier
 #   install-deps.sh bench    for `make bench`: wrk (the HTTP load), strace (syscalls per request),
 #                            and py-spy (the profile) into the project's .venv when it exists
@@ -11,7 +12,7 @@ set -euo pipefail
 missing=()
 case "${1:-}" in
   venv)
-    python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+    "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
     ;;
   servers)
     if ! command -v erl >/dev/null || ! compgen -G '/usr/lib/*/ejabberd-*/ebin/ejabberd.app' >/dev/null; then
@@ -37,7 +38,7 @@ esac
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null; then
-    exec sudo bash "$0" "$@"
+    exec sudo env PYTHON="${PYTHON:-python3}" bash "$0" "$@"
   fi
   echo "Missing Debian packages: ${missing[*]}. Install them as root:" >&2
   echo "  bash $0 $1" >&2
