@@ -232,8 +232,16 @@ class OutboxDelivery:
             self._pump_once()  # written now, ahead of the transaction
         else:
             self._pump_wakeup.set()
-        if self._outbox is not None and not await self._committed(entries, remember):
-            raise InternalError("the outbox could not be written")
+        if self._outbox is not None:  # the entries join the next transaction
+            group = self._group
+            group.entries += entries
+            group.keys += remember
+            if not group.waiters:
+                self._commit_wakeup.set()
+            committed: asyncio.Future[bool] = self._loop.create_future()
+            group.waiters.append(committed)
+            if not await committed:  # True once committed, False when that failed
+                raise InternalError("the outbox could not be written")
         up = self._link.up.is_set()
         if acked is None:  # durable enough: the outbox replays it until the server routed it
             return ACCEPTED if up else QUEUED
@@ -287,18 +295,6 @@ class OutboxDelivery:
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
-
-    def _committed(self, entries: list[Entry], keys: Sequence[str]) -> asyncio.Future[bool]:
-        """The entries join the next transaction; returns what their caller awaits: True
-        once it committed, False when it failed."""
-        group = self._group
-        group.entries += entries
-        group.keys += keys
-        if not group.waiters:
-            self._commit_wakeup.set()
-        committed: asyncio.Future[bool] = self._loop.create_future()
-        group.waiters.append(committed)
-        return committed
 
     # -- the committer: one transaction per group ----------------------------------------
 
@@ -390,10 +386,10 @@ class OutboxDelivery:
             inflight.append(entry)
             moved += 1
         if moved:
-            if self._barrier is None:
-                self._ask_barrier()
-            else:  # the one on its way asks for the next when it returns
+            if self._barrier is not None:  # it asks for the next when it returns
                 self._barrier_wanted = True
+            elif self._paced_barrier is None or self._barrier_awaited:  # else one is due
+                self._ask_barrier()
             if self._backlog_waiters and len(unsent) < self.window:
                 self._release_backlog_waiters()
 
