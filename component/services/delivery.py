@@ -480,9 +480,11 @@ class OutboxDelivery:
 
     def _settle(self) -> None:
         self._settle_timer = None
-        cutoff = time.monotonic() - SETTLE_SECONDS
-        while self._settling and self._settling[0][1] <= cutoff:
-            self._settled_upto = self._settling.popleft()[0]
+        cutoff, settling = time.monotonic() - SETTLE_SECONDS, self._settling
+        if settling and settling[0][1] <= cutoff:
+            while settling and settling[0][1] <= cutoff:  # one pass per routed message: locals only
+                settled_upto = settling.popleft()[0]
+            self._settled_upto = settled_upto
         if self._settled_upto is not None:
             self._commit_wakeup.set()
         if self._settling:
