@@ -45,12 +45,11 @@ REMEMBER_IDS_SECONDS = 24 * 3600.0
 BARRIER_INTERVAL = 0.005  # seconds from one barrier to the next, at the least (_ask_barrier)
 
 
-class Entry(OutboxRow, eq=False, gc=True):
-    """A stanza on its way; the outbox keeps it as the row it is (seq, stanza)."""
+class Entry(OutboxRow, eq=False, gc=False):
+    """A stanza on its way; the outbox keeps it as the row it is (seq, stanza). It refers to
+    stanzas only, so it can be in no reference cycle: not tracked by the collector. (Callers
+    waiting for its acknowledgement wait in AckWaits, by seq.)"""
 
-    # A request's last stanza only (not on replays): True once acknowledged, False when its
-    # caller stops waiting (the link dropped, or the wait ran out; it is sent all the same).
-    acked: asyncio.Future[bool] | None = None
     copies: tuple[Stanza, ...] = ()  # courtesy copies, written once this one is routed
 
 
@@ -132,9 +131,10 @@ class OutboxDelivery:
         self._paced_barrier: asyncio.TimerHandle | None = None  # the next, not yet due
         self._barrier_awaited = False  # a caller waits for the next barrier: not paced
         self._tasks: list[asyncio.Task[None]] = []
-        # Captured at start: asyncio.get_running_loop() makes a getpid syscall each call.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ack_waits: AckWaits | None = None  # callers waiting for the barrier
+        # Set by start(). The loop is captured: asyncio.get_running_loop() makes a getpid
+        # syscall each call.
+        self._loop: asyncio.AbstractEventLoop
+        self._ack_waits: AckWaits  # callers waiting for the barrier
         self.replays = 0
         # Messages accepted and not yet acknowledged: what `outbox_max` limits (README
         # counts messages; their carbons are neither kept nor counted).
@@ -206,32 +206,48 @@ class OutboxDelivery:
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = ()) -> DeliveryReport:
-        while (room := self._room_for_more()) is not None:
-            await room
+        if len(self._unsent) >= self.window:  # a backlog: see _room_for_more
+            while (room := self._room_for_more()) is not None:
+                await room
         entries = self._new_entries(stanzas)
         last = entries[-1]
         durable_enough = self._outbox is not None and not wait
+        acked: asyncio.Future[bool] | None = None
         if not durable_enough:
-            # Only the last one's acknowledgement is awaited: the barrier acks in order.
-            last.acked = self._running_loop().create_future()
+            # Only the last one's acknowledgement is awaited: the barrier acks in order. One
+            # future per request, resolved by the barrier, a link drop or the deadline:
+            # asyncio.wait's sets and callbacks cost more than the rest of this method.
+            acked = self._loop.create_future()
+            self._ack_waits.add(acked, last.seq, wait or self._config.ack_timeout)
             self._barrier_awaited = True  # the next barrier leaves unpaced
         if remember or self._accepted_order:
             self._remember(remember, last.seq)
-        committed = self._enqueue(entries, remember)
-        if committed is not None and not await committed:
-            raise InternalError("the outbox could not be written")
+        # The stanzas go to the stream before their rows are committed: the caller is
+        # answered only after the commit, so whatever is accepted is in the outbox, and the
+        # transaction stays off the delivery path. A crash before the commit leaves the
+        # caller unanswered; it retries, and the receiver may see the message twice, with
+        # the same id: at-least-once, never lost.
+        self._unsent.extend(entries)
+        if self._link.is_writable():
+            self._pump_once()  # written now, ahead of the transaction
+        else:
+            self._pump_wakeup.set()
+        if self._outbox is not None:  # the entries join the next transaction
+            group = self._group
+            group.entries += entries
+            group.keys += remember
+            if not group.waiters:
+                self._commit_wakeup.set()
+            committed: asyncio.Future[bool] = self._loop.create_future()
+            group.waiters.append(committed)
+            if not await committed:  # True once committed, False when that failed
+                raise InternalError("the outbox could not be written")
         up = self._link.up.is_set()
-        if durable_enough:  # the outbox replays it until the server has routed it
+        if acked is None:  # durable enough: the outbox replays it until the server routed it
             return ACCEPTED if up else QUEUED
         if not up and wait is None:
             return QUEUED
-        acked = last.acked
-        assert acked is not None
         if not acked.done():  # else the barrier came back while the rows were committed
-            # One future per request, resolved by the barrier, a link drop or the deadline:
-            # asyncio.wait's sets and callbacks cost more than the rest of this method.
-            assert self._ack_waits is not None
-            self._ack_waits.add(acked, last.seq, wait or self._config.ack_timeout)
             await acked
         return ROUTED if acked.result() else QUEUED
 
@@ -240,31 +256,29 @@ class OutboxDelivery:
         They wait until the request's messages are routed: written with them, the server
         handled the copies before handing the messages to their recipients, which cost a
         message 0.6 ms of its delivery (bench/RESULTS.md)."""
-        entries: list[Entry] = []
-        copies: list[Stanza] = []
         seq = self._seq
-        for stanza in stanzas:  # one pass: a request is mostly one stanza
-            if stanza.durable:
-                seq += 1
-                entries.append(Entry(seq, stanza))
-            else:
-                copies.append(stanza)
+        if len(stanzas) == 1 and stanzas[0].durable:  # most requests: one message
+            entries = [Entry(seq + 1, stanzas[0])]
+            copies: list[Stanza] = []
+        else:
+            entries, copies = [], []
+            for stanza in stanzas:
+                if stanza.durable:
+                    seq += 1
+                    entries.append(Entry(seq, stanza))
+                else:
+                    copies.append(stanza)
+            seq = self._seq
         if self.messages + len(entries) > self._config.outbox_max:
             raise OutboxFull(f"the outbox holds {self.messages} messages, its limit is "
                              f"{self._config.outbox_max}")
         self.messages += len(entries)
         if not entries:  # copies alone: nothing to wait for
-            entries = [Entry(seq, copy) for seq, copy in enumerate(copies, seq + 1)]
-            copies = []
-            seq += len(entries)
-        self._seq = seq
+            entries, copies = [Entry(seq, copy) for seq, copy in enumerate(copies, seq + 1)], []
+        self._seq = entries[-1].seq
         if copies:
             entries[-1].copies = tuple(copies)
         return entries
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        assert self._loop is not None, "OutboxDelivery.start() first"
-        return self._loop
 
     def _remember(self, keys: Sequence[str], seq: int) -> None:
         """Keep caller-supplied ids REMEMBER_IDS_SECONDS, in memory and in the store."""
@@ -282,34 +296,10 @@ class OutboxDelivery:
         self._seq += 1
         return self._seq
 
-    def _enqueue(self, entries: list[Entry], keys: Sequence[str]) -> asyncio.Future[bool] | None:
-        """Queue the entries for the stream and for the next transaction; returns what
-        their caller awaits: the group's transaction (None without an outbox)."""
-        # The stanzas go to the stream before their rows are committed: the caller is
-        # answered only after the commit, so whatever is accepted is in the outbox, and the
-        # transaction stays off the delivery path. A crash before the commit leaves the
-        # caller unanswered; it retries, and the receiver may see the message twice, with
-        # the same id: at-least-once, never lost.
-        self._unsent.extend(entries)
-        if self._link.is_writable():
-            self._pump_once()  # written now, ahead of the transaction
-        else:
-            self._pump_wakeup.set()
-        if self._outbox is None:
-            return None
-        group = self._group
-        group.entries += entries
-        group.keys += keys
-        if not group.waiters:
-            self._commit_wakeup.set()
-        committed: asyncio.Future[bool] = self._running_loop().create_future()
-        group.waiters.append(committed)
-        return committed
-
     # -- the committer: one transaction per group ----------------------------------------
 
     async def _committer(self) -> None:
-        loop = self._running_loop()
+        loop = self._loop
         while True:
             await self._commit_wakeup.wait_and_clear(loop)
             await self._commit_now()
@@ -348,7 +338,7 @@ class OutboxDelivery:
     # -- the pump: outbox → stream, within the window ------------------------------------
 
     async def _pump(self) -> None:
-        loop = self._running_loop()
+        loop = self._loop
         while True:
             await self._pump_wakeup.wait_and_clear(loop)
             if self._link.up.is_set():
@@ -396,7 +386,10 @@ class OutboxDelivery:
             inflight.append(entry)
             moved += 1
         if moved:
-            self._ask_barrier()
+            if self._barrier is not None:  # it asks for the next when it returns
+                self._barrier_wanted = True
+            elif self._paced_barrier is None or self._barrier_awaited:  # else one is due
+                self._ask_barrier()
             if self._backlog_waiters and len(unsent) < self.window:
                 self._release_backlog_waiters()
 
@@ -410,7 +403,7 @@ class OutboxDelivery:
         With the link down nothing waits: the outbox keeps it, up to `outbox_max`."""
         if len(self._unsent) < self.window or not self._link.up.is_set():
             return None
-        room: asyncio.Future[None] = self._running_loop().create_future()
+        room: asyncio.Future[None] = self._loop.create_future()
         self._backlog_waiters.append(room)
         return room
 
@@ -432,12 +425,14 @@ class OutboxDelivery:
         if self._barrier is not None:
             self._barrier_wanted = True
             return
-        loop = self._running_loop()
-        due = self._barrier_sent_at + self._barrier_interval
-        if not self._barrier_awaited and loop.time() < due:
-            if self._paced_barrier is None:
+        loop = self._loop
+        if not self._barrier_awaited:
+            if self._paced_barrier is not None:  # due soon
+                return
+            due = self._barrier_sent_at + self._barrier_interval
+            if loop.time() < due:
                 self._paced_barrier = loop.call_at(due, self._send_paced_barrier)
-            return
+                return
         self._cancel_paced_barrier()
         self._barrier_awaited = False
         self._barrier_sent_at = loop.time()
@@ -464,32 +459,32 @@ class OutboxDelivery:
         routed = 0
         while inflight and inflight[0].seq <= last_seq:
             entry = inflight.popleft()
-            if entry.acked is not None and not entry.acked.done():
-                entry.acked.set_result(True)
             if entry.copies:
                 self._unsent.extend(Entry(self._next_seq(), copy) for copy in entry.copies)
                 entry.copies = ()
-            if entry.stanza.durable:  # a routed copy is not replayed: a crash may lose it
+            stanza = entry.stanza
+            if stanza.durable:  # a routed copy is not replayed: a crash may lose it
                 seq = entry.seq
-                settling.append((seq, now, None if seq <= committed_upto else entry.stanza))
+                settling.append((seq, now, None if seq <= committed_upto else stanza))
                 routed += 1
         self.messages -= routed
-        if self._ack_waits is not None:
-            self._ack_waits.prune()
+        self._ack_waits.acknowledge(last_seq)
         self.window = min(self._config.window, self.window * 2)
         if self._barrier_wanted and self._inflight:
             self._barrier_wanted = False
             self._ask_barrier()
         if self._settle_timer is None:
-            self._settle_timer = self._running_loop().call_later(SETTLE_SECONDS, self._settle)
+            self._settle_timer = self._loop.call_later(SETTLE_SECONDS, self._settle)
         if self._unsent:  # copies now due, or stanzas the window held back
             self._pump_wakeup.set()
 
     def _settle(self) -> None:
         self._settle_timer = None
-        cutoff = time.monotonic() - SETTLE_SECONDS
-        while self._settling and self._settling[0][1] <= cutoff:
-            self._settled_upto = self._settling.popleft()[0]
+        cutoff, settling = time.monotonic() - SETTLE_SECONDS, self._settling
+        if settling and settling[0][1] <= cutoff:
+            while settling and settling[0][1] <= cutoff:  # one pass per routed message: locals only
+                settled_upto = settling.popleft()[0]
+            self._settled_upto = settled_upto
         if self._settled_upto is not None:
             self._commit_wakeup.set()
         if self._settling:
@@ -498,7 +493,7 @@ class OutboxDelivery:
             # as uvloop rounds to milliseconds, and the last rows of a burst must not stay in
             # the outbox until the next traffic, to be sent twice after a restart.)
             wait = self._settling[0][1] + SETTLE_SECONDS - time.monotonic()
-            self._settle_timer = self._running_loop().call_later(
+            self._settle_timer = self._loop.call_later(
                 max(wait, SETTLE_SECONDS / SETTLE_SWEEPS), self._settle)
 
     def _link_lost(self) -> None:
@@ -516,8 +511,7 @@ class OutboxDelivery:
         if replayed:
             log.warning("link lost: %d stanzas will be sent again (window now %d)",
                         replayed, self.window)
-        for entry in self._unsent:  # their callers hear "queued"; the stanzas are replayed
-            _stop_waiting(entry.acked)
+        self._ack_waits.stop_all()  # their callers hear "queued"; the stanzas are replayed
         self._release_backlog_waiters()  # with the link down the outbox takes them
 
     def _lowest_pending_seq(self) -> int:
@@ -533,8 +527,3 @@ def _resolve(waiters: list[asyncio.Future[bool]], committed: bool) -> None:
     for waiter in waiters:
         if not waiter.done():  # its caller was canceled
             waiter.set_result(committed)
-
-
-def _stop_waiting(acked: asyncio.Future[bool] | None) -> None:
-    if acked is not None and not acked.done():
-        acked.set_result(False)

@@ -358,12 +358,13 @@ class ComponentLink:
 
     def send(self, stanza: Stanza) -> None:
         """Queue a checked stanza for the next coalesced write; raises LinkDown when down."""
-        self.check_addresses(stanza)
+        check_outbound(stanza, self.domain_jid, self._is_served_host)  # check_addresses
         if self.state is not LinkState.UP:
             raise LinkDown("the component link is down")
         self._buffer.append(stanza.data)
         self.stanzas_sent += 1
-        self._schedule_flush()
+        if not self._flush_pending:  # the turn's stanzas go in one write
+            self._schedule_flush()
 
     async def writable(self) -> None:
         """Wait while the transport pushes back (the server is not reading fast enough)."""

@@ -22,16 +22,29 @@ async def test_each_wait_ends_at_its_own_deadline_in_any_order() -> None:
     assert await late is False
 
 
-async def test_acknowledged_waits_leave_the_front_when_pruned() -> None:
+async def test_a_barrier_ends_the_waits_up_to_its_seq_as_routed() -> None:
     loop = asyncio.get_running_loop()
     waits = AckWaits(loop)
     futures = [loop.create_future() for _ in range(5)]
     for seq, future in enumerate(futures):
         waits.add(future, seq, 10.0)
-    for future in futures[:3]:
-        future.set_result(True)
-    waits.prune()
-    assert [seq for _, seq, _ in waits._deadlines] == [3, 4]
+    futures[1].cancel()  # its caller went away: left alone
+    waits.acknowledge(2)
+    assert [f.result() for f in (futures[0], futures[2])] == [True, True]
+    assert not futures[3].done()
+    assert [seq for seq, _, _ in waits._waits] == [3, 4]
+
+
+async def test_a_link_drop_ends_every_wait_as_queued() -> None:
+    loop = asyncio.get_running_loop()
+    waits = AckWaits(loop)
+    routed, waiting = loop.create_future(), loop.create_future()
+    waits.add(routed, 1, 10.0)
+    waits.add(waiting, 2, 10.0)
+    waits.acknowledge(1)
+    waits.stop_all()
+    assert (routed.result(), waiting.result()) == (True, False)
+    assert not waits._waits
 
 
 async def test_a_canceled_waiter_is_skipped() -> None:
