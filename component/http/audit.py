@@ -197,7 +197,8 @@ def _listed(record: dict[str, Any]) -> dict[str, Any]:
 # (`_quoted` says what else is plain): tested at once, for a call costs what some hundred
 # characters do. An empty string or item is not plain; an empty list is "-".
 # A table maps the plain characters to a letter and every other byte to "!": translating the
-# text's bytes and asking isalpha costs a third of a regex' class test per character.
+# text's bytes and looking for a "!" (memchr: a third of what isalpha costs) costs a quarter
+# of a regex' class test per character.
 _PLAIN_TABLE = bytes(
     b"a"[0] if re.fullmatch(r"[A-Za-z0-9._:@/+=*-]", chr(byte)) else b"!"[0]
     for byte in range(256))
