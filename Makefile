@@ -3,7 +3,7 @@
 
 # The distribution's python3 where there is one: what a Debian server runs the daemon on
 # (README "Install"), built with PGO and LTO. A python3 built without them (pyenv's, say,
-# first on this machine's PATH) ran bench.hotpath ~20% slower (bench/RESULTS.md).
+# first on this machine's PATH) spent 14% more CPU in bench.hotpath (README "Benchmarks").
 PYTHON ?= $(firstword $(wildcard /usr/bin/python3) python3)
 VENV := .venv
 # Reinstall only when pyproject.toml changes.
