@@ -354,7 +354,7 @@ class OutboxDelivery:
         stored: dict[int, Stanza] = {}
         try:
             if wanted and self._outbox is not None:  # only rows in an outbox drop stanzas
-                stored = {r.seq: r.stanza for r in await self._outbox.load() if r.seq in wanted}
+                stored = {r.seq: r.stanza for r in await self._outbox.load(wanted)}
         except Exception:
             # Routed already, so lost only if the server lost them too; still in the outbox,
             # they are sent again at the next start.

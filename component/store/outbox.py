@@ -12,7 +12,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -99,13 +99,17 @@ class SqliteOutbox:
             lambda: self._connection().execute("SELECT max(seq) FROM outbox").fetchone())
         return int(row[0]) if row and row[0] is not None else 0
 
-    async def load(self) -> list[OutboxRow]:
-        """Everything not yet acknowledged, oldest first (replayed after a restart), each
-        stanza read back from its bytes (on the loop's thread: the parser is the loop's)."""
+    async def load(self, only: Collection[int] | None = None) -> list[OutboxRow]:
+        """Everything not yet acknowledged, oldest first (replayed after a restart), or the
+        rows of the seqs in `only`; each stanza read back from its bytes (on the loop's
+        thread: the parser is the loop's). Only those asked for are parsed: a replay after a
+        lost link wants a few settled rows among every pending one."""
         rows = await self._on_writer(lambda: self._connection().execute(
             "SELECT seq, data FROM outbox ORDER BY seq").fetchall())
         loaded = []
         for seq, data in rows:
+            if only is not None and seq not in only:
+                continue
             try:
                 stanza = parse_stored(bytes(data))
             except ValueError as exc:

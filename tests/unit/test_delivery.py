@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 
 import msgspec.structs
@@ -107,8 +107,8 @@ class ObservedOutbox:
     async def last_seq(self) -> int:
         return await self._real.last_seq()
 
-    async def load(self) -> list[OutboxRow]:
-        return await self._real.load()
+    async def load(self, only: Collection[int] | None = None) -> list[OutboxRow]:
+        return await self._real.load(only)
 
     async def commit(self, new: Sequence[OutboxRow], acked_upto: int | None,
                      accepted_keys: Sequence[str], *,

@@ -159,6 +159,21 @@ async def test_a_row_that_cannot_be_read_back_is_logged_and_dropped(
     await outbox.close()
 
 
+async def test_a_replay_reads_back_only_the_rows_it_asks_for(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    """After a lost link the delivery wants a few settled rows among every pending one: the
+    others are not parsed (a damaged one among them is not even looked at)."""
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    await outbox.commit([row(1), row(3)], None, [])
+    assert outbox._conn is not None
+    outbox._conn.execute("INSERT INTO outbox (seq, data) VALUES (2, ?)", (b"not xml",))
+    with caplog.at_level(logging.ERROR, logger=outbox_module.__name__):
+        assert await outbox.load({3}) == [row(3)]
+    assert "cannot be read back" not in caplog.text
+    await outbox.close()
+
+
 async def test_the_file_is_held_by_the_outbox_alone(db: Database) -> None:
     """One connection holds the outbox's file for the whole run: commits take no lock, and
     another process (a second daemon on the same store) cannot open it."""
