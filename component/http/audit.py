@@ -137,8 +137,8 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
         pairs += _pairs(more)
     # `.1f` writes what `round(ms, 1)` does, the float the JSON field holds, with one call.
     ms = seconds * 1000
+    handler = line_handler_for(log)
     if plain:
-        handler = line_handler_for(log)
         if handler is not None and not handler.json:  # printable ASCII only: a line as it is
             handler.write_line(
                 f"{_INFO_LINE}request_id={rid} integrator={integrator} remote={remote} "
@@ -148,7 +148,6 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
         text = (f"request_id={rid} integrator={integrator} remote={remote} "
                 f"endpoint={endpoint}")
     else:
-        handler = line_handler_for(log)
         text = (f"request_id={_quoted(rid)} integrator={_quoted(integrator)} "
                 f"remote={_quoted(remote)} endpoint={_quoted(endpoint)}")
     text = f"{text}{pairs} status={status} errcode={errcode} ms={ms:.1f}"
