@@ -27,9 +27,13 @@ def is_valid_domain(domain: str) -> bool:
     return all(_LABEL.match(label) and "_" not in label for label in domain.split("."))
 
 
-class Jid(msgspec.Struct, frozen=True, gc=False):
+class Jid(msgspec.Struct, frozen=True, dict=True):
     """A prepared JID: made by `parse` or by the factories below, never from raw parts, so
-    that every copy is equal to the one the server keeps (one JID normalisation)."""
+    that every copy is equal to the one the server keeps (one JID normalisation).
+
+    Its `text` is kept beside the fields once made (`dict=True`, which msgspec allows only
+    with gc): not a field, so equality, hashing and encoding are the parts' alone.
+    """
 
     local: str
     domain: str
@@ -91,9 +95,15 @@ class Jid(msgspec.Struct, frozen=True, gc=False):
     def bare(self) -> Jid:
         return Jid(self.local, self.domain) if self.resource else self
 
-    def __str__(self) -> str:
+    @functools.cached_property
+    def text(self) -> str:
+        """The JID as written in a stanza. Made once: a request writes the same addresses
+        several times (its stanzas, its audit line), and parsed ones are shared (below)."""
         text = f"{self.local}@{self.domain}" if self.local else self.domain
         return f"{text}/{self.resource}" if self.resource else text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 # A request names the same few addresses several times (checks, builders, the store), and

@@ -88,7 +88,7 @@ class MessageRoutes:
             startalk_msg_type=body.msg_type or "1", host=body.host or None,
             domain=body.domain or None, extend_info=body.extend_info)
         sender = self.messages.chat_sender(chat)
-        audit.add_facts(request.facts, acting_as=str(sender) if sender else chat.sender)
+        audit.add_facts(request.facts, acting_as=sender.text if sender else chat.sender)
         if sender is not None:
             auth.require_host_for(request.integrator, sender.domain)
         result = await self.messages.send_chat(chat, wait=_wait(request))

@@ -115,7 +115,7 @@ def split_type(requested: str) -> tuple[str, str | None]:
 def stanza_head(stanza_type: str, stanza_id: str, sender: Jid, recipient: Jid,
                 *extra: tuple[str, str]) -> str:
     """The attributes of a stanza's start tag, escaped, each with its leading space."""
-    sender_text, recipient_text = str(sender), str(recipient)
+    sender_text, recipient_text = sender.text, recipient.text
     if not extra and plain_attributes((stanza_type, stanza_id, sender_text, recipient_text)):
         return f" type='{stanza_type}' id='{stanza_id}' from='{sender_text}' to='{recipient_text}'"
     return _attrs([("type", stanza_type), ("id", stanza_id), ("from", sender_text),
@@ -129,7 +129,7 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
     The hot path's builder: every attribute value is checked in one search (the body's
     attributes repeat the carrier's values), and escaped one by one only when that finds
     something; the other builders go through `_attrs` per element."""
-    sender_text, recipient_text = str(sender), str(recipient)
+    sender_text, recipient_text = sender.text, recipient.text
     f = fields
     if not plain_attributes((msg_type, stanza_id, sender_text, recipient_text,
                              *_carrier_texts(f))):
@@ -145,7 +145,7 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
 def _built_message(sender: Jid, recipient: Jid, stanza_id: str, msg_type: str, body: str,
                    fields: StartalkFields) -> Stanza:
     """build_message for values that need escaping (or refusing), attribute by attribute."""
-    head = [("type", msg_type), ("id", stanza_id), ("from", str(sender)), ("to", str(recipient))]
+    head = [("type", msg_type), ("id", stanza_id), ("from", sender.text), ("to", recipient.text)]
     if fields.msec_times:
         head.append(("msec_times", fields.msec_times))
     carrier = fields.carrier_attributes()
