@@ -42,15 +42,29 @@ _TEXT_WORK = re.compile(f"[^\t\n\"'{_NO_MARKUP}]")
 _ATTR_WORK = re.compile(f"[^{_NO_MARKUP}]")
 
 
-def _markup_free(value: str) -> bool:
-    """Printable ASCII without a character XML escapes: most ids, JIDs, types and bodies.
-    Five substring scans in C cost less than one search of the Char class on a long text."""
-    return value.isascii() and value.isprintable() and "&" not in value and "<" not in value \
-        and ">" not in value and "'" not in value and '"' not in value
+def _plain_ascii_table(allowed: str) -> bytes:
+    """A `bytes.translate` table that keeps each allowed byte and changes every other one."""
+    return bytes(c if chr(c) in allowed else (1 if c == 0 else 0) for c in range(256))
+
+
+_PRINTABLE = "".join(map(chr, range(0x20, 0x7f)))
+_PLAIN_TEXT = _plain_ascii_table("\t\n" + _PRINTABLE.translate({ord(c): None for c in "&<>"}))
+_PLAIN_ATTR = _plain_ascii_table(_PRINTABLE.translate({ord(c): None for c in "&<>'\""}))
+
+
+def _markup_free(value: str, plain: bytes) -> bool:
+    """ASCII that needs nothing where `plain` (a table above) is what may stand as it is: most
+    ids, JIDs, types and bodies. `isascii` reads a flag, and one `translate` pass in C costs
+    less than a search of the Char class, or `isprintable` and a scan per character escaped
+    (a third of the instructions on a message's values)."""
+    if not value.isascii():
+        return False
+    data = value.encode()
+    return data.translate(plain) == data
 
 
 def text(value: str, what: str = "text") -> str:
-    if _markup_free(value) or not _TEXT_WORK.search(value):
+    if _markup_free(value, _PLAIN_TEXT) or not _TEXT_WORK.search(value):
         return value
     return check_chars(value, what).translate(_TEXT)
 
@@ -60,10 +74,10 @@ def plain_attributes(values: Sequence[str]) -> bool:
     one search over them all instead of one per attribute (most stanzas' values are JIDs,
     ids, types and digits)."""
     joined = "".join(values)
-    return _markup_free(joined) or _ATTR_WORK.search(joined) is None
+    return _markup_free(joined, _PLAIN_ATTR) or _ATTR_WORK.search(joined) is None
 
 
 def attr(value: str, what: str = "attribute") -> str:
-    if _markup_free(value) or not _ATTR_WORK.search(value):
+    if _markup_free(value, _PLAIN_ATTR) or not _ATTR_WORK.search(value):
         return value
     return check_chars(value, what).translate(_ATTR)
