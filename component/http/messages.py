@@ -91,7 +91,7 @@ class MessageRoutes:
         audit.add_facts(request.facts, acting_as=sender.text if sender else chat.sender)
         if sender is not None:
             auth.require_host_for(request.integrator, sender.domain)
-        result = await self.messages.send_chat(chat, wait=_wait(request))
+        result = await self.messages.send_chat(chat, sender, wait=_wait(request))
         if len(chat.recipients) != len(entries):  # some were refused while parsing
             result = _merge([_user_of(entry) for entry in entries], result)
         _audit(request, result)

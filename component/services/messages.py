@@ -10,7 +10,6 @@ one batch, acknowledged by a barrier.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Collection, Sequence
 
 import msgspec
@@ -121,18 +120,21 @@ class MessageService:
         except JidError:
             return None
 
-    async def send_chat(self, request: ChatRequest, *,
+    async def send_chat(self, request: ChatRequest, sender: Jid | None = None, *,
                         wait: float | None = None) -> SendResult:
-        """Send a text message as a user to each recipient (send_message, chat path)."""
+        """Send a text message as a user to each recipient (send_message, chat path).
+
+        `sender` is what `chat_sender` found, when the caller asked it: not parsed again."""
         if request.msg_type == "groupchat":
-            return await self._deliver([await self._group_chat(request)], wait)
+            return await self._deliver([await self._group_chat(request, sender)], wait)
         domain = request.host or self._hosts.default_host
-        sender = self._local_user(request.sender, domain, "From")
+        user = self._sender(request, sender, domain)
         xmpp_type, startalk_type = split_type(request.msg_type)
+        now_ms = fragment.epoch_ms()
         fields = StartalkFields(msg_type=request.startalk_msg_type,
                                 extend_info=request.extend_info, startalk_type=startalk_type,
-                                msec_times=str(int(time.time() * 1000)))
-        return await self._deliver([self._chat(request.body, sender, to, domain, xmpp_type,
+                                msec_times=now_ms)
+        return await self._deliver([self._chat(request.body, user, to, domain, xmpp_type,
                                                fields) for to in request.recipients], wait)
 
     async def send_notify(self, request: NotifyRequest, *,
@@ -187,24 +189,24 @@ class MessageService:
             raise BadStanza(f"to: a message to the room {room} must be of type groupchat")
         return room, await self._groups.group_sender(room, sender)
 
-    async def _group_chat(self, request: ChatRequest) -> ItemOutcome:
+    async def _group_chat(self, request: ChatRequest, sender: Jid | None) -> ItemOutcome:
         """send_message Type groupchat: To [{"User": room}], Host = the sender's domain,
         Domain = the MUC service; a non-member is refused before anything is sent."""
         if self._groups is None:
             raise NotSupported("Type groupchat: this daemon serves no rooms")
         if len(request.recipients) != 1:
             raise BadField("To", 'To not suit: a groupchat goes to one room, [{"User": room}]')
-        user = self._local_user(request.sender, request.host or self._hosts.default_host,
-                                "From")
+        user = self._sender(request, sender, request.host or self._hosts.default_host)
         room = self._room(request.recipients[0], request.domain or self._groups.muc_domain,
                           "To.User")
-        sender = await self._groups.group_sender(room, user)
-        message_id = fragment.new_message_id()
+        member = await self._groups.group_sender(room, user)
+        now_ms = fragment.epoch_ms()
+        message_id = fragment.new_message_id(now_ms)
         outcome = ItemOutcome(str(room), id=message_id)
         fields = StartalkFields(msg_type=request.startalk_msg_type,
                                 extend_info=request.extend_info, body_id=message_id,
-                                msec_times=str(int(time.time() * 1000)))
-        outcome.stanzas.append(build_message(sender, room, stanza_id=message_id,
+                                msec_times=now_ms)
+        outcome.stanzas.append(build_message(member, room, stanza_id=message_id,
                                              msg_type="groupchat", body=request.body,
                                              fields=fields))
         self._check(outcome)
@@ -229,7 +231,7 @@ class MessageService:
         outcome = ItemOutcome(target)
         try:
             recipient = self._local_user(target, domain, "To.User")
-            outcome.id = message_id = fragment.new_message_id()
+            outcome.id = message_id = fragment.new_message_id(fields.msec_times)
             message = build_message(sender, recipient, stanza_id=message_id, msg_type=xmpp_type,
                                     body=body, fields=msgspec.structs.replace(
                                         fields, body_id=message_id))
@@ -268,6 +270,13 @@ class MessageService:
         if not self._hosts.is_served(jid.domain):
             raise DomainNotServed(f"{what}: domain {jid.domain} is not served by this API")
         return jid
+
+    def _sender(self, request: ChatRequest, parsed: Jid | None, domain: str) -> Jid:
+        """`From`, a served user: `parsed` when it is one, else `_local_user` says why not."""
+        if parsed is not None and parsed.local and parsed.domain != self._hosts.muc_domain \
+                and self._hosts.is_served(parsed.domain):
+            return parsed
+        return self._local_user(request.sender, domain, "From")
 
     def _local_user(self, name: str, domain: str, what: str) -> Jid:
         """The original passes user names and a host apart; `user@domain` is taken too."""

@@ -49,11 +49,19 @@ _PARSER = without_resolution(etree.XMLParser(resolve_entities=False, **PARSER_OP
 _IDS = random.Random(secrets.randbits(128))
 
 
-def new_message_id() -> str:
-    """An id in the shape of the original's server-made ids: prefix, random, epoch ms."""
+def epoch_ms() -> str:
+    """Now, in milliseconds since the epoch, as Startalk writes it (`msec_times`, ids)."""
+    return str(time.time_ns() // 1_000_000)
+
+
+def new_message_id(now_ms: str | None = None) -> str:
+    """An id in the shape of the original's server-made ids: prefix, random, epoch ms.
+
+    `now_ms` is `epoch_ms()` read by the caller: the messages of one request share one
+    reading of the clock, their `msec_times` too."""
     # 53 random bits: up to 16 digits, as before; getrandbits is one C call, randrange a
     # loop in Python.
-    return f"http{_IDS.getrandbits(53)}{int(time.time() * 1000)}"
+    return f"http{_IDS.getrandbits(53)}{now_ms or epoch_ms()}"
 
 
 class CallerMessage(msgspec.Struct, frozen=True):

@@ -11,7 +11,7 @@ from lxml import etree
 
 from component.errors import LinkDown
 from component.services.messages import ChatRequest, MessageService
-from tests.unit.fakes import HOST, RecordingSink, hosts
+from tests.unit.fakes import HOST, MUC, RecordingSink, hosts
 from tests.unit.http_apps import ApiClient, client_for, make_config, message_app
 
 Client = Callable[..., Any]
@@ -149,6 +149,24 @@ async def test_send_message_refusals(client: ApiClient, sink: RecordingSink,
                                      body: Any, status: int) -> None:
     got, reply = await post(client, "send_message", body)
     assert (got, reply["ret"]) == (status, False)
+    assert sink.sent == []
+
+
+@pytest.mark.parametrize(("sender", "status", "errmsg"), [
+    ("room/x", 400, "From: 'room/x@qtalk.test.org' is not a user JID"),
+    (f"a@{MUC}", 501, "From: rooms are addressed through the rooms endpoints"),
+    ("x@other.org", 400, "From: domain other.org is not served by this API"),
+    ("a b", 400, "From: 'a b@qtalk.test.org' is not a valid JID: invalid address "
+                 "'a b@qtalk.test.org': character ' ' is not allowed in a localpart"),
+    ("@x", 400, "From: '@x' is not a valid JID: empty localpart"),
+])
+async def test_send_message_sender_refusals(client: ApiClient, sink: RecordingSink,
+                                            sender: str, status: int, errmsg: str) -> None:
+    """The handler parses `From` once for its own checks; the service still says what is
+    wrong with a sender that is no served user."""
+    got, reply = await post(client, "send_message",
+                            {"From": sender, "To": [{"User": "bob"}], "Body": "x"})
+    assert (got, reply["errmsg"]) == (status, errmsg)
     assert sink.sent == []
 
 
