@@ -297,13 +297,15 @@ class MessageService:
         # the shared state, and an item refused after that would hold its claim until it
         # lapsed (a retry meanwhile waited for it).
         due: Sequence[Jid] = ()
-        if self._recipients is not None and batch:
-            screening = await self._recipients.screen([stanza.recipient.bare
-                                                       for stanza in batch])
-            due = screening.due
-            if screening.missing:
-                self._refuse_unknown(outcomes, screening.missing)
-                batch = _batch_of(outcomes)
+        recipients = self._recipients
+        if recipients is not None and batch:
+            users = [stanza.recipient.bare for stanza in batch]
+            if not recipients.confirmed(users):
+                screening = await recipients.screen(users)
+                due = screening.due
+                if screening.missing:
+                    self._refuse_unknown(outcomes, screening.missing)
+                    batch = _batch_of(outcomes)
         keys = [o.key for o in outcomes if o.key and o.error is None]
         if keys:  # send_message and send_notify items carry none; most messages neither
             await self._drop_duplicates(outcomes, keys)
@@ -312,9 +314,9 @@ class MessageService:
         if not batch:
             return SendResult(outcomes, None)
         report = await self._sink.deliver(batch, wait=wait, remember=keys)
-        if due and report.status != "queued" and self._recipients is not None:
+        if due and report.status != "queued" and recipients is not None:
             # Written (or routed): a probe now goes behind the messages, within moments.
-            self._recipients.recheck_after(due, batch)
+            recipients.recheck_after(due, batch)
         return SendResult(outcomes, report.status)
 
     @staticmethod

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -80,10 +80,21 @@ class RecipientCheck:
         self._tasks: set[asyncio.Task[None]] = set()
         self.probes = self.refused = self.bounced = 0  # counters for /metrics
 
-    async def screen(self, users: Iterable[Jid]) -> Screening:
+    def confirmed(self, users: Sequence[Jid]) -> bool:
+        """Whether each of these recipients is a known account, confirmed lately: most
+        messages' are (a dict lookup each, no await), and need no `screen`."""
+        now, verdicts = self._clock(), self._verdicts
+        for user in users:
+            verdict = verdicts.get(user)
+            if verdict is None or not verdict[0] or verdict[1] <= now:
+                return False
+        return True
+
+    async def screen(self, users: Sequence[Jid]) -> Screening:
         """Which of these recipients have no account; users of other domains (rooms) and
         those the server could not be asked about pass."""
-        now, missing, due, unsure = self._clock(), set(), [], []
+        now = self._clock()
+        missing, due, unsure = set(), [], []
         for user in users:
             verdict = self._verdicts.get(user)
             if verdict is None or (not verdict[0] and verdict[1] <= now):
