@@ -182,6 +182,18 @@ async def test_a_probe_that_finds_the_account_keeps_it_for_another_period() -> N
     assert (t.accounts.asked, t.lost) == ([BOB, BOB], [])
 
 
+async def test_confirmed_only_while_every_account_is_known_and_recent() -> None:
+    """`confirmed` spares most messages a screening; whatever screen would act on is not."""
+    t = Checked()
+    assert not t.check.confirmed([ALICE])  # never asked
+    await t.check.screen([ALICE, GHOST])
+    assert t.check.confirmed([ALICE])
+    assert not t.check.confirmed([ALICE, GHOST])  # no account: refused by screen
+    t.clock.now += KNOWN_FOR
+    assert not t.check.confirmed([ALICE])  # due: screen has it probed after the message
+    assert (await t.check.screen([ALICE])).due == (ALICE,)
+
+
 def bounce(message_id: str, account: Jid, sender: Jid) -> etree._Element:
     """What Prosody sends back over the component stream for a message sent as a user."""
     return etree.fromstring(
