@@ -140,7 +140,7 @@ def _require_host_of(request: Request, user: str) -> None:
 
 def _audit(request: Request, result: SendResult) -> None:
     audit.add_facts(request.facts, targets=[item.target for item in result.items],
-               stanza_ids=[item.id for item in result.accepted])
+               stanza_ids=[item.id for item in result.items if item.error is None])
 
 
 def _user_of(entry: Recipient | ApiError) -> str | ItemOutcome:

@@ -83,10 +83,6 @@ class SendResult(msgspec.Struct, frozen=True, gc=False):
     items: list[ItemOutcome]
     status: DeliveryStatus | None  # None when nothing was accepted
 
-    @property
-    def accepted(self) -> list[ItemOutcome]:
-        return [item for item in self.items if item.error is None]
-
 
 class MessageService:
     def __init__(self, sink: StanzaSink, hosts: HostPolicy, *, max_stanza_bytes: int,
@@ -94,6 +90,7 @@ class MessageService:
                  carbons: bool = True, recipients: RecipientCheck | None = None) -> None:
         self._sink = sink
         self._hosts = hosts
+        self._muc_domain = hosts.muc_domain  # fixed by the configuration
         self._max_stanza_bytes = max_stanza_bytes
         self._max_body_chars = max_body_chars
         # XEP-0280 copies to the sender's own clients: they double ejabberd's work per
@@ -110,7 +107,8 @@ class MessageService:
     async def send_third(self, items: Sequence[ThirdMessage], *,
                          wait: float | None = None) -> SendResult:
         """Inject caller-built `<message>` stanzas (send_thirdmessage)."""
-        return await self._deliver([await self._third(item) for item in items], wait)
+        return await self._deliver([await self._third(item) for item in items], wait,
+                                   keyed=True)
 
     def chat_sender(self, request: ChatRequest) -> Jid | None:
         """The user a send_message acts as (for the caller's checks), or None when `From`
@@ -272,7 +270,7 @@ class MessageService:
             raise BadField(what, f"{text!r} is not a valid JID: {exc}") from None
         if not jid.local:
             raise BadField(what, f"{text!r} is not a user JID")
-        if jid.domain == self._hosts.muc_domain:
+        if jid.domain == self._muc_domain:
             raise NotSupported(f"{what}: rooms are addressed through the rooms endpoints")
         if not self._hosts.is_served(jid.domain):
             raise DomainNotServed(f"{what}: domain {jid.domain} is not served by this API")
@@ -280,7 +278,7 @@ class MessageService:
 
     def _sender(self, request: ChatRequest, parsed: Jid | None, domain: str) -> Jid:
         """`From`, a served user: `parsed` when it is one, else `_local_user` says why not."""
-        if parsed is not None and parsed.local and parsed.domain != self._hosts.muc_domain \
+        if parsed is not None and parsed.local and parsed.domain != self._muc_domain \
                 and self._hosts.is_served(parsed.domain):
             return parsed
         return self._local_user(request.sender, domain, "From")
@@ -290,8 +288,10 @@ class MessageService:
         text = name if "@" in name else f"{name}@{domain}"
         return self._address(text, what)
 
-    async def _deliver(self, outcomes: list[ItemOutcome],
-                       wait: float | None = None) -> SendResult:
+    async def _deliver(self, outcomes: list[ItemOutcome], wait: float | None = None, *,
+                       keyed: bool = False) -> SendResult:
+        """Send the stanzas of the items not refused. `keyed`: items may carry a caller's
+        id (send_thirdmessage's; send_message and send_notify items carry none)."""
         batch = _batch_of(outcomes)
         # Recipients first: in a cluster, looking for a caller id seen before claims it in
         # the shared state, and an item refused after that would hold its claim until it
@@ -306,8 +306,8 @@ class MessageService:
                 if screening.missing:
                     self._refuse_unknown(outcomes, screening.missing)
                     batch = _batch_of(outcomes)
-        keys = [o.key for o in outcomes if o.key and o.error is None]
-        if keys:  # send_message and send_notify items carry none; most messages neither
+        keys = [o.key for o in outcomes if o.key and o.error is None] if keyed else []
+        if keys:  # most messages carry none
             await self._drop_duplicates(outcomes, keys)
             batch = _batch_of(outcomes)
             keys = [o.key for o in outcomes if o.key and o.error is None and o.stanzas]
