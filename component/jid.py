@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from typing import ClassVar
 
 import msgspec
 
@@ -35,20 +37,16 @@ class Jid(msgspec.Struct, frozen=True, dict=True):
     with gc): not a field, so equality, hashing and encoding are the parts' alone.
     """
 
+    # Parse and prepare a JID as the server will (nodeprep, resourceprep), or raise
+    # JidError: `_parse`, behind the cache below.
+    parse: ClassVar[Callable[[str], Jid]]
     local: str
     domain: str
     resource: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> Jid:
-        """Parse and prepare a JID as the server will (nodeprep, resourceprep), or raise."""
-        if not isinstance(text, str):
-            raise JidError("empty address")
-        return _parse_cached(text)
-
-    @classmethod
     def _parse(cls, text: str) -> Jid:
-        if not text:
+        if not isinstance(text, str) or not text:
             raise JidError("empty address")
         bare, slash, resource = text.partition("/")
         local, at, domain = bare.rpartition("@")
@@ -107,7 +105,6 @@ class Jid(msgspec.Struct, frozen=True, dict=True):
 
 
 # A request names the same few addresses several times (checks, builders, the store), and
-# Jid is immutable: remembering the last parsed ones saves most of the work.
-@functools.lru_cache(maxsize=8192)
-def _parse_cached(text: str) -> Jid:
-    return Jid._parse(text)
+# Jid is immutable: remembering the last parsed ones saves most of the work. `Jid.parse` is
+# the cache itself: a classmethod around it cost more than the cached lookup.
+Jid.parse = staticmethod(functools.lru_cache(maxsize=8192)(Jid._parse))
