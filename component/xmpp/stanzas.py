@@ -162,12 +162,13 @@ def build_sent_carbon(owner: Jid, forwarded: Stanza, *, stanza_id: str) -> Stanz
     The original API routed a copy "from the recipient" marked carbon_message="true"; a stock
     server strips that attribute, so the copy would read as a message *from* the recipient.
     """
+    bare = owner.bare
     inner = forwarded.data.replace(b"<message", b"<message xmlns='jabber:client'", 1)
-    head = stanza_head("chat", stanza_id, owner.bare, owner.bare)
-    data = (f"<message{head}><sent xmlns='{CARBONS_NS}'><forwarded xmlns='{FORWARD_NS}'>"
-            .encode() + inner + b"</forwarded></sent><no-store xmlns='urn:xmpp:hints'/>"
-            b"</message>")
-    return Stanza("message", stanza_id, owner.bare, owner.bare, data, durable=False)
+    head = stanza_head("chat", stanza_id, bare, bare)
+    data = b"".join((
+        f"<message{head}><sent xmlns='{CARBONS_NS}'><forwarded xmlns='{FORWARD_NS}'>".encode(),
+        inner, b"</forwarded></sent><no-store xmlns='urn:xmpp:hints'/></message>"))
+    return Stanza("message", stanza_id, bare, bare, data, durable=False)
 
 
 def build_notify(sender: Jid, recipient: Jid, *, stanza_id: str, category: str,
