@@ -37,3 +37,12 @@ def test_attr_and_text_agree_with_the_full_path(value: str) -> None:
 def test_every_special_character(value: str) -> None:
     assert _fast(xml.attr, value) == _slow(value, xml._ATTR)
     assert _fast(xml.text, value) == _slow(value, xml._TEXT)
+
+
+@pytest.mark.parametrize("code", range(128))
+def test_every_ascii_character_alone_and_in_a_text(code: int) -> None:
+    """The shortcut's tables (one translate pass over ASCII) against the full path."""
+    for value in (chr(code), f"plain {chr(code)} text"):
+        assert _fast(xml.attr, value) == _slow(value, xml._ATTR)
+        assert _fast(xml.text, value) == _slow(value, xml._TEXT)
+        assert xml.plain_attributes(["id", value]) == (_slow(value, xml._ATTR) == value)
