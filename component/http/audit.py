@@ -41,8 +41,7 @@ def new_request_id() -> str:
 
 def sane_request_id(given: str) -> str:
     """The caller's X-Request-Id when it is sane, else a new one."""
-    # Most callers send none (""): no pattern run for it.
-    return given if given and _SANE_ID.fullmatch(given) else new_request_id()
+    return given if _SANE_ID.fullmatch(given) else new_request_id()
 
 
 class Facts(msgspec.Struct, gc=False):

@@ -13,7 +13,8 @@ import re
 import sys
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, NamedTuple, TypeVar
+from types import GenericAlias
+from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_type_hints
 
 import msgspec
 import orjson
@@ -35,17 +36,29 @@ def decode(raw: bytes, shape: type[T], limits: LimitsConfig | None = None,
     decoder = _DECODERS.get(shape) or _decoder(shape)
     try:
         value: T = decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise refusal(exc, what) from None
-    except msgspec.DecodeError as exc:
-        if not raw.strip():
-            raise BadJson("empty body: a JSON document was expected") from None
-        raise BadJson(f"body is not valid JSON: {exc}") from None
+    except msgspec.MsgspecError as exc:
+        value = _declared(raw, shape, exc, what)
     # A text takes at least a byte per character, an array two per item: a body no longer
     # than the smallest limit has nothing over any (most bodies: the check is skipped).
     if isinstance(value, msgspec.Struct) and len(raw) > _smallest_limit(type(value), limits):
         check_limits(value, limits)
     return value
+
+
+def _declared(raw: bytes, shape: Any, exc: msgspec.MsgspecError, what: str) -> Any:
+    """A body its shape's decoder refused: as the shape is declared, when an `each` array
+    was decoded at once (a bad item is then refused alone), else the API's error."""
+    declared = _DECLARED.get(shape)
+    if declared is not None:
+        try:
+            return declared.decode(raw)
+        except msgspec.MsgspecError as again:
+            exc = again
+    if isinstance(exc, msgspec.ValidationError):
+        raise refusal(exc, what) from None
+    if not raw.strip():
+        raise BadJson("empty body: a JSON document was expected") from None
+    raise BadJson(f"body is not valid JSON: {exc}") from None
 
 
 def decode_as(raw: bytes, shape: Any, what: str = "body") -> Any:
@@ -68,7 +81,10 @@ def from_query(query: Mapping[str, str], shape: type[T], limits: LimitsConfig | 
 def items(value: msgspec.Struct, attr: str) -> list[Any | ApiError]:
     """The items of an array field declared with `each`, decoded one by one: a bad item is
     its error, in its place, and the others go on."""
-    return decode_each(getattr(value, attr), shape_info(type(value)).each[attr])
+    given = getattr(value, attr)
+    if type(value) in _AT_ONCE:  # `decode` found every item good
+        return given  # type: ignore[no-any-return]
+    return decode_each(given, shape_info(type(value)).each[attr])
 
 
 def decode_each(raws: list[msgspec.Raw], shape: Any) -> list[Any | ApiError]:
@@ -149,11 +165,43 @@ def _problem(message: str) -> str:
 # -- per shape, once ------------------------------------------------------------------------
 
 _DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
+_DECLARED: dict[Any, msgspec.json.Decoder[Any]] = {}  # shapes with `each`: as declared
+_AT_ONCE: set[type[msgspec.Struct]] = set()  # the subclasses `decode` gives them
 
 
 def _decoder(shape: Any) -> msgspec.json.Decoder[Any]:
-    decoder = _DECODERS[shape] = msgspec.json.Decoder(shape)
+    """The shape's decoder; for a shape with `each` arrays, that of a subclass whose arrays
+    hold the items' shape: one msgspec call decodes a body whose items are all good (the
+    rule), and a body it refuses is decoded again as declared (`_declared`)."""
+    at_once = _items_at_once(shape) if isinstance(shape, type) \
+        and issubclass(shape, msgspec.Struct) and shape_info(shape).each else None
+    if at_once is None:
+        decoder = _DECODERS[shape] = msgspec.json.Decoder(shape)
+        return decoder
+    _DECLARED[shape] = msgspec.json.Decoder(shape)
+    _AT_ONCE.add(at_once)
+    decoder = _DECODERS[shape] = msgspec.json.Decoder(at_once)
     return decoder
+
+
+def _items_at_once(shape: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    """`shape` with each `each` array's `list[Raw]` made a list of the items' shape (the
+    same limits, names and descriptions)."""
+    hints = get_type_hints(shape, include_extras=True)
+    each = shape_info(shape).each
+    info = mi.type_info(shape)
+    assert isinstance(info, mi.StructType)
+    arrays = [(field.name, _list_of(each[field.name], get_args(hints[field.name])[1:]),
+               msgspec.field(name=field.encode_name))
+              for field in info.fields if field.name in each]
+    return msgspec.defstruct(shape.__name__, arrays, bases=(shape,), module=shape.__module__,
+                             frozen=shape.__struct_config__.frozen, kw_only=True)
+
+
+def _list_of(item: Any, metadata: tuple[Any, ...]) -> Any:
+    """`Annotated[list[item], *metadata]`, built at run time."""
+    return Annotated.__class_getitem__(  # type: ignore[attr-defined]
+        (GenericAlias(list, item), *metadata))
 
 
 class Limit(NamedTuple):

@@ -219,12 +219,15 @@ class HttpConnection(asyncio.Protocol):
             body.clear()
         # After an upgrade llhttp reads no further: its answer closes the connection.
         keep_alive = self.parser.should_keep_alive() and not self.parser.should_upgrade()
-        self.queue.append((request, self.refused, keep_alive, self.started))
-        if len(self.queue) > QUEUED_REQUESTS and self.transport is not None and self.reading:
-            self.reading = False
-            self.transport.pause_reading()
-        if not self.busy:
-            self._next()
+        if self.busy or self.queue or not self.writing:
+            self.queue.append((request, self.refused, keep_alive, self.started))
+            if len(self.queue) > QUEUED_REQUESTS and self.transport is not None and self.reading:
+                self.reading = False
+                self.transport.pause_reading()
+            if not self.busy:
+                self._next()
+        elif self._answer(request, self.refused, keep_alive, self.started):
+            self._next()  # nothing waits before it (the rule): answered without the queue
 
     # -- answering ---------------------------------------------------------------------------
 

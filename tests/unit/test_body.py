@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from component.errors import ApiError, BadField, BadJson, ErrCode, TooLarge
 from component.http import body as fields
-from component.http.shapes import MucMembers, Recipient, SendMessage, SendNotify
+from component.http.shapes import ClearStaff, MucMembers, Recipient, SendMessage, SendNotify
 from tests.unit.http_apps import make_config
 
 LIMITS = make_config(limits={"max_items": 2, "max_body_chars": 5}).limits
@@ -49,6 +50,37 @@ def test_items_are_decoded_one_by_one() -> None:
     assert isinstance(second, BadJson)
     assert isinstance(third, BadField)
     assert third.message == "User: must not be empty"
+
+
+@pytest.mark.parametrize(("raw", "shape", "attr"), [
+    (b'{"From":"a","To":[{"User":"b"},{"User":"c","x":[1]}],"Body":""}', SendMessage, "to"),
+    (b'{"From":"a","To":[{"User":"b"},{"User":""}],"Body":"","Host":"h"}', SendMessage, "to"),
+    (b'{"From":"a","To":[{"User":"b"},[]],"Body":""}', SendMessage, "to"),
+    (b'{"To":[{"User":"b"}],"From":"a","Body":"","To":[{"User":"c"}]}', SendMessage, "to"),
+    (b'{"muc_id":"t","muc_member":["a","b"]}', MucMembers, "muc_member"),
+    (b'{"muc_id":"t","muc_member":["a",""]}', MucMembers, "muc_member"),
+    (b'{"host":"h","users":["a",{"b":1}]}', ClearStaff, "users"),
+])
+def test_items_decoded_at_once_are_those_decoded_one_by_one(
+        raw: bytes, shape: type[msgspec.Struct], attr: str) -> None:
+    declared = msgspec.json.decode(raw, type=shape)
+    one_by_one = fields.decode_each(getattr(declared, attr), fields.shape_info(shape).each[attr])
+    value = fields.decode(raw, shape, LIMITS)
+    assert isinstance(value, shape)
+    got = fields.items(value, attr)
+    assert [(type(item), getattr(item, "message", item)) for item in got] == \
+        [(type(item), getattr(item, "message", item)) for item in one_by_one]
+    assert {name: getattr(value, name) for name in value.__struct_fields__ if name != attr} \
+        == {name: getattr(declared, name) for name in declared.__struct_fields__ if name != attr}
+
+
+def test_a_bad_item_does_not_hide_the_error_of_another_field() -> None:
+    error = refused(b'{"To":[{"User":5}],"Body":""}', SendMessage)
+    assert error.message == "From: missing"
+    assert refused(b'{"From":"a","To":[{"User":"b"}],"Body":5}', SendMessage).message == \
+        "Body: expected a string, got a number"
+    over = refused(b'{"muc_id":"t","muc_member":["a","b","c"]}', MucMembers)
+    assert (type(over), over.message) == (TooLarge, "muc_member: 3 users, the limit is 2")
 
 
 def test_a_named_limit_follows_the_settings_given() -> None:
