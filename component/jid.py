@@ -29,12 +29,15 @@ def is_valid_domain(domain: str) -> bool:
     return all(_LABEL.match(label) and "_" not in label for label in domain.split("."))
 
 
-class Jid(msgspec.Struct, frozen=True, dict=True):
+class Jid(msgspec.Struct, frozen=True, gc=False):
     """A prepared JID: made by `parse` or by the factories below, never from raw parts, so
     that every copy is equal to the one the server keeps (one JID normalisation).
 
-    Its `text` is kept beside the fields once made (`dict=True`, which msgspec allows only
-    with gc): not a field, so equality, hashing and encoding are the parts' alone.
+    Its `text`, as written in a stanza, is made with it and kept: a request writes the same
+    addresses several times (its stanzas, its audit line), and parsed ones are shared (the
+    cache below). A field derived from the others, so equality stays theirs; kept in a field
+    rather than a cached attribute, a JID stays out of the collector's sight and small (the
+    recipient check remembers up to 100,000 of them).
     """
 
     # Parse and prepare a JID as the server will (nodeprep, resourceprep), or raise
@@ -43,6 +46,12 @@ class Jid(msgspec.Struct, frozen=True, dict=True):
     local: str
     domain: str
     resource: str = ""
+    text: str = ""  # made by __post_init__ whatever is given
+
+    def __post_init__(self) -> None:
+        text = f"{self.local}@{self.domain}" if self.local else self.domain
+        msgspec.structs.force_setattr(self, "text",
+                                      f"{text}/{self.resource}" if self.resource else text)
 
     @classmethod
     def _parse(cls, text: str) -> Jid:
@@ -92,13 +101,6 @@ class Jid(msgspec.Struct, frozen=True, dict=True):
     @property
     def bare(self) -> Jid:
         return Jid(self.local, self.domain) if self.resource else self
-
-    @functools.cached_property
-    def text(self) -> str:
-        """The JID as written in a stanza. Made once: a request writes the same addresses
-        several times (its stanzas, its audit line), and parsed ones are shared (below)."""
-        text = f"{self.local}@{self.domain}" if self.local else self.domain
-        return f"{text}/{self.resource}" if self.resource else text
 
     def __str__(self) -> str:
         return self.text
