@@ -45,22 +45,6 @@ def answer(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200
     return Answer(status, code, body, headers)
 
 
-def success_head(errmsg: str) -> bytes:
-    """The JSON of a success envelope up to its data's value, which its caller writes:
-    `answer(True, SUCCESS, errmsg, data)`'s bytes are this, data's JSON and `}`."""
-    head = _SUCCESS_HEADS.get(errmsg)
-    if head is None:
-        head = b'{"ret":true,"errcode":0,"errmsg":%s,"data":' % orjson.dumps(errmsg)
-        if len(_SUCCESS_HEADS) < SUCCESS_HEADS_KEPT:
-            _SUCCESS_HEADS[errmsg] = head
-    return head
-
-
-# The handlers' few success messages, each encoded once (bounded all the same).
-SUCCESS_HEADS_KEPT = 16
-_SUCCESS_HEADS: dict[str, bytes] = {}
-
-
 def success(data: Any = "", errmsg: str = "success", *, status: int = 200,
             errcode: int = ErrCode.SUCCESS, ret: bool = True) -> Answer:
     return answer(ret, errcode, errmsg, data, status=status)
