@@ -268,18 +268,24 @@ class MessageService:
             jid = Jid.parse(text)
         except JidError as exc:
             raise BadField(what, f"{text!r} is not a valid JID: {exc}") from None
-        if not jid.local:
-            raise BadField(what, f"{text!r} is not a user JID")
-        if jid.domain == self._muc_domain:
-            raise NotSupported(f"{what}: rooms are addressed through the rooms endpoints")
-        if not self._hosts.is_served(jid.domain):
-            raise DomainNotServed(f"{what}: domain {jid.domain} is not served by this API")
+        refusal = self._not_a_served_user(jid, text, what)
+        if refusal is not None:
+            raise refusal
         return jid
+
+    def _not_a_served_user(self, jid: Jid, text: str, what: str) -> ApiError | None:
+        """Why `jid` (written `text`) is not a user of a served domain, or None."""
+        if not jid.local:
+            return BadField(what, f"{text!r} is not a user JID")
+        if jid.domain == self._muc_domain:
+            return NotSupported(f"{what}: rooms are addressed through the rooms endpoints")
+        if not self._hosts.is_served(jid.domain):
+            return DomainNotServed(f"{what}: domain {jid.domain} is not served by this API")
+        return None
 
     def _sender(self, request: ChatRequest, parsed: Jid | None, domain: str) -> Jid:
         """`From`, a served user: `parsed` when it is one, else `_local_user` says why not."""
-        if parsed is not None and parsed.local and parsed.domain != self._muc_domain \
-                and self._hosts.is_served(parsed.domain):
+        if parsed is not None and self._not_a_served_user(parsed, request.sender, "From") is None:
             return parsed
         return self._local_user(request.sender, domain, "From")
 
