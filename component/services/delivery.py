@@ -386,10 +386,7 @@ class OutboxDelivery:
             inflight.append(entry)
             moved += 1
         if moved:
-            if self._barrier is not None:  # it asks for the next when it returns
-                self._barrier_wanted = True
-            elif self._paced_barrier is None or self._barrier_awaited:  # else one is due
-                self._ask_barrier()
+            self._ask_barrier()
             if self._backlog_waiters and len(unsent) < self.window:
                 self._release_backlog_waiters()
 
