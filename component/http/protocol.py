@@ -62,6 +62,11 @@ class HttpConnection(asyncio.Protocol):
         self.deadline = 0.0        # monotonic time this connection expires at; 0: none
         self.queue: deque[tuple[Request, Answer | None, bool, float]] = deque()
         self.busy = False          # an answer is being made
+        # The connection's worker: runs its handlers one after another, parked between them
+        # (see _serve); None until the first handler.
+        self.worker: asyncio.Task[None] | None = None
+        self.job: tuple[Request, bool, float] | None = None  # the handler's request, for it
+        self.parked: asyncio.Future[bool] | None = None  # True: a job; False: stop
         self.closing = False       # no request is read any more; close after the queue
         self.reading = True
         self.writing = True
@@ -136,6 +141,7 @@ class HttpConnection(asyncio.Protocol):
         self.server.connections.discard(self)
         self.transport = None
         self.closing = True
+        self._unpark(False)
 
     def pause_writing(self) -> None:
         self.writing = False
@@ -252,25 +258,52 @@ class HttpConnection(asyncio.Protocol):
 
     def _answer(self, request: Request, refused: Answer | None, keep_alive: bool,
                 started: float) -> bool:
-        """A refusal is written at once, a handler runs in a task of its own; True when the
-        request is answered and the connection goes on (then `_next`).
+        """A refusal is written at once, a handler runs in the connection's worker task; True
+        when the request is answered and the connection goes on (then `_next`).
 
         A task even for a handler that never waits: the libraries under the handlers need
         the current task (redis-py's timeouts are `asyncio.timeout`, which refuses to run
         outside one). A first step run here by hand, as Python 3.12's eager tasks do, saved
         ~10k instructions per request that does not wait, and made every Redis reconnection
-        fail (tests/unit/test_http_tasks.py)."""
+        fail (tests/unit/test_http_tasks.py). One task per connection, not per request: a
+        task's creation and end cost ~6k instructions more than waking a parked one (its
+        registration in asyncio's set of all tasks is Python code)."""
         if refused is not None:
             return self._write(request, refused, keep_alive, started)
         self.busy = True
-        self.loop.create_task(self._run(request, keep_alive, started))
+        self.job = (request, keep_alive, started)
+        if self.worker is None:
+            self.worker = self.loop.create_task(self._serve())
+        else:  # parked, or about to look for this job (it called `_next`)
+            self._unpark(True)
         return False
 
-    async def _run(self, request: Request, keep_alive: bool, started: float) -> None:
-        reply = await self.pipeline.run(request)
-        self.busy = False
-        if self._write(request, reply, keep_alive, started):
-            self._next()
+    async def _serve(self) -> None:
+        """The worker: each job's handler, its answer, then the next job or a park."""
+        try:
+            while True:
+                job, self.job = self.job, None
+                if job is None:  # park: wait for `_answer`, or for the connection's end
+                    if self.transport is None:
+                        return
+                    parked = self.parked = self.loop.create_future()
+                    if not await parked:
+                        return
+                    continue
+                request, keep_alive, started = job
+                reply = await self.pipeline.run(request)
+                self.busy = False
+                if self._write(request, reply, keep_alive, started):
+                    self._next()  # may give it the next job at once
+                elif self.job is None:
+                    return
+        finally:
+            self.worker = self.parked = None
+
+    def _unpark(self, job: bool) -> None:
+        parked, self.parked = self.parked, None
+        if parked is not None and not parked.done():
+            parked.set_result(job)
 
     def _write(self, request: Request, reply: Answer, keep_alive: bool, started: float) -> bool:
         """Write the answer; False when it closed the connection."""
@@ -336,12 +369,14 @@ class HttpConnection(asyncio.Protocol):
     def close(self) -> None:
         self.server.connections.discard(self)
         self.deadline = 0.0
+        self._unpark(False)
         if self.transport is not None:
             self.transport.close()
             self.transport = None
 
     def abort(self) -> None:
         self.server.connections.discard(self)
+        self._unpark(False)
         if self.transport is not None:
             self.transport.abort()
             self.transport = None

@@ -86,3 +86,6 @@ class WrittenTransport(asyncio.Transport):
 
     def close(self) -> None:
         pass
+
+    def abort(self) -> None:
+        pass

@@ -1,5 +1,6 @@
-"""Handlers run in tasks of their own (component/http/protocol.py `_answer`): the libraries
-under them may need the current task, and requests read ahead are answered in order."""
+"""Handlers run in a task, the connection's worker (component/http/protocol.py `_answer`):
+the libraries under them may need the current task, requests read ahead are answered in
+order, and the worker ends with its connection."""
 
 from __future__ import annotations
 
@@ -63,3 +64,41 @@ async def test_thousands_of_requests_read_ahead_are_answered_in_order() -> None:
     assert [answer.split(b"X-Request-Id: ")[1].split(b"\r\n")[0] for answer in answers] \
         == [f"r{i}".encode() for i in range(count)]
     assert all(answer.startswith(b"HTTP/1.1 200 OK\r\n") for answer in answers)
+
+
+async def test_one_worker_serves_a_connection_and_ends_with_it() -> None:
+    """The requests of a keep-alive connection run in one task, parked between them; closing
+    the connection, by either side, ends it (no task is left pending)."""
+    seen: list[asyncio.Task[object] | None] = []
+
+    async def which(request: Request) -> Answer:
+        seen.append(asyncio.current_task())
+        await asyncio.sleep(0)
+        return success()
+
+    pipeline = make_pipeline(make_config(), [Route("which", GET, which, mutating=False)])
+    server = HttpServer(pipeline, LIMITS)
+    loop = asyncio.get_running_loop()
+    for ending in ("close", "connection_lost", "abort"):
+        seen.clear()
+        connection = HttpConnection(server)
+        transport = WrittenTransport()
+        connection.connection_made(transport)
+        for count in (1, 2, 3):
+            loop.call_soon(connection.data_received,
+                           b"GET /qtalk/which HTTP/1.1\r\nHost: api\r\n\r\n")
+            assert len(await written(transport, count)) == count
+        assert len(seen) == 3
+        assert seen[0] is not None
+        assert seen.count(seen[0]) == 3
+        worker = connection.worker
+        assert worker is not None
+        assert not worker.done()  # parked, waiting for the next
+        if ending == "connection_lost":
+            connection.connection_lost(None)
+        else:
+            getattr(connection, ending)()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert worker.done(), ending
+        assert connection.worker is None, ending
