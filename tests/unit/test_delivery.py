@@ -20,7 +20,7 @@ from component.services import delivery as delivery_module
 from component.services.delivery import OutboxDelivery
 from component.services.ports import DeliveryReport, OutboxPort
 from component.store.db import Database
-from component.store.outbox import OutboxRow, SqliteOutbox
+from component.store.outbox import OutboxRow, SqliteOutbox, stored_stanzas
 from component.store.outbox_file import outbox_path
 from component.xmpp.fragment import parse_stored
 from component.xmpp.stanzas import Stanza, StartalkFields, build_message
@@ -153,7 +153,8 @@ async def rows(db: Database) -> list[str]:
         return [row.stanza.id for row in await outbox.load()]
     with contextlib.closing(outbox_file(db)) as conn:
         return [parse_stored(data).id
-                for (data,) in conn.execute("SELECT data FROM outbox ORDER BY seq")]
+                for row in conn.execute("SELECT seq, data, parts FROM outbox ORDER BY seq")
+                for _, data in stored_stanzas(*row)]
 
 
 @pytest.fixture(autouse=True)
