@@ -213,19 +213,17 @@ class OutboxDelivery:
         # A backlog (see _room_for_more); the window's test first: it fails on the hot path.
         while len(self._unsent) >= self.window and self._link.up.is_set():
             await self._room_for_more()
-        entries = self._new_entries(stanzas)
-        last = entries[-1]
-        durable_enough = self._outbox is not None and not wait
+        entries = self._new_entries(stanzas)  # the last one's seq is self._seq
         acked: asyncio.Future[bool] | None = None
-        if not durable_enough:
+        if self._outbox is None or wait:  # else durable enough once committed
             # Only the last one's acknowledgement is awaited: the barrier acks in order. One
             # future per request, resolved by the barrier, a link drop or the deadline:
             # asyncio.wait's sets and callbacks cost more than the rest of this method.
             acked = self._loop.create_future()
-            self._ack_waits.add(acked, last.seq, wait or self._config.ack_timeout)
+            self._ack_waits.add(acked, self._seq, wait or self._config.ack_timeout)
             self._barrier_awaited = True  # the next barrier leaves unpaced
         if remember or self._accepted_order:
-            self._remember(remember, last.seq)
+            self._remember(remember, self._seq)
         # The stanzas go to the stream before their rows are committed: the caller is
         # answered only after the commit, so whatever is accepted is in the outbox, and the
         # transaction stays off the delivery path. A crash before the commit leaves the
@@ -239,7 +237,8 @@ class OutboxDelivery:
         if self._outbox is not None:  # the entries join the next transaction
             group = self._group
             group.entries += entries
-            group.keys += remember
+            if remember:
+                group.keys += remember
             if not group.waiters:
                 self._commit_wakeup.set()
             committed: asyncio.Future[bool] = self._loop.create_future()
