@@ -57,10 +57,11 @@ class Entry(OutboxRow, eq=False, gc=False):
 # seq, how many messages, acknowledged at, those not yet committed then). A barrier routes a
 # prefix of the stanzas in flight, so the records are consecutive ranges of seqs, and a
 # replay reads the range's stanzas back from the outbox (carbons in it were not kept, and are
-# not replayed), but for those whose rows were not committed yet. Their stanzas are not kept:
-# at 17,000 messages a second, the stanzas of two seconds took some 20 MB, the larger part of
-# the daemon's peak memory under arrays. One record a barrier, not a tuple a message: that
-# cost some 1,200 instructions a message, built here and taken apart by _settle.
+# not replayed), all but those whose rows were not committed yet, kept here. The others are
+# not kept in memory: at 17,000 messages a second, the stanzas of two seconds took some 20 MB,
+# the larger part of the daemon's peak memory under arrays. One record a barrier, not a tuple
+# a message: that cost some 1,000 instructions a message, built here and taken apart by
+# _settle.
 Settling = tuple[int, int, int, float, tuple[Entry, ...]]
 
 
