@@ -53,11 +53,16 @@ class Entry(OutboxRow, eq=False, gc=False):
     copies: tuple[Stanza, ...] = ()  # courtesy copies, written once this one is routed
 
 
-# A routed message kept SETTLE_SECONDS for a replay: (seq, acknowledged at, stanza). Its stanza
-# is dropped (None) once its row is committed, and read back from the outbox if a replay needs
-# it: at 17,000 messages a second, the stanzas of two seconds took some 20 MB, the larger part
-# of the daemon's peak memory under arrays. A tuple: built once per message, on the hot path.
-Settling = tuple[int, float, Stanza | None]
+# The messages a returned barrier routed, kept SETTLE_SECONDS for a replay: (first seq, last
+# seq, how many messages, acknowledged at, those not yet committed then). A barrier routes a
+# prefix of the stanzas in flight, so the records are consecutive ranges of seqs, and a
+# replay reads the range's stanzas back from the outbox (carbons in it were not kept, and are
+# not replayed), all but those whose rows were not committed yet, kept here. The others are
+# not kept in memory: at 17,000 messages a second, the stanzas of two seconds took some 20 MB,
+# the larger part of the daemon's peak memory under arrays. One record a barrier, not a tuple
+# a message: that cost some 1,000 instructions a message, built here and taken apart by
+# _settle.
+Settling = tuple[int, int, int, float, tuple[Entry, ...]]
 
 
 @dataclass(slots=True)
@@ -174,7 +179,7 @@ class OutboxDelivery:
             await asyncio.sleep(0.02)
         if self._link.up.is_set() and self._settling:
             # The server is still running, so what it routed needs no more settling.
-            self._settled_upto = self._settling[-1][0]
+            self._settled_upto = self._settling[-1][1]
             self._settling.clear()
         if self._settle_timer is not None:
             self._settle_timer.cancel()
@@ -194,7 +199,7 @@ class OutboxDelivery:
     def depth(self) -> int:
         """Accepted stanzas not yet acknowledged by the server."""
         return len(self._group.entries) + len(self._unsent) + len(self._inflight) \
-            + len(self._read_back)
+            + sum(routed[2] for routed in self._read_back)
 
     # -- accepting -----------------------------------------------------------------------
 
@@ -209,19 +214,17 @@ class OutboxDelivery:
         # A backlog (see _room_for_more); the window's test first: it fails on the hot path.
         while len(self._unsent) >= self.window and self._link.up.is_set():
             await self._room_for_more()
-        entries = self._new_entries(stanzas)
-        last = entries[-1]
-        durable_enough = self._outbox is not None and not wait
+        entries = self._new_entries(stanzas)  # the last one's seq is self._seq
         acked: asyncio.Future[bool] | None = None
-        if not durable_enough:
+        if self._outbox is None or wait:  # else durable enough once committed
             # Only the last one's acknowledgement is awaited: the barrier acks in order. One
             # future per request, resolved by the barrier, a link drop or the deadline:
             # asyncio.wait's sets and callbacks cost more than the rest of this method.
             acked = self._loop.create_future()
-            self._ack_waits.add(acked, last.seq, wait or self._config.ack_timeout)
+            self._ack_waits.add(acked, self._seq, wait or self._config.ack_timeout)
             self._barrier_awaited = True  # the next barrier leaves unpaced
         if remember or self._accepted_order:
-            self._remember(remember, last.seq)
+            self._remember(remember, self._seq)
         # The stanzas go to the stream before their rows are committed: the caller is
         # answered only after the commit, so whatever is accepted is in the outbox, and the
         # transaction stays off the delivery path. A crash before the commit leaves the
@@ -235,7 +238,8 @@ class OutboxDelivery:
         if self._outbox is not None:  # the entries join the next transaction
             group = self._group
             group.entries += entries
-            group.keys += remember
+            if remember:
+                group.keys += remember
             if not group.waiters:
                 self._commit_wakeup.set()
             committed: asyncio.Future[bool] = self._loop.create_future()
@@ -350,17 +354,20 @@ class OutboxDelivery:
     async def _replay_settled(self) -> None:
         """Put the routed messages of a lost link, their stanzas read back from the outbox
         where dropped, in front of everything else (nothing is written meanwhile)."""
-        wanted = {seq for seq, _, stanza in self._read_back if stanza is None}
-        stored: dict[int, Stanza] = {}
+        routed = self._read_back
+        stanzas: dict[int, Stanza] = {}
         try:
-            if wanted and self._outbox is not None:  # only rows in an outbox drop stanzas
-                stored = {r.seq: r.stanza for r in await self._outbox.load(wanted)}
+            if self._outbox is not None:  # only rows in an outbox drop stanzas
+                stanzas = {r.seq: r.stanza for r in await self._outbox.load(
+                    range(routed[0][0], routed[-1][1] + 1))}
         except Exception:
             # Routed already, so lost only if the server lost them too; still in the outbox,
             # they are sent again at the next start.
-            log.exception("outbox read failed: %d routed messages not replayed", len(wanted))
-        replay = [Entry(seq, stanza) for seq, _, kept in self._read_back
-                  if (stanza := kept or stored.get(seq)) is not None]
+            log.exception("outbox read failed: %d routed messages not replayed",
+                          sum(batch[2] for batch in routed))
+        for batch in routed:
+            stanzas.update((entry.seq, entry.stanza) for entry in batch[4])
+        replay = [Entry(seq, stanzas[seq]) for seq in sorted(stanzas)]
         self._read_back = []
         self._unsent.extendleft(reversed(replay))
 
@@ -449,19 +456,23 @@ class OutboxDelivery:
             self._barrier = None
         if barrier.cancelled() or barrier.exception() is not None:
             return  # the link dropped: _link_lost put the stanzas back for replay
-        now = time.monotonic()
-        inflight, settling, committed_upto = self._inflight, self._settling, self._committed_upto
+        inflight, committed_upto = self._inflight, self._committed_upto
+        first = inflight[0].seq if inflight else last_seq
+        some_uncommitted = last_seq > committed_upto  # rarely: then their stanzas are kept
+        uncommitted: list[Entry] = []
         routed = 0
         while inflight and inflight[0].seq <= last_seq:
             entry = inflight.popleft()
             if entry.copies:
                 self._unsent.extend(Entry(self._next_seq(), copy) for copy in entry.copies)
                 entry.copies = ()
-            stanza = entry.stanza
-            if stanza.durable:  # a routed copy is not replayed: a crash may lose it
-                seq = entry.seq
-                settling.append((seq, now, None if seq <= committed_upto else stanza))
+            if entry.stanza.durable:  # a routed copy is not replayed: a crash may lose it
                 routed += 1
+                if some_uncommitted and entry.seq > committed_upto:
+                    uncommitted.append(entry)
+        if routed:
+            self._settling.append((first, last_seq, routed, time.monotonic(),
+                                   tuple(uncommitted)))
         self.messages -= routed
         self._ack_waits.acknowledge(last_seq)
         self.window = min(self._config.window, self.window * 2)
@@ -476,9 +487,9 @@ class OutboxDelivery:
     def _settle(self) -> None:
         self._settle_timer = None
         cutoff, settling = time.monotonic() - SETTLE_SECONDS, self._settling
-        if settling and settling[0][1] <= cutoff:
-            while settling and settling[0][1] <= cutoff:  # one pass per routed message: locals only
-                settled_upto = settling.popleft()[0]
+        if settling and settling[0][3] <= cutoff:
+            while settling and settling[0][3] <= cutoff:
+                settled_upto = settling.popleft()[1]
             self._settled_upto = settled_upto
         if self._settled_upto is not None:
             self._commit_wakeup.set()
@@ -487,13 +498,13 @@ class OutboxDelivery:
             # again: the loop's timer may fire a little before the monotonic clock gets there,
             # as uvloop rounds to milliseconds, and the last rows of a burst must not stay in
             # the outbox until the next traffic, to be sent twice after a restart.)
-            wait = self._settling[0][1] + SETTLE_SECONDS - time.monotonic()
+            wait = self._settling[0][3] + SETTLE_SECONDS - time.monotonic()
             self._settle_timer = self._loop.call_later(
                 max(wait, SETTLE_SECONDS / SETTLE_SWEEPS), self._settle)
 
     def _link_lost(self) -> None:
         """Everything written but not settled goes back to the front, in order."""
-        replayed = len(self._settling) + len(self._inflight)
+        replayed = sum(routed[2] for routed in self._settling) + len(self._inflight)
         self._barrier, self._barrier_wanted = None, False  # it fails with the link
         self._cancel_paced_barrier()
         if self._inflight:

@@ -1,7 +1,9 @@
 """The outbox: every accepted message or presence, kept until the server routed it.
 
-Rows are written in seq order and acknowledged in seq order (one stream, one barrier after a
-batch), so "acknowledged" is always a prefix: deleting is `DELETE WHERE seq <= mark`.
+Stanzas are written in seq order and acknowledged in seq order (one stream, one barrier after a
+batch), so "acknowledged" is always a prefix. A transaction writes one row for all its stanzas,
+keyed by the last one's seq (outbox_file.py): deleting is `DELETE WHERE seq <= mark`, and a
+row leaves once every stanza in it is acknowledged.
 """
 
 from __future__ import annotations
@@ -25,13 +27,47 @@ from component.xmpp.stanzas import Stanza
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-# Rows written between checkpoints: some hundreds of WAL pages (SQLite checkpoints at 1000).
+# Stanzas written between checkpoints: some hundreds of WAL pages (SQLite checkpoints at 1000).
 CHECKPOINT_ROWS = 2000
 
 
 class OutboxRow(msgspec.Struct, gc=False):
     seq: int
     stanza: Stanza
+
+
+# A row's `parts`: the seqs of its stanzas and the length of each, in order (NULL for a row of
+# one stanza, whose seq is the row's). Encoded into a bytearray: the sqlite3 module binds one
+# at once (see commit).
+_encode_parts = msgspec.msgpack.Encoder().encode_into
+_decode_parts = msgspec.msgpack.Decoder(tuple[list[int], list[int]]).decode
+
+
+def stored_row(rows: Sequence[OutboxRow]) -> tuple[int, bytearray, bytearray | None]:
+    """The outbox row that keeps these stanzas (seq order): (seq, data, parts)."""
+    if len(rows) == 1:
+        row = rows[0]
+        return row.seq, bytearray(row.stanza.data), None
+    data = [row.stanza.data for row in rows]
+    parts = bytearray()
+    _encode_parts(([row.seq for row in rows], list(map(len, data))), parts)
+    return rows[-1].seq, bytearray().join(data), parts
+
+
+def stored_stanzas(seq: int, data: bytes, parts: bytes | None) -> list[tuple[int, bytes]]:
+    """The (seq, bytes) of each stanza an outbox row keeps; ValueError when its parts do not
+    describe its data."""
+    if parts is None:
+        return [(seq, data)]
+    seqs, lengths = _decode_parts(parts)
+    if len(seqs) != len(lengths) or sum(lengths) != len(data) or seqs[-1:] != [seq]:
+        raise ValueError(f"its parts ({len(seqs)} seqs, {sum(lengths)} bytes) do not match "
+                         f"its {len(data)} bytes")
+    stanzas, start = [], 0
+    for member, length in zip(seqs, lengths, strict=True):
+        stanzas.append((member, data[start:start + length]))
+        start += length
+    return stanzas
 
 
 class SqliteOutbox:
@@ -43,7 +79,7 @@ class SqliteOutbox:
     hops: handing it to a thread and back cost two wake-ups per group, more than the
     transaction itself, and at a steady thousand requests a second every request was a group.
     It takes no lock either: the connection holds the file's for good. What could stall the
-    loop is kept off it, on the writer thread: every CHECKPOINT_ROWS rows the WAL is copied
+    loop is kept off it, on the writer thread: every CHECKPOINT_ROWS stanzas the WAL is copied
     into the file and synced, on the same connection (no other may open the file). While
     the writer thread has work, groups queue behind it there, so the connection is never
     used from two threads at once; the loop serves on meanwhile.
@@ -105,32 +141,38 @@ class SqliteOutbox:
         thread: the parser is the loop's). Only those asked for are parsed: a replay after a
         lost link wants a few settled rows among every pending one."""
         rows = await self._on_writer(lambda: self._connection().execute(
-            "SELECT seq, data FROM outbox ORDER BY seq").fetchall())
+            "SELECT seq, data, parts FROM outbox ORDER BY seq").fetchall())
         loaded = []
-        for seq, data in rows:
-            if only is not None and seq not in only:
-                continue
+        for row_seq, row_data, parts in rows:
+            # Only a damaged file holds a row or stanza that cannot be read back (every row
+            # was built and checked by us): refusing to start over it would hold back every
+            # other pending row, and it could never be sent anyway. It leaves with the next
+            # acknowledged range (DELETE WHERE seq <= mark).
             try:
-                stanza = parse_stored(bytes(data))
+                stanzas = stored_stanzas(row_seq, row_data, parts)
             except ValueError as exc:
-                # Only a damaged file holds such a row (every row was built and checked by
-                # us): refusing to start over it would hold back every other pending row, and
-                # the row could never be sent anyway. It leaves with the next acknowledged
-                # range (DELETE WHERE seq <= mark).
-                log.error("outbox row %d cannot be read back, dropped: %s", seq, exc)
+                log.error("outbox row %d cannot be read back, dropped: %s", row_seq, exc)
                 continue
-            loaded.append(OutboxRow(int(seq), stanza))
+            for seq, data in stanzas:
+                if only is not None and seq not in only:
+                    continue
+                try:
+                    stanza = parse_stored(bytes(data))
+                except ValueError as exc:
+                    log.error("outbox row %d cannot be read back, dropped: %s", seq, exc)
+                    continue
+                loaded.append(OutboxRow(int(seq), stanza))
         return loaded
 
     async def commit(self, new: Sequence[OutboxRow], acked_upto: int | None,
                      accepted_keys: Sequence[str], *,
                      forget_before: float | None = None) -> None:
-        """One transaction for a whole group of requests: inserts, acked deletes, ids (and
+        """One transaction for a whole group of requests: their row, acked deletes, ids (and
         remembered ids older than `forget_before` dropped)."""
         # The data goes in as a bytearray: the sqlite3 module binds bytes only after it has
         # looked for an adapter, and that look-up raises and swallows an AttributeError per
         # value (some 2,000 instructions); a bytearray is bound at once, and read back as bytes.
-        rows = [(r.seq, bytearray(r.stanza.data)) for r in new]
+        row = stored_row(new) if new else None
         if accepted_keys:
             now = self._clock()
             keys = [(now, key) for key in accepted_keys]
@@ -138,23 +180,25 @@ class SqliteOutbox:
             keys = []
         job = self._writer_job
         if self._full_sync or (job is not None and not job.done()):
-            await self._on_writer(lambda: self._transaction(rows, acked_upto, keys,
+            await self._on_writer(lambda: self._transaction(row, acked_upto, keys,
                                                             forget_before))
         else:
-            self._transaction(rows, acked_upto, keys, forget_before)
-        self._rows_since_checkpoint += len(rows) + (acked_upto is not None)
+            self._transaction(row, acked_upto, keys, forget_before)
+        # Stanzas, not rows: what the WAL grows by.
+        self._rows_since_checkpoint += len(new) + (acked_upto is not None)
         if self._rows_since_checkpoint >= CHECKPOINT_ROWS and self._checkpoint is None:
             self._rows_since_checkpoint = 0
             self._checkpoint = asyncio.ensure_future(self._synced_checkpoint())
             self._checkpoint.add_done_callback(self._checkpoint_done)
 
-    def _transaction(self, rows: Sequence[tuple[int, bytearray]], acked_upto: int | None,
-                     keys: Sequence[tuple[float, str]], forget_before: float | None) -> None:
+    def _transaction(self, row: tuple[int, bytearray, bytearray | None] | None,
+                     acked_upto: int | None, keys: Sequence[tuple[float, str]],
+                     forget_before: float | None) -> None:
         conn = self._connection()
         with conn:  # BEGIN ... COMMIT, or ROLLBACK on an exception
             conn.execute("BEGIN")  # the file's lock is this connection's already
-            if rows:
-                conn.executemany("INSERT INTO outbox (seq, data) VALUES (?, ?)", rows)
+            if row is not None:
+                conn.execute("INSERT INTO outbox (seq, data, parts) VALUES (?, ?, ?)", row)
             if acked_upto is not None:
                 conn.execute("DELETE FROM outbox WHERE seq <= ?", (acked_upto,))
             if keys:

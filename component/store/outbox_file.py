@@ -14,11 +14,17 @@ highest pending row (an empty outbox may start anywhere), so no table of sequenc
 Caller ids are keyed by (time, id): inserts land on the rightmost page, and the 24-hour
 expiry is a range delete at the left end, with no second index to keep.
 
-A row is its sequence number and the stanza's bytes, nothing else: its kind, id and addresses
-are in those bytes, and are read from them when the outbox is loaded (at start, and for a
-replay after a lost link), never on the hot path that writes every row. Version 1 kept them
-in columns of their own as well: every commit bound six values a row, two of them addresses
-formatted for it, and wrote the copies to the WAL; such a file is rewritten at open.
+A row is what one transaction kept: the stanzas' bytes one after another, keyed by the last
+one's sequence number, with the sequence numbers and lengths of its stanzas (`parts`, NULL when
+it holds one stanza: the row of version 2). Their kind, id and addresses are in those bytes,
+and are read from them when the outbox is loaded (at start, and for a replay after a lost
+link), never on the hot path. Version 2 kept a row per stanza: every commit inserted each and
+the settle deleted each again, some 7,500 instructions a stanza in the sqlite3 module and
+SQLite; a group's row is one insert and one delete however many requests it holds
+(bench.hotpath --carbons off --upto outbox: 200.8k -> 192.3k instructions a request; WAL
+frames 2.9 -> 2.2 a commit, as fewer cells are moved into new leaves). A version 2 file gains
+the `parts` column at open, its rows read as they are. Version 1 kept kind, id and addresses
+in columns of their own as well; such a file is rewritten at open.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Pages of 16 KiB hold some forty rows: a commit of a few requests writes one leaf, and a new
-# leaf (with its parent, the header page and the freelist) is needed every tenth commit or
-# so, where 4 KiB pages needed one every second commit.
+# Pages of 16 KiB hold some forty stanzas: a commit appends its row to one leaf, and a new
+# leaf (with its parent, the header page and the freelist) is needed once its stanzas filled
+# one, four times as often with 4 KiB pages (a busy loop turn's row of sixteen requests is
+# some 7 KB: then a new leaf every second commit).
 PAGE_SIZE = 16384
 # Every row is deleted once routed and settled. Debian's SQLite is built with secure_delete on:
 # each deleted row's bytes were zeroed and each freed page written to the WAL, zeroed, which
@@ -39,11 +46,12 @@ PAGE_SIZE = 16384
 # bench.hotpath --upto outbox 296k -> 289k instructions per request). Zeroing bought no
 # privacy here either: the WAL keeps the same bytes until its frames are written over.
 SECURE_DELETE = "OFF"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OUTBOX_TABLE = """
 CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY,             -- the delivery's sequence number, rising
-    data BLOB NOT NULL                   -- the stanza as sent
+    seq INTEGER PRIMARY KEY,             -- its last stanza's sequence number, rising
+    data BLOB NOT NULL,                  -- the stanzas as sent, one after another
+    parts BLOB                           -- their seqs and lengths (outbox.py), NULL for one
 )"""
 SCHEMA = OUTBOX_TABLE + """;
 CREATE TABLE accepted_ids (
@@ -106,6 +114,9 @@ def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(OUTBOX_TABLE)
         conn.execute("INSERT INTO outbox (seq, data) SELECT seq, data FROM outbox_version_1")
         conn.execute("DROP TABLE outbox_version_1")
+        log.info("outbox file %s moved to schema version %d", path, SCHEMA_VERSION)
+    elif version == 2:  # its rows hold one stanza each: `parts` NULL
+        conn.execute("ALTER TABLE outbox ADD COLUMN parts BLOB")
         log.info("outbox file %s moved to schema version %d", path, SCHEMA_VERSION)
     elif version != SCHEMA_VERSION:
         raise RuntimeError(f"{path} has outbox schema version {version}, newer than this "

@@ -20,7 +20,7 @@ from component.services import delivery as delivery_module
 from component.services.delivery import OutboxDelivery
 from component.services.ports import DeliveryReport, OutboxPort
 from component.store.db import Database
-from component.store.outbox import OutboxRow, SqliteOutbox
+from component.store.outbox import OutboxRow, SqliteOutbox, stored_stanzas
 from component.store.outbox_file import outbox_path
 from component.xmpp.fragment import parse_stored
 from component.xmpp.stanzas import Stanza, StartalkFields, build_message
@@ -153,7 +153,8 @@ async def rows(db: Database) -> list[str]:
         return [row.stanza.id for row in await outbox.load()]
     with contextlib.closing(outbox_file(db)) as conn:
         return [parse_stored(data).id
-                for (data,) in conn.execute("SELECT data FROM outbox ORDER BY seq")]
+                for row in conn.execute("SELECT seq, data, parts FROM outbox ORDER BY seq")
+                for _, data in stored_stanzas(*row)]
 
 
 @pytest.fixture(autouse=True)
@@ -505,7 +506,7 @@ async def test_a_drop_replays_routed_messages_read_back_from_the_outbox(
 
     await eventually(acknowledge)
     # Committed before they were routed: settling keeps their seqs, not their stanzas.
-    assert [stanza for _, _, stanza in delivery._settling] == [None, None]
+    assert [uncommitted for *_, uncommitted in delivery._settling] == [()]
     link.go_down()
     assert (await delivery.deliver([message(4)])).status == "queued"
     link.auto_ack = True
@@ -513,6 +514,46 @@ async def test_a_drop_replays_routed_messages_read_back_from_the_outbox(
     await eventually(lambda: len(link.written) == 6)
     assert [s.id for s in link.written] == ["m1", "m3", "m2", "m1", "m3", "m4"]
     assert link.written[3] == link.written[0]
+    await delivery.drain(1)
+
+
+async def test_a_drop_replays_messages_routed_before_their_row_was_committed(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A barrier may return while its messages' transaction is still running (synchronous =
+    full): their stanzas stay in memory for a replay, the others of the range are read back."""
+    monkeypatch.setattr(delivery_module, "SETTLE_SECONDS", 30.0)  # still settling at the drop
+    link = FakeLink(auto_ack=False)
+    link.go_up()
+    outbox = ObservedOutbox(db)
+    delivery = await started(link, db, outbox=outbox)
+    assert (await delivery.deliver([message(1)])).status == "accepted"
+    held = asyncio.Event()
+
+    async def hold() -> None:
+        await held.wait()
+
+    outbox.before_commit = hold
+    second = asyncio.create_task(delivery.deliver([message(2), message(3)]))
+    await eventually(lambda: len(link.written) == 3)
+
+    def acknowledge() -> bool:
+        for barrier in link.barriers:
+            if not barrier.done():
+                barrier.set_result(etree.Element("iq"))
+        return delivery.depth == 0
+
+    await eventually(acknowledge)
+    assert [[e.stanza.id for e in uncommitted] for *_, uncommitted in delivery._settling] == \
+        [[], ["m2", "m3"]]
+    link.go_down()
+    link.written.clear()
+    link.auto_ack = True
+    link.go_up()  # replayed while their rows are still not committed
+    await eventually(lambda: len(link.written) == 3)
+    assert [s.id for s in link.written] == ["m1", "m2", "m3"]
+    assert await rows(db) == ["m1"]
+    held.set()
+    assert (await second).status == "accepted"
     await delivery.drain(1)
 
 

@@ -81,7 +81,68 @@ async def test_rows_are_read_back_from_their_bytes(db: Database) -> None:
     assert await outbox.load() == written
     assert outbox._conn is not None
     assert [column[1] for column in outbox._conn.execute("PRAGMA table_info(outbox)")] == \
-        ["seq", "data"]
+        ["seq", "data", "parts"]
+    assert outbox._conn.execute("SELECT seq, data FROM outbox").fetchall() == \
+        [(len(written), b"".join(r.stanza.data for r in written))]  # one row a transaction
+    await outbox.close()
+
+
+async def test_a_row_leaves_once_its_last_stanza_is_acknowledged(db: Database) -> None:
+    """A transaction's row keeps each stanza's own seq (gaps too: carbons are numbered but
+    not kept), and stays while any of them is not acknowledged."""
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    await outbox.commit([row(1), row(2)], None, [])
+    await outbox.commit([row(4), row(7), row(8)], None, [])
+    await outbox.commit([row(9)], None, [])
+    assert await outbox.load() == [row(1), row(2), row(4), row(7), row(8), row(9)]
+    assert await outbox.load({2, 7}) == [row(2), row(7)]
+    assert await outbox.last_seq() == 9
+    await outbox.commit([], 7, [])
+    assert await stored(outbox) == [4, 7, 8, 9]  # replayed whole after a restart
+    await outbox.commit([], 8, [])
+    assert await stored(outbox) == [9]
+    await outbox.close()
+
+
+async def test_a_version_2_file_is_migrated_and_replays_the_same_stanzas(
+        db: Database) -> None:
+    await db.close()
+    pending = every_kind()
+    with contextlib.closing(sqlite3.connect(outbox_path(db.path))) as old:
+        old.executescript("""
+            CREATE TABLE outbox (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+            CREATE TABLE accepted_ids (accepted_at REAL NOT NULL, key TEXT NOT NULL,
+                                       PRIMARY KEY (accepted_at, key)) WITHOUT ROWID;
+            PRAGMA user_version = 2;""")
+        with old:
+            old.executemany("INSERT INTO outbox VALUES (?, ?)",
+                            [(seq, s.data) for seq, s in enumerate(pending, start=10)])
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    assert [(r.seq, r.stanza) for r in await outbox.load()] == \
+        list(enumerate(pending, start=10))
+    assert outbox._conn is not None
+    assert outbox._conn.execute("PRAGMA user_version").fetchone() == (3,)
+    await outbox.commit([row(20), row(21)], 12, [])
+    assert await stored(outbox) == [*range(13, 10 + len(pending)), 20, 21]
+    await outbox.close()
+
+
+async def test_a_row_whose_parts_do_not_match_is_logged_and_dropped(
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    await outbox.commit([row(1)], None, [])
+    assert outbox._conn is not None
+    data = row(2).stanza.data + row(3).stanza.data
+    for seq, parts in ((3, b"\x92\x92\x02\x03\x91\x05"), (4, b"not msgpack")):
+        outbox._conn.execute("INSERT INTO outbox VALUES (?, ?, ?)", (seq, data, parts))
+    await outbox.commit([row(5), row(6)], None, [])
+    with caplog.at_level(logging.ERROR, logger=outbox_module.__name__):
+        assert await outbox.load() == [row(1), row(5), row(6)]
+    assert "outbox row 3 cannot be read back, dropped" in caplog.text
+    assert "outbox row 4 cannot be read back, dropped" in caplog.text
     await outbox.close()
 
 
@@ -97,7 +158,7 @@ async def test_a_version_1_file_is_migrated_and_replays_the_same_stanzas(
     assert await outbox.last_seq() == 9 + len(pending)
     assert await outbox.accepted_ids() == [("alice@qtalk.test.org m1", 5.0)]
     assert outbox._conn is not None
-    assert outbox._conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert outbox._conn.execute("PRAGMA user_version").fetchone() == (3,)
     assert [name for (name,) in outbox._conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")] == \
         ["accepted_ids", "outbox"]
@@ -129,8 +190,8 @@ async def test_a_migration_that_fails_midway_keeps_the_version_1_rows(
 async def test_a_file_of_a_newer_schema_is_refused(db: Database) -> None:
     await db.close()
     with contextlib.closing(sqlite3.connect(outbox_path(db.path))) as newer:
-        newer.execute("PRAGMA user_version = 3")
-    with pytest.raises(RuntimeError, match="version 3, newer"):
+        newer.execute("PRAGMA user_version = 4")
+    with pytest.raises(RuntimeError, match="version 4, newer"):
         await SqliteOutbox(db).open()
 
 
@@ -208,7 +269,8 @@ async def test_restart_continues_after_the_highest_pending_row(db: Database) -> 
     outbox = SqliteOutbox(db)
     await outbox.open()
     assert await outbox.last_seq() == 0
-    await outbox.commit([row(1), row(2), row(3)], None, [])
+    for seq in (1, 2, 3):
+        await outbox.commit([row(seq)], None, [])
     await outbox.commit([], 2, [])
     await outbox.close()
     reopened = SqliteOutbox(db)
@@ -303,7 +365,8 @@ async def test_deleted_rows_are_not_zeroed(db: Database) -> None:
     await outbox.open()
     assert outbox._conn is not None
     assert outbox._conn.execute("PRAGMA secure_delete").fetchone() == (0,)
-    await outbox.commit([row(1), row(2)], None, [])
+    await outbox.commit([row(1)], None, [])
+    await outbox.commit([row(2)], None, [])
     await outbox.commit([], 1, [])
     assert await stored(outbox) == [2]
     await outbox.close()
