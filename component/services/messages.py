@@ -202,8 +202,7 @@ class MessageService:
         message_id = fragment.new_message_id(now_ms)
         outcome = ItemOutcome(str(room), id=message_id)
         fields = StartalkFields(msg_type=request.startalk_msg_type,
-                                extend_info=request.extend_info, body_id=message_id,
-                                msec_times=now_ms)
+                                extend_info=request.extend_info, msec_times=now_ms)
         outcome.stanzas.append(build_message(member, room, stanza_id=message_id,
                                              msg_type="groupchat", body=request.body,
                                              fields=fields))
@@ -225,23 +224,21 @@ class MessageService:
 
     def _chat(self, body: str, sender: Jid, target: str, domain: str, xmpp_type: str,
               fields: StartalkFields) -> ItemOutcome:
-        """One recipient's message; `fields` are the request's, without the body's id."""
-        outcome = ItemOutcome(target)
+        """One recipient's message, with the request's `fields`."""
         try:
             recipient = self._local_user(target, domain, "To.User")
-            outcome.id = message_id = fragment.new_message_id(fields.msec_times)
-            message = build_message(sender, recipient, stanza_id=message_id, msg_type=xmpp_type,
-                                    body=body, fields=msgspec.structs.replace(
-                                        fields, body_id=message_id))
-            outcome.stanzas = stanzas = self._with_carbon(sender, message, carbon=True)
+            message_id = fragment.new_message_id(fields.msec_times)
+            stanzas = self._with_carbon(sender, build_message(
+                sender, recipient, stanza_id=message_id, msg_type=xmpp_type, body=body,
+                fields=fields), carbon=True)
             # Their size only: the sender is a served user (`_sender` asked the link's own
             # test, `is_served`, in this same step) and the builders write `<message>`, so
             # the link's check (DESIGN.md §2) cannot refuse them; it runs as they are written.
             for stanza in stanzas:
                 self._check_size(stanza)
         except ApiError as exc:
-            outcome.error, outcome.stanzas = exc, []
-        return outcome
+            return ItemOutcome(target, error=exc)
+        return ItemOutcome(target, message_id, None, stanzas)
 
     def _with_carbon(self, sender: Jid, message: Stanza, *, carbon: bool) -> list[Stanza]:
         """The message, and its XEP-0280 `sent` copy for the sender's own clients."""
@@ -304,14 +301,12 @@ class MessageService:
         # lapsed (a retry meanwhile waited for it).
         due: Sequence[Jid] = ()
         recipients = self._recipients
-        if recipients is not None and batch:
-            users = [stanza.recipient.bare for stanza in batch]
-            if not recipients.confirmed(users):
-                screening = await recipients.screen(users)
-                due = screening.due
-                if screening.missing:
-                    self._refuse_unknown(outcomes, screening.missing)
-                    batch = _batch_of(outcomes)
+        if recipients is not None and batch and not recipients.confirmed(batch):
+            screening = await recipients.screen([stanza.recipient.bare for stanza in batch])
+            due = screening.due
+            if screening.missing:
+                self._refuse_unknown(outcomes, screening.missing)
+                batch = _batch_of(outcomes)
         keys = [o.key for o in outcomes if o.key and o.error is None] if keyed else []
         if keys:  # most messages carry none
             await self._drop_duplicates(outcomes, keys)
