@@ -51,7 +51,9 @@ async def test_each_recipient_has_its_own_id_and_the_same_clock() -> None:
     service = MessageService(sink, hosts(), max_stanza_bytes=65536, carbons=False)
     result = await service.send_chat(ChatRequest("alice", ("bob", "carol"), "hi there"))
     first, second = (item.id for item in result.items)
-    assert first is not None and second is not None and first != second
+    assert first is not None
+    assert second is not None
+    assert first != second
     assert [stanza.id for stanza in sink.sent] == [first, second]
     times = {re.findall(rb"msec_times='(\d+)'", stanza.data)[0] for stanza in sink.sent}
     assert len(times) == 1
