@@ -233,7 +233,7 @@ class MessageService:
               fields: StartalkFields) -> ItemOutcome:
         """One recipient's message, with the request's `fields`."""
         try:
-            recipient = self._local_user(target, domain, "To.User")
+            recipient = self._address(target, "To.User", domain)
             message_id = fragment.new_message_id(fields.msec_times)
             stanzas = self._with_carbon(sender, build_message(
                 sender, recipient, stanza_id=message_id, msg_type=xmpp_type, body=body,
@@ -241,8 +241,10 @@ class MessageService:
             # Their size only: the sender is a served user (`_sender` asked the link's own
             # test, `is_served`, in this same step) and the builders write `<message>`, so
             # the link's check (DESIGN.md §2) cannot refuse them; it runs as they are written.
+            limit = self._max_stanza_bytes
             for stanza in stanzas:
-                self._check_size(stanza)
+                if len(stanza.data) > limit:
+                    self._check_size(stanza)  # says by how much
         except ApiError as exc:
             return ItemOutcome(target, error=exc)
         return ItemOutcome(target, message_id, None, stanzas)
@@ -266,8 +268,12 @@ class MessageService:
             raise TooLarge(f"the {stanza.kind} stanza would be {len(stanza.data)} bytes, "
                            f"the limit is {self._max_stanza_bytes}")
 
-    def _address(self, text: str, what: str) -> Jid:
-        """A user JID of a served domain (rooms arrive with the rooms endpoints)."""
+    def _address(self, text: str, what: str, domain: str | None = None) -> Jid:
+        """A user JID of a served domain (rooms arrive with the rooms endpoints). With
+        `domain`, a bare user name is one of its users: the original passes user names and a
+        host apart (send_message); `user@domain` is taken too."""
+        if domain is not None and "@" not in text:
+            text = f"{text}@{domain}"
         try:
             jid = Jid.parse(text)
         except JidError as exc:
@@ -288,15 +294,10 @@ class MessageService:
         return None
 
     def _sender(self, request: ChatRequest, parsed: Jid | None, domain: str) -> Jid:
-        """`From`, a served user: `parsed` when it is one, else `_local_user` says why not."""
+        """`From`, a served user: `parsed` when it is one, else `_address` says why not."""
         if parsed is not None and self._not_a_served_user(parsed, request.sender, "From") is None:
             return parsed
-        return self._local_user(request.sender, domain, "From")
-
-    def _local_user(self, name: str, domain: str, what: str) -> Jid:
-        """The original passes user names and a host apart; `user@domain` is taken too."""
-        text = name if "@" in name else f"{name}@{domain}"
-        return self._address(text, what)
+        return self._address(request.sender, "From", domain)
 
     async def _deliver(self, outcomes: list[ItemOutcome], wait: float | None = None, *,
                        keyed: bool = False) -> SendResult:
