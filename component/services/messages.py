@@ -90,7 +90,8 @@ class MessageService:
                  carbons: bool = True, recipients: RecipientCheck | None = None) -> None:
         self._sink = sink
         self._hosts = hosts
-        self._muc_domain = hosts.muc_domain  # fixed by the configuration
+        # Fixed by the configuration (hosts added at runtime come after the first).
+        self._muc_domain, self._default_host = hosts.muc_domain, hosts.default_host
         self._max_stanza_bytes = max_stanza_bytes
         self._max_body_chars = max_body_chars
         # XEP-0280 copies to the sender's own clients: they double ejabberd's work per
@@ -102,7 +103,7 @@ class MessageService:
     @property
     def default_host(self) -> str:
         """The domain of a bare user name (send_message without Host)."""
-        return self._hosts.default_host
+        return self._default_host
 
     async def send_third(self, items: Sequence[ThirdMessage], *,
                          wait: float | None = None) -> SendResult:
@@ -114,7 +115,7 @@ class MessageService:
         """The user a send_message acts as (for the caller's checks), or None when `From`
         names no JID at all: `send_chat` then says what is wrong with it."""
         try:
-            return Jid.of_name(request.sender, request.host or self._hosts.default_host)
+            return Jid.of_name(request.sender, request.host or self._default_host)
         except JidError:
             return None
 
@@ -127,7 +128,7 @@ class MessageService:
         of its own around it cost a tenth of this)."""
         if request.msg_type == "groupchat":
             return self._send_group_chat(request, sender, wait)
-        domain = request.host or self._hosts.default_host
+        domain = request.host or self._default_host
         user = self._sender(request, sender, domain)
         xmpp_type, startalk_type = split_type(request.msg_type)
         fields = StartalkFields(msg_type=request.startalk_msg_type,
@@ -201,7 +202,7 @@ class MessageService:
             raise NotSupported("Type groupchat: this daemon serves no rooms")
         if len(request.recipients) != 1:
             raise BadField("To", 'To not suit: a groupchat goes to one room, [{"User": room}]')
-        user = self._sender(request, sender, request.host or self._hosts.default_host)
+        user = self._sender(request, sender, request.host or self._default_host)
         room = self._room(request.recipients[0], request.domain or self._groups.muc_domain,
                           "To.User")
         member = await self._groups.group_sender(room, user)
