@@ -80,12 +80,12 @@ class RecipientCheck:
         self._tasks: set[asyncio.Task[None]] = set()
         self.probes = self.refused = self.bounced = 0  # counters for /metrics
 
-    def confirmed(self, users: Sequence[Jid]) -> bool:
-        """Whether each of these recipients is a known account, confirmed lately: most
-        messages' are (a dict lookup each, no await), and need no `screen`."""
+    def confirmed(self, stanzas: Sequence[Stanza]) -> bool:
+        """Whether the recipient of each of these stanzas is a known account, confirmed
+        lately: most messages' are (a dict lookup each, no await), and need no `screen`."""
         now, verdicts = self._clock(), self._verdicts
-        for user in users:
-            verdict = verdicts.get(user)
+        for stanza in stanzas:
+            verdict = verdicts.get(stanza.recipient.bare)
             if verdict is None or not verdict[0] or verdict[1] <= now:
                 return False
         return True

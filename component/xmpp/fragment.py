@@ -46,7 +46,7 @@ _CARRIER_TAG = f"{{{QTALK_NS}}}qtalk"
 # parsers are not thread-safe, and the daemon parses on its event loop's thread only.
 _PARSER = without_resolution(etree.XMLParser(resolve_entities=False, **PARSER_OPTIONS))
 # Message ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
-_IDS = random.Random(secrets.randbits(128))
+_random_bits = random.Random(secrets.randbits(128)).getrandbits
 
 
 def epoch_ms() -> str:
@@ -61,7 +61,7 @@ def new_message_id(now_ms: str | None = None) -> str:
     reading of the clock, their `msec_times` too."""
     # 53 random bits: up to 16 digits, as before; getrandbits is one C call, randrange a
     # loop in Python.
-    return f"http{_IDS.getrandbits(53)}{now_ms or epoch_ms()}"
+    return f"http{_random_bits(53)}{now_ms or epoch_ms()}"
 
 
 class CallerMessage(msgspec.Struct, frozen=True):

@@ -45,7 +45,7 @@ class StartalkFields(msgspec.Struct, frozen=True, gc=False):
     msg_type: str | None = None
     ma_type: str | None = None
     extend_info: str | None = None
-    body_id: str | None = None
+    body_id: str | None = None  # the carrier's id; build_message writes the stanza's
     startalk_type: str | None = None  # a message type that XMPP lacks (revoke, readmark, ...)
     msec_times: str | None = None
     carbon: bool = False
@@ -79,7 +79,8 @@ def _plain(pairs: list[tuple[str, str]]) -> str:
 
 def carrier_xml(fields: StartalkFields) -> str:
     if plain_attributes(_carrier_texts(fields)):
-        shared, body_id, carrier_only = _plain_carrier_parts(fields)
+        shared, carrier_only = _plain_carrier_parts(fields)
+        body_id = f" id='{fields.body_id}'" if fields.body_id is not None else ""
         return f"<qtalk xmlns='{QTALK_NS}'{shared}{body_id}{carrier_only}/>"
     return f"<qtalk xmlns='{QTALK_NS}'{_attrs(fields.carrier_attributes())}/>"
 
@@ -90,19 +91,18 @@ def _carrier_texts(f: StartalkFields) -> tuple[str, ...]:
             f.startalk_type or "", f.msec_times or "")
 
 
-def _plain_carrier_parts(f: StartalkFields) -> tuple[str, str, str]:
-    """The carrier's attributes, for values `plain_attributes` passed: those the body shares,
-    the id, and the carrier's own. Each spelt out in _CARRIER_NAMES' order: a generic join
-    over the names cost a tenth of send_message's handler (tests/unit/test_stanzas.py holds
-    this to `_attrs`' bytes)."""
+def _plain_carrier_parts(f: StartalkFields) -> tuple[str, str]:
+    """The carrier's attributes but its id, for values `plain_attributes` passed: those the
+    body shares, which come before the id, and the carrier's own, after it. Each spelt out in
+    _CARRIER_NAMES' order: a generic join over the names cost a tenth of send_message's
+    handler (tests/unit/test_stanzas.py holds this to `_attrs`' bytes)."""
     shared = (f" msgType='{f.msg_type}'" if f.msg_type is not None else "") \
         + (f" maType='{f.ma_type}'" if f.ma_type is not None else "") \
         + (f" extendInfo='{f.extend_info}'" if f.extend_info is not None else "")
-    body_id = f" id='{f.body_id}'" if f.body_id is not None else ""
     carrier_only = (f" type='{f.startalk_type}'" if f.startalk_type is not None else "") \
         + (f" msec_times='{f.msec_times}'" if f.msec_times is not None else "") \
         + (" carbon='true'" if f.carbon else "")
-    return shared, body_id, carrier_only
+    return shared, carrier_only
 
 
 def split_type(requested: str) -> tuple[str, str | None]:
@@ -124,21 +124,25 @@ def stanza_head(stanza_type: str, stanza_id: str, sender: Jid, recipient: Jid,
 
 def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str, body: str,
                   fields: StartalkFields) -> Stanza:
-    """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5).
+    """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5). The body and
+    the carrier carry the stanza's id as Startalk's body id (`fields.body_id` is not read).
 
     The hot path's builder: every attribute value is checked in one search (the body's
     attributes repeat the carrier's values), and escaped one by one only when that finds
     something; the other builders go through `_attrs` per element."""
     sender_text, recipient_text = sender.text, recipient.text
     f = fields
-    if not plain_attributes((msg_type, stanza_id, sender_text, recipient_text,
-                             *_carrier_texts(f))):
+    msec = f.msec_times
+    if not plain_attributes((msg_type, stanza_id, sender_text, recipient_text, f.msg_type or "",
+                             f.ma_type or "", f.extend_info or "", f.startalk_type or "",
+                             msec or "")):
         return _built_message(sender, recipient, stanza_id, msg_type, body, fields)
-    shared, body_id, carrier_only = _plain_carrier_parts(f)
-    msec = f" msec_times='{f.msec_times}'" if f.msec_times else ""
+    shared, carrier_only = _plain_carrier_parts(f)
+    msec_attr = f" msec_times='{msec}'" if msec else ""
     data = (f"<message type='{msg_type}' id='{stanza_id}' from='{sender_text}' "
-            f"to='{recipient_text}'{msec}><body{body_id}{shared}>{text(body, 'Body')}</body>"
-            f"<qtalk xmlns='{QTALK_NS}'{shared}{body_id}{carrier_only}/></message>")
+            f"to='{recipient_text}'{msec_attr}><body id='{stanza_id}'{shared}>"
+            f"{text(body, 'Body')}</body>"
+            f"<qtalk xmlns='{QTALK_NS}'{shared} id='{stanza_id}'{carrier_only}/></message>")
     return Stanza("message", stanza_id, sender, recipient, data.encode())
 
 
@@ -148,7 +152,7 @@ def _built_message(sender: Jid, recipient: Jid, stanza_id: str, msg_type: str, b
     head = [("type", msg_type), ("id", stanza_id), ("from", sender.text), ("to", recipient.text)]
     if fields.msec_times:
         head.append(("msec_times", fields.msec_times))
-    carrier = fields.carrier_attributes()
+    carrier = msgspec.structs.replace(fields, body_id=stanza_id).carrier_attributes()
     body_attrs = [pair for pair in carrier if pair[0] == "id"] + \
         [pair for pair in carrier if pair[0] in _SHARED_NAMES]
     data = (f"<message{_attrs(head)}><body{_attrs(body_attrs)}>{text(body, 'Body')}</body>"

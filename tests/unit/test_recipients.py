@@ -14,6 +14,7 @@ from component.http.replies import batch_reply, single_reply
 from component.jid import Jid
 from component.services.messages import ChatRequest, MessageService, NotifyRequest, ThirdMessage
 from component.services.recipients import Lost, RecipientCheck
+from component.xmpp.stanzas import Stanza, StartalkFields, build_message
 from tests.unit.clock import ManualClock
 from tests.unit.fakes import HOST, MUC, RecordingSink, hosts
 
@@ -185,13 +186,20 @@ async def test_a_probe_that_finds_the_account_keeps_it_for_another_period() -> N
 async def test_confirmed_only_while_every_account_is_known_and_recent() -> None:
     """`confirmed` spares most messages a screening; whatever screen would act on is not."""
     t = Checked()
-    assert not t.check.confirmed([ALICE])  # never asked
+    assert not t.check.confirmed(to(ALICE))  # never asked
     await t.check.screen([ALICE, GHOST])
-    assert t.check.confirmed([ALICE])
-    assert not t.check.confirmed([ALICE, GHOST])  # no account: refused by screen
+    assert t.check.confirmed(to(ALICE))
+    assert t.check.confirmed(to(Jid.parse(f"alice@{HOST}/pc")))  # its account: the bare JID
+    assert not t.check.confirmed(to(ALICE, GHOST))  # no account: refused by screen
     t.clock.now += KNOWN_FOR
-    assert not t.check.confirmed([ALICE])  # due: screen has it probed after the message
+    assert not t.check.confirmed(to(ALICE))  # due: screen has it probed after the message
     assert (await t.check.screen([ALICE])).due == (ALICE,)
+
+
+def to(*recipients: Jid) -> list[Stanza]:
+    """A message to each of these recipients, as `confirmed` is given them."""
+    return [build_message(BOB, recipient, stanza_id=f"m{n}", msg_type="chat", body="hi",
+                          fields=StartalkFields()) for n, recipient in enumerate(recipients)]
 
 
 def bounce(message_id: str, account: Jid, sender: Jid) -> etree._Element:

@@ -15,15 +15,15 @@ BOB = Jid.parse("bob@qtalk.test.org")
 
 
 def test_message_golden() -> None:
-    fields = StartalkFields(msg_type="1", extend_info="{\"k\":\"v\"}", body_id="b1",
+    fields = StartalkFields(msg_type="1", extend_info="{\"k\":\"v\"}",
                             startalk_type="revoke", msec_times="42")
     stanza = stanzas.build_message(ALICE, BOB, stanza_id="m1", msg_type="chat",
                                    body="a<b & 'c'\r\n", fields=fields)
     assert stanza.data == (
         b"<message type='chat' id='m1' from='alice@qtalk.test.org' to='bob@qtalk.test.org'"
-        b" msec_times='42'><body id='b1' msgType='1' extendInfo='{&quot;k&quot;:&quot;v&quot;}'>"
+        b" msec_times='42'><body id='m1' msgType='1' extendInfo='{&quot;k&quot;:&quot;v&quot;}'>"
         b"a&lt;b &amp; 'c'&#13;\n</body><qtalk xmlns='urn:qtalk:message' msgType='1'"
-        b" extendInfo='{&quot;k&quot;:&quot;v&quot;}' id='b1' type='revoke' msec_times='42'/>"
+        b" extendInfo='{&quot;k&quot;:&quot;v&quot;}' id='m1' type='revoke' msec_times='42'/>"
         b"</message>")
     parsed = etree.fromstring(stanza.data)
     assert parsed.findtext("body") == "a<b & 'c'\r\n"
