@@ -81,12 +81,14 @@ class MessageRoutes:
     async def send_message(self, request: Request) -> Answer:
         body = fields.decode(request.body, SendMessage, self.limits)
         entries = fields.items(body, "to")
+        users: list[str] = []  # a loop: a comprehension is a function made and called
+        for entry in entries:
+            if isinstance(entry, Recipient):
+                users.append(entry.user)
         chat = ChatRequest(
-            sender=body.sender,
-            recipients=tuple([entry.user for entry in entries if isinstance(entry, Recipient)]),
-            body=body.body, msg_type=body.type or "chat",
-            startalk_msg_type=body.msg_type or "1", host=body.host or None,
-            domain=body.domain or None, extend_info=body.extend_info)
+            sender=body.sender, recipients=tuple(users), body=body.body,
+            msg_type=body.type or "chat", startalk_msg_type=body.msg_type or "1",
+            host=body.host or None, domain=body.domain or None, extend_info=body.extend_info)
         sender = self.messages.chat_sender(chat)
         request.facts.act_as(sender.text if sender else chat.sender)
         if sender is not None:
