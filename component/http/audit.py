@@ -49,12 +49,38 @@ class Facts(msgspec.Struct, gc=False):
     acted as (when the first facts named them), its targets and stanza ids (on the line once
     any facts came), then the rest in the order they came, users named later among them.
 
-    A Struct: made with every request, in C (strings only inside: no cycle to collect)."""
+    A Struct: made with every request, in C (strings only inside: no cycle to collect). The
+    message handlers, which audit every item, call `act_as` and `add` themselves: the lists
+    they build are kept as they are (building and copying them through `add_facts`' keywords
+    cost 7k instructions of a one-message request)."""
 
     acting_as: list[str] | None = None  # an ordered set: one user as a rule
     targets: list[str] | None = None  # None until the first facts
     stanza_ids: list[str] | None = None
     more: dict[str, Any] | None = None
+
+    def act_as(self, users: str | Iterable[str]) -> None:
+        """Add the users the call acts for: as the first facts they lead the line."""
+        if self.targets is None:
+            self.acting_as = [users] if isinstance(users, str) else [*dict.fromkeys(users)]
+            self.targets, self.stanza_ids = [], []
+        elif self.acting_as is not None:
+            _add_users(self.acting_as, users)
+        else:  # named after the first facts: after them on the line
+            more = self.more or {}
+            named = [*more.get("acting_as", ())]
+            _add_users(named, users)
+            self.more = more | {"acting_as": named}
+
+    def add(self, targets: list[str], stanza_ids: list[str]) -> None:
+        """Add targets and stanza ids (no None among them); the facts keep the lists given
+        with the first facts, so each is made for this call."""
+        known, ids = self.targets, self.stanza_ids
+        if known is None or ids is None:
+            self.targets, self.stanza_ids = targets, stanza_ids
+        else:
+            known.extend(targets)
+            ids.extend(stanza_ids)
 
     def fields(self) -> dict[str, Any]:
         """The facts for the JSON log formatter."""
@@ -77,26 +103,12 @@ def note(request: Request, *, acting_as: str | Iterable[str] | None = None,
 def add_facts(facts: Facts, *, acting_as: str | Iterable[str] | None = None,
               targets: Iterable[str] = (), stanza_ids: Iterable[str | None] = (),
               **extra: Any) -> None:
-    known, ids = facts.targets, facts.stanza_ids
     if acting_as is not None:
-        if known is None:
-            facts.acting_as = [acting_as] if isinstance(acting_as, str) \
-                else [*dict.fromkeys(acting_as)]
-        elif facts.acting_as is not None:
-            _add_users(facts.acting_as, acting_as)
-        else:  # named after the first facts: after them on the line
-            users = [*(facts.more or {}).get("acting_as", ())]
-            _add_users(users, acting_as)
-            extra = {"acting_as": users, **extra}
+        facts.act_as(acting_as)
     # The empty defaults are skipped: each call names one or two of the three as a rule.
-    if known is None or ids is None:
-        facts.targets = [*targets] if targets else []
-        facts.stanza_ids = [*filter(None, stanza_ids)] if stanza_ids else []
-    else:
-        if targets:
-            known.extend(targets)
-        if stanza_ids:
-            ids.extend(filter(None, stanza_ids))
+    if targets or stanza_ids or facts.targets is None:
+        facts.add([*targets] if targets else [],
+                  [*filter(None, stanza_ids)] if stanza_ids else [])
     if extra:
         facts.more = extra if facts.more is None else facts.more | extra
 

@@ -266,13 +266,15 @@ def _maybe_too_deep(raw: bytes) -> bool:
     """False when the document (if it is JSON) is no deeper than MAX_JSON_DEPTH.
 
     Every level opens with a bracket: with no more brackets than levels allowed (in strings
-    too), it cannot be too deep. Else, in C calls rather than a walk of the decoded values
-    (an array of 100 messages: 40 µs instead of 170): strings and scalars become `0`, and
-    each round removes the leaves, scalars and empty containers (as `0`, so that a container
-    they leave empty waits for the next round); a document of depth d is gone after d
-    rounds. A backslash may hide a quote: True, and the caller walks.
+    too), it cannot be too deep. (They are counted as the bytes that deleting them removes:
+    `bytes.count` parses its arguments into a tuple first, and two calls of it cost 1.3k
+    instructions more than two of `replace`.) Else, in C calls rather than a walk of the
+    decoded values (an array of 100 messages: 40 µs instead of 170): strings and scalars
+    become `0`, and each round removes the leaves, scalars and empty containers (as `0`, so
+    that a container they leave empty waits for the next round); a document of depth d is
+    gone after d rounds. A backslash may hide a quote: True, and the caller walks.
     """
-    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+    if len(raw) - len(raw.replace(b"[", b"").replace(b"{", b"")) <= MAX_JSON_DEPTH:
         return False
     if b"\\" in raw:
         return True

@@ -12,7 +12,7 @@ from msgspec import Raw
 
 from component.config import LimitsConfig
 from component.errors import ApiError, BadField, TooLarge
-from component.http import audit, auth
+from component.http import auth
 from component.http import body as fields
 from component.http.envelope import Answer
 from component.http.replies import batch_reply, single_reply
@@ -58,7 +58,7 @@ class MessageRoutes:
             parsed = [self._third_item(request, item, raw) for raw, item
                       in zip(value, fields.decode_each(value, ThirdItem), strict=True)]
         good = [item for item in parsed if isinstance(item, ThirdMessage)]
-        audit.add_facts(request.facts, acting_as=[item.sender for item in good])
+        request.facts.act_as([item.sender for item in good])
         result = _merge(parsed, await self.messages.send_third(good, wait=_wait(request)))
         _audit(request, result)
         if isinstance(value, ThirdItem):
@@ -81,14 +81,16 @@ class MessageRoutes:
     async def send_message(self, request: Request) -> Answer:
         body = fields.decode(request.body, SendMessage, self.limits)
         entries = fields.items(body, "to")
+        users: list[str] = []  # a loop: a comprehension is a function made and called
+        for entry in entries:
+            if isinstance(entry, Recipient):
+                users.append(entry.user)
         chat = ChatRequest(
-            sender=body.sender,
-            recipients=tuple([entry.user for entry in entries if isinstance(entry, Recipient)]),
-            body=body.body, msg_type=body.type or "chat",
-            startalk_msg_type=body.msg_type or "1", host=body.host or None,
-            domain=body.domain or None, extend_info=body.extend_info)
+            sender=body.sender, recipients=tuple(users), body=body.body,
+            msg_type=body.type or "chat", startalk_msg_type=body.msg_type or "1",
+            host=body.host or None, domain=body.domain or None, extend_info=body.extend_info)
         sender = self.messages.chat_sender(chat)
-        audit.add_facts(request.facts, acting_as=sender.text if sender else chat.sender)
+        request.facts.act_as(sender.text if sender else chat.sender)
         if sender is not None:
             auth.require_host_for(request.integrator, sender.domain)
         result = await self.messages.send_chat(chat, sender, wait=_wait(request))
@@ -102,7 +104,7 @@ class MessageRoutes:
         notify = NotifyRequest(
             sender=body.sender, recipients=(body.to,) if isinstance(body.to, str)
             else tuple(body.to), category=body.category, data=body.data)
-        audit.add_facts(request.facts, acting_as=notify.sender)
+        request.facts.act_as(notify.sender)
         _require_host_of(request, notify.sender)
         result = await self.messages.send_notify(notify, wait=_wait(request))
         _audit(request, result)
@@ -139,8 +141,14 @@ def _require_host_of(request: Request, user: str) -> None:
 
 
 def _audit(request: Request, result: SendResult) -> None:
-    audit.add_facts(request.facts, targets=[item.target for item in result.items],
-               stanza_ids=[item.id for item in result.items if item.error is None])
+    """Each item's target, and the ids of the stanzas sent, in one pass."""
+    targets: list[str] = []
+    stanza_ids: list[str] = []
+    for item in result.items:
+        targets.append(item.target)
+        if item.error is None and item.id:
+            stanza_ids.append(item.id)
+    request.facts.add(targets, stanza_ids)
 
 
 def _user_of(entry: Recipient | ApiError) -> str | ItemOutcome:

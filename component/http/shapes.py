@@ -55,8 +55,11 @@ class Recipient(Struct, frozen=True, gc=False):
         field(name="User")
 
 
-class SendMessage(Struct, frozen=True, kw_only=True):
-    """send_message: one message per recipient, or to a room."""
+class SendMessage(Struct, frozen=True, kw_only=True, gc=False):
+    """send_message: one message per recipient, or to a room.
+
+    Untracked by the cycle collector (`gc=False`): it holds strings and one list, which
+    cannot lead back to it, and every message request makes one."""
 
     sender: Annotated[Text, Meta(description="the sender: a user name on `Host`, or a JID")] \
         = field(name="From")

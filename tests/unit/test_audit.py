@@ -203,3 +203,21 @@ def test_a_plain_line_is_written_as_it_is(caplog: pytest.LogCaptureFixture) -> N
     assert stream.getvalue() == (
         "INFO component.audit: request_id=r1 integrator=hr remote=- endpoint=send_message "
         "acting_as=alice@h targets=bob,carol stanza_ids=s1 status=207 errcode=1 ms=1.2\n")
+
+
+def test_facts_keep_the_line_order_whoever_adds_them() -> None:
+    """Users named by the first facts lead the line; named later, they come after the
+    targets and stanza ids, among the other facts; each list keeps its first order."""
+    first = audit.Facts()
+    first.act_as("alice@h")
+    audit.add_facts(first, acting_as=["bob@h", "alice@h"], targets=["t1"], stanza_ids=[None])
+    first.add(["t2"], ["s2"])
+    assert first.fields() == {"acting_as": ["alice@h", "bob@h"], "targets": ["t1", "t2"],
+                              "stanza_ids": ["s2"]}
+    later = audit.Facts()
+    audit.add_facts(later, targets=["room"], replayed=True)
+    later.act_as("carol@h")
+    audit.add_facts(later, acting_as=["dave@h", "carol@h"], count=2)
+    assert later.fields() == {"targets": ["room"], "stanza_ids": [], "replayed": True,
+                              "acting_as": ["carol@h", "dave@h"], "count": 2}
+    assert list(later.fields()) == ["targets", "stanza_ids", "replayed", "acting_as", "count"]

@@ -61,3 +61,17 @@ def test_many_accepted_items_keep_their_order() -> None:
     envelope = orjson.loads(batch_reply(SendResult(items, "accepted")).body)
     assert [(r["index"], r["to"], r["id"]) for r in envelope["data"]["items"]] == \
         [(n, f"user{n}", f"id{n}") for n in range(300)]
+
+
+def test_the_answer_bytes_are_pinned() -> None:
+    """Key order and spacing as callers have seen them (the test above compares values)."""
+    items = [ItemOutcome("bob", id="m1"), ItemOutcome("carol", id="m0", duplicate_of="queued"),
+             ItemOutcome("", error=BadField("To", "must not be empty"))]
+    assert batch_reply(SendResult(items[:1], "routed")).body == (
+        b'{"ret":true,"errcode":0,"errmsg":"success","data":{"status":"routed","items":'
+        b'[{"index":0,"to":"bob","ok":true,"id":"m1"}]}}')
+    assert batch_reply(SendResult(items, "routed")).body == (
+        b'{"ret":false,"errcode":1,"errmsg":"1 of 3 items refused; the others were sent",'
+        b'"data":{"status":"routed","items":[{"index":0,"to":"bob","ok":true,"id":"m1"},'
+        b'{"index":1,"to":"carol","ok":true,"id":"m0","duplicate":true,"status":"queued"},'
+        b'{"index":2,"to":"","ok":false,"errcode":1002,"errmsg":"To: must not be empty"}]}}')
