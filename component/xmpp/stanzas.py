@@ -133,9 +133,8 @@ def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str,
     sender_text, recipient_text = sender.text, recipient.text
     f = fields
     msec = f.msec_times
-    if not plain_attributes((msg_type, stanza_id, sender_text, recipient_text, f.msg_type or "",
-                             f.ma_type or "", f.extend_info or "", f.startalk_type or "",
-                             msec or "")):
+    if not plain_attributes((msg_type, stanza_id, sender_text, recipient_text,
+                             *_carrier_texts(f))):
         return _built_message(sender, recipient, stanza_id, msg_type, body, fields)
     shared, carrier_only = _plain_carrier_parts(f)
     msec_attr = f" msec_times='{msec}'" if msec else ""
