@@ -242,10 +242,8 @@ class MessageService:
             # Their size only: the sender is a served user (`_sender` asked the link's own
             # test, `is_served`, in this same step) and the builders write `<message>`, so
             # the link's check (DESIGN.md §2) cannot refuse them; it runs as they are written.
-            limit = self._max_stanza_bytes
             for stanza in stanzas:
-                if len(stanza.data) > limit:
-                    self._check_size(stanza)  # says by how much
+                self._check_size(stanza)
         except ApiError as exc:
             return ItemOutcome(target, error=exc)
         return ItemOutcome(target, message_id, None, stanzas)
