@@ -37,16 +37,16 @@ class Routes:
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.all = tuple(routes)
-        self.exact: dict[str, Route] = {}  # paths without a parameter, as `match` finds them
+        self._exact: dict[str, Route] = {}  # paths without a parameter
         self._prefixed: list[tuple[str, Route]] = []
         for route in self.all:
             if route.path.endswith("}"):
                 self._prefixed.append((route.url[:route.url.index("{")], route))
             else:
-                self.exact[route.url] = self.exact[route.url + "/"] = route
+                self._exact[route.url] = self._exact[route.url + "/"] = route
 
     def match(self, path: str) -> tuple[Route | None, str]:
-        route = self.exact.get(path)
+        route = self._exact.get(path)
         if route is not None:
             return route, ""
         for prefix, route in self._prefixed:
@@ -86,11 +86,7 @@ class Pipeline:
         request = Request(method, path, query, headers, remote,
                           audit.sane_request_id(given) if given else audit.new_request_id(),
                           settings)
-        route = settings.routes.exact.get(path)
-        if route is not None:
-            request.route = route
-        else:
-            request.route, request.param = settings.routes.match(path)
+        request.route, request.param = settings.routes.match(path)
         return request
 
     def admit(self, request: Request, content_length: int | None) -> Answer | None:
