@@ -125,7 +125,7 @@ def stanza_head(stanza_type: str, stanza_id: str, sender: Jid, recipient: Jid,
 def build_message(sender: Jid, recipient: Jid, *, stanza_id: str, msg_type: str, body: str,
                   fields: StartalkFields) -> Stanza:
     """A Startalk chat/groupchat message, with the carrier child (DESIGN.md §5). The body and
-    the carrier carry the stanza's id as Startalk's body id (`fields.body_id` is not read).
+    the carrier carry the stanza's id as Startalk's body id, never `fields.body_id`.
 
     The hot path's builder: every attribute value is checked in one search (the body's
     attributes repeat the carrier's values), and escaped one by one only when that finds
