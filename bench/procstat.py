@@ -39,6 +39,19 @@ def kernel_cpu_seconds(pid: int) -> float:
     return int(fields[12]) / TICK if fields else 0.0
 
 
+def context_switches(pid: int) -> int:
+    """Voluntary and involuntary context switches of every thread of a process: each is a
+    sleep and a wake-up, or a preemption, paid in kernel time; 0 once it is gone."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            text = Path(f"/proc/{pid}/task/{task}/status").read_text()
+            total += sum(int(n) for n in re.findall(r"^\w*ctxt_switches:\s+(\d+)", text, re.M))
+    except OSError:
+        return total
+    return total
+
+
 def children_cpu_seconds(pid: int) -> float:
     """cutime + cstime: the CPU of the children this process has already waited for."""
     fields = _stat(pid)

@@ -72,6 +72,7 @@ THROUGHPUT = [("delivered msgs/s", "delivered_per_s"), ("to last /s", "to_last_p
               ("HTTP p50 ms", "http_p50"), ("HTTP p99 ms", "http_p99"),
               ("sidecar cores", "daemon_cores"), ("sidecar µs CPU/req", "daemon_us_per_request"),
               ("of it in the kernel", "daemon_kernel_us_per_request"),
+              ("sidecar context switches/req", "daemon_switches_per_request"),
               ("beam cores", "beam_cores"),
               ("server µs CPU/msg", "server_us_per_msg"), ("msgs/s per server core", "per_core"),
               ("sidecar peak RSS MB", "daemon_rss_mb"),

@@ -80,6 +80,9 @@ class SidecarProcess:
     def kernel_cpu(self) -> float:
         return procstat.kernel_cpu_seconds(self.pid)
 
+    def context_switches(self) -> int:
+        return procstat.context_switches(self.pid)
+
     def peak_rss_mb(self) -> float:
         return procstat.peak_rss_mb(self.pid)
 
