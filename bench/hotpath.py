@@ -107,7 +107,7 @@ class AcceptingSink:
         self._accepted = DeliveryReport("accepted")
 
     async def deliver(self, stanzas: Any, *, wait: float | None = None,
-                      remember: Any = ()) -> DeliveryReport:
+                      remember: Any = (), deferred: bool = False) -> DeliveryReport:
         return self._accepted
 
     async def accepted_before(self, keys: Any) -> dict[str, str]:

@@ -233,6 +233,9 @@ class InternalError(ApiError):
     """What every unexpected exception becomes on the wire, without internals."""
 
 
+OUTBOX_FAILED = "the outbox could not be written"  # an InternalError's message
+
+
 class AuthFailed(ApiError):
     """A user key (auth_uk) that does not check out; distinct from the caller's own
     credentials being refused (Unauthorized)."""

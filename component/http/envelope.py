@@ -7,12 +7,14 @@ server (component/http/protocol.py) writes it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
 import orjson
 
-from component.errors import ApiError, ErrCode, InternalError
+from component.errors import OUTBOX_FAILED, ApiError, ErrCode, InternalError
+from component.services.ports import PendingCommit
 
 JSON_TYPE = "application/json"
 JSON_CONTENT_TYPE = f"{JSON_TYPE}; charset=utf-8"
@@ -27,22 +29,27 @@ class Answer(msgspec.Struct, frozen=True):
     body: bytes
     headers: dict[str, str] | None = None
     content_type: str = JSON_CONTENT_TYPE
+    # The outbox transaction the answer's messages joined, not ended yet: the answer holds
+    # once it is committed and leaves no sooner (`after_commit`); None: it holds now.
+    after: PendingCommit | None = None
 
     def with_status(self, status: int) -> Answer:
-        return Answer(status, self.errcode, self.body, self.headers, self.content_type)
+        return Answer(status, self.errcode, self.body, self.headers, self.content_type,
+                      self.after)
 
     def with_headers(self, headers: dict[str, str]) -> Answer:
         return Answer(self.status, self.errcode, self.body, {**(self.headers or {}), **headers},
-                      self.content_type)
+                      self.content_type, self.after)
 
 
 def answer(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200,
-           headers: dict[str, str] | None = None) -> Answer:
+           headers: dict[str, str] | None = None, after: PendingCommit | None = None
+           ) -> Answer:
     code = int(errcode)  # an ErrCode's int() is a call of its own: once
     body = orjson.dumps({"ret": ret, "errcode": code, "errmsg": errmsg, "data": data})
     if status == 503 and not (headers and "Retry-After" in headers):
         headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
-    return Answer(status, code, body, headers)
+    return Answer(status, code, body, headers, after=after)
 
 
 def success(data: Any = "", errmsg: str = "success", *, status: int = 200,
@@ -55,6 +62,26 @@ def failure_answer(error: ApiError) -> Answer:
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return answer(False, error.errcode, error.message, data, status=error.http_status,
                   headers=headers)
+
+
+def after_commit(reply: Answer, committed: bool) -> Answer:
+    """What `reply` becomes once its transaction has ended: itself, or a 500 when the
+    outbox could not be written (the caller retries; the messages may arrive twice)."""
+    return reply if committed else failure_answer(InternalError(OUTBOX_FAILED))
+
+
+async def settled(reply: Answer) -> Answer:
+    """`reply` once its transaction has ended, for callers that keep answers (idempotency)."""
+    if reply.after is None:
+        return reply
+    ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def end(committed: bool) -> None:
+        if not ended.done():  # else its waiter was canceled
+            ended.set_result(committed)
+
+    reply.after.then(end)
+    return msgspec.structs.replace(after_commit(reply, await ended), after=None)
 
 
 def unexpected_answer() -> Answer:

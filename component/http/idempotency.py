@@ -20,7 +20,7 @@ import orjson
 
 from component.errors import ApiError, BadField, Conflict
 from component.http import audit
-from component.http.envelope import Answer, failure_answer
+from component.http.envelope import Answer, failure_answer, settled
 from component.http.route import Handler, Request
 from component.store.idempotency import StoredAnswer
 
@@ -74,7 +74,7 @@ class Idempotency:
     async def _run_and_keep(self, request: Request, handler: Handler, scope: str,
                             digest: str) -> Answer:
         try:
-            reply = await handler(request)
+            reply = await settled(await handler(request))  # kept as it holds, once it does
         except ApiError as exc:
             await self._keep(scope, failure_answer(exc), digest)
             raise  # the pipeline answers and logs it as usual

@@ -59,7 +59,8 @@ class MessageRoutes:
                       in zip(value, fields.decode_each(value, ThirdItem), strict=True)]
         good = [item for item in parsed if isinstance(item, ThirdMessage)]
         request.facts.act_as([item.sender for item in good])
-        result = _merge(parsed, await self.messages.send_third(good, wait=_wait(request)))
+        result = _merge(parsed, await self.messages.send_third(good, wait=_wait(request),
+                                                               deferred=True))
         _audit(request, result)
         if isinstance(value, ThirdItem):
             return single_reply(result, errmsg)
@@ -93,7 +94,7 @@ class MessageRoutes:
         request.facts.act_as(sender.text if sender else chat.sender)
         if sender is not None:
             auth.require_host_for(request.integrator, sender.domain)
-        result = await self.messages.send_chat(chat, sender, wait=_wait(request))
+        result = await self.messages.send_chat(chat, sender, wait=_wait(request), deferred=True)
         if len(chat.recipients) != len(entries):  # some were refused while parsing
             result = _merge([_user_of(entry) for entry in entries], result)
         _audit(request, result)
@@ -106,7 +107,7 @@ class MessageRoutes:
             else tuple(body.to), category=body.category, data=body.data)
         request.facts.act_as(notify.sender)
         _require_host_of(request, notify.sender)
-        result = await self.messages.send_notify(notify, wait=_wait(request))
+        result = await self.messages.send_notify(notify, wait=_wait(request), deferred=True)
         _audit(request, result)
         return batch_reply(result)
 
@@ -164,4 +165,4 @@ def _merge(parsed: Sequence[object], sent: SendResult) -> SendResult:
         return sent  # none was refused while parsing
     outcomes = iter(sent.items)
     items = [item if isinstance(item, ItemOutcome) else next(outcomes) for item in parsed]
-    return SendResult(items, sent.status)
+    return SendResult(items, sent.status, sent.pending)

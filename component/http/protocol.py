@@ -19,6 +19,7 @@ a bare llhttp protocol at 12-16 (bench-floor, README "Performance").
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -36,7 +37,7 @@ from component.errors import (
     TooLarge,
     UnsupportedCoding,
 )
-from component.http.envelope import Answer, failure_answer
+from component.http.envelope import Answer, after_commit, failure_answer
 from component.http.route import Request
 
 if TYPE_CHECKING:
@@ -292,6 +293,10 @@ class HttpConnection(asyncio.Protocol):
                     continue
                 request, keep_alive, started = job
                 reply = await self.pipeline.run(request)
+                if reply.after is not None:  # it leaves once its transaction has ended
+                    reply.after.then(functools.partial(
+                        self._committed, request, reply, keep_alive, started))
+                    continue  # to park, unless that was at once
                 self.busy = False
                 if self._write(request, reply, keep_alive, started):
                     self._next()  # may give it the next job at once
@@ -299,6 +304,18 @@ class HttpConnection(asyncio.Protocol):
                     return
         finally:
             self.worker = self.parked = None
+
+    def _committed(self, request: Request, reply: Answer, keep_alive: bool, started: float,
+                   committed: bool) -> None:
+        """The answer whose messages' transaction has ended, from the outbox's commit.
+
+        Called back, not awaited by the handler: a wait of its own cost each request a
+        future and its task's wake-up through the handler's frames (4k instructions of
+        bench.hotpath's 186k, counted side by side); the worker parks meanwhile, as between
+        requests. The answers of a transaction are written one after the other."""
+        self.busy = False
+        if self._write(request, after_commit(reply, committed), keep_alive, started):
+            self._next()
 
     def _unpark(self, job: bool) -> None:
         parked, self.parked = self.parked, None

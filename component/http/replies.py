@@ -18,8 +18,10 @@ def single_reply(result: SendResult, errmsg: str = "success") -> Answer:
         return failure_answer(item.error)
     if item.duplicate_of:
         return answer(True, SUCCESS, "success; already accepted before, not sent again",
-                      {"id": item.id, "status": item.duplicate_of, "duplicate": True})
-    return answer(True, SUCCESS, errmsg, {"id": item.id, "status": result.status})
+                      {"id": item.id, "status": item.duplicate_of, "duplicate": True},
+                      after=result.pending)
+    return answer(True, SUCCESS, errmsg, {"id": item.id, "status": result.status},
+                  after=result.pending)
 
 
 def batch_reply(result: SendResult, errmsg: str = "success") -> Answer:
@@ -46,10 +48,10 @@ def batch_reply(result: SendResult, errmsg: str = "success") -> Answer:
         reports.append(report)
     data = {"status": result.status, "items": reports}
     if first is None:
-        return answer(True, SUCCESS, errmsg, data)
+        return answer(True, SUCCESS, errmsg, data, after=result.pending)
     if refused == len(reports):
         return answer(False, first.errcode, f"no item was accepted: {first.message}", data,
                       status=first.http_status)
     return answer(False, ErrCode.FAILED,
                   f"{refused} of {len(reports)} items refused; the others were sent",
-                  data, status=207)
+                  data, status=207, after=result.pending)

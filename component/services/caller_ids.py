@@ -46,7 +46,9 @@ class SharedCallerIds:
         return seen
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
-                      remember: Sequence[str] = ()) -> DeliveryReport:
+                      remember: Sequence[str] = (), deferred: bool = False) -> DeliveryReport:
+        # Never deferred: an id is marked accepted in the shared state, or given up, only
+        # once the outcome of its transaction is known.
         try:
             report = await self._sink.deliver(stanzas, wait=wait, remember=remember)
         except ApiError:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from component.config import DeliveryConfig
-from component.errors import ApiError, InternalError, LinkDown, OutboxFull
+from component.errors import OUTBOX_FAILED, ApiError, InternalError, LinkDown, OutboxFull
 from component.services.ack_waits import AckWaits
 from component.services.ports import DeliveryReport, LinkPort, OutboxPort
 from component.store.outbox import OutboxRow
@@ -68,13 +68,33 @@ Settling = tuple[int, int, int, float, tuple[Entry, ...]]
 @dataclass(slots=True)
 class _Group:
     """What the next transaction writes: new rows, remembered ids, and a future for each
-    caller (True once committed, False when the transaction failed). One future per caller,
-    not one for the group: a caller's cancellation cancels the future it awaits."""
+    caller that waits for it (True once committed, False when the transaction failed). One
+    future per caller, not one for the group: a caller's cancellation cancels the future it
+    awaits. Callers that do not wait (`deliver(deferred=True)`) are called back (`then`),
+    without a future or a task's wake-up each: a PendingCommit."""
 
     entries: list[Entry] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     forget_before: float | None = None  # remembered ids older than this are dropped
+    callbacks: list[Callable[[bool], None]] = field(default_factory=list)
+    outcome: bool | None = None  # once ended: committed or not
+
+    def then(self, callback: Callable[[bool], None]) -> None:
+        if self.outcome is None:
+            self.callbacks.append(callback)
+        else:
+            callback(self.outcome)
+
+    def end(self, committed: bool) -> None:
+        self.outcome = committed
+        _resolve(self.waiters, committed)
+        callbacks, self.callbacks = self.callbacks, []
+        for callback in callbacks:
+            try:
+                callback(committed)
+            except Exception:  # one caller's fault must not leave the others unanswered
+                log.exception("a caller of the outbox's transaction failed")
 
 
 class _Wakeup:
@@ -210,7 +230,7 @@ class OutboxDelivery:
                 for key in keys if (seq := self._accepted.get(key)) is not None}
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
-                      remember: Sequence[str] = ()) -> DeliveryReport:
+                      remember: Sequence[str] = (), deferred: bool = False) -> DeliveryReport:
         # A backlog (see _room_for_more); the window's test first: it fails on the hot path.
         while len(self._unsent) >= self.window and self._link.up.is_set():
             await self._room_for_more()
@@ -237,15 +257,18 @@ class OutboxDelivery:
             self._pump_wakeup.set()
         if self._outbox is not None:  # the entries join the next transaction
             group = self._group
+            if not group.entries:
+                self._commit_wakeup.set()
             group.entries += entries
             if remember:
                 group.keys += remember
-            if not group.waiters:
-                self._commit_wakeup.set()
+            if deferred and acked is None:  # the caller answers once the group has ended
+                return DeliveryReport("accepted" if self._link.up.is_set() else "queued",
+                                      group)
             committed: asyncio.Future[bool] = self._loop.create_future()
             group.waiters.append(committed)
             if not await committed:  # True once committed, False when that failed
-                raise InternalError("the outbox could not be written")
+                raise InternalError(OUTBOX_FAILED)
         up = self._link.up.is_set()
         if acked is None:  # durable enough: the outbox replays it until the server routed it
             return ACCEPTED if up else QUEUED
@@ -318,6 +341,7 @@ class OutboxDelivery:
         upto, self._settled_upto = self._settled_upto, None
         work = group.entries or group.keys or upto is not None or group.forget_before
         if not work or self._outbox is None:
+            group.end(True)
             return
         # Carbons are courtesy copies for the sender's own clients: written and acknowledged
         # like the rest, but not kept (a crash of the daemon may lose one, never a message).
@@ -333,11 +357,11 @@ class OutboxDelivery:
             withdrawn = [e for e in self._unsent if id(e) in refused]
             self._unsent = deque(e for e in self._unsent if id(e) not in refused)
             self.messages -= sum(e.stanza.durable for e in withdrawn)
-            _resolve(group.waiters, False)  # each caller raises an InternalError of its own
+            group.end(False)  # each caller answers with an InternalError of its own
             return
         if rows:
             self._committed_upto = rows[-1].seq
-        _resolve(group.waiters, True)
+        group.end(True)
 
     # -- the pump: outbox → stream, within the window ------------------------------------
 

@@ -24,7 +24,7 @@ from component.errors import (
     TooLarge,
 )
 from component.jid import Jid, JidError
-from component.services.ports import DeliveryStatus, HostPolicy, StanzaSink
+from component.services.ports import DeliveryStatus, HostPolicy, PendingCommit, StanzaSink
 from component.services.recipients import RecipientCheck
 from component.services.room_ports import GroupGate
 from component.xmpp import fragment
@@ -82,6 +82,9 @@ class ItemOutcome(msgspec.Struct):
 class SendResult(msgspec.Struct, frozen=True, gc=False):
     items: list[ItemOutcome]
     status: DeliveryStatus | None  # None when nothing was accepted
+    # Sent with `deferred`: the transaction that makes it durable, not ended yet. The
+    # result holds once it is committed; its caller answers no sooner (component/http).
+    pending: PendingCommit | None = None
 
 
 class MessageService:
@@ -105,11 +108,12 @@ class MessageService:
         """The domain of a bare user name (send_message without Host)."""
         return self._default_host
 
-    async def send_third(self, items: Sequence[ThirdMessage], *,
-                         wait: float | None = None) -> SendResult:
-        """Inject caller-built `<message>` stanzas (send_thirdmessage)."""
+    async def send_third(self, items: Sequence[ThirdMessage], *, wait: float | None = None,
+                         deferred: bool = False) -> SendResult:
+        """Inject caller-built `<message>` stanzas (send_thirdmessage). `deferred`, here and
+        below: the result may come before its transaction ends (SendResult.pending)."""
         return await self._deliver([await self._third(item) for item in items], wait,
-                                   keyed=True)
+                                   keyed=True, deferred=deferred)
 
     def chat_sender(self, request: ChatRequest) -> Jid | None:
         """The user a send_message acts as (for the caller's checks), or None when `From`
@@ -120,14 +124,14 @@ class MessageService:
             return None
 
     def send_chat(self, request: ChatRequest, sender: Jid | None = None, *,
-                  wait: float | None = None) -> Awaitable[SendResult]:
+                  wait: float | None = None, deferred: bool = False) -> Awaitable[SendResult]:
         """Send a text message as a user to each recipient (send_message, chat path).
 
         `sender` is what `chat_sender` found, when the caller asked it: not parsed again.
         The items are made here, at the call; what is awaited is their delivery (a coroutine
         of its own around it cost a tenth of this)."""
         if request.msg_type == "groupchat":
-            return self._send_group_chat(request, sender, wait)
+            return self._send_group_chat(request, sender, wait, deferred)
         domain = request.host or self._default_host
         user = self._sender(request, sender, domain)
         xmpp_type, startalk_type = split_type(request.msg_type)
@@ -137,14 +141,15 @@ class MessageService:
         outcomes = []  # a loop: a comprehension's function costs more than most requests' item
         for target in request.recipients:
             outcomes.append(self._chat(request.body, user, target, domain, xmpp_type, fields))
-        return self._deliver(outcomes, wait)
+        return self._deliver(outcomes, wait, deferred=deferred)
 
     async def _send_group_chat(self, request: ChatRequest, sender: Jid | None,
-                               wait: float | None) -> SendResult:
-        return await self._deliver([await self._group_chat(request, sender)], wait)
+                               wait: float | None, deferred: bool) -> SendResult:
+        return await self._deliver([await self._group_chat(request, sender)], wait,
+                                   deferred=deferred)
 
-    async def send_notify(self, request: NotifyRequest, *,
-                          wait: float | None = None) -> SendResult:
+    async def send_notify(self, request: NotifyRequest, *, wait: float | None = None,
+                          deferred: bool = False) -> SendResult:
         """Send Startalk's event notification to each recipient (send_notify)."""
         sender = self._address(request.sender, "from")
         outcomes = []
@@ -160,7 +165,7 @@ class MessageService:
             except ApiError as exc:
                 outcome.error = exc
             outcomes.append(outcome)
-        return await self._deliver(outcomes, wait)
+        return await self._deliver(outcomes, wait, deferred=deferred)
 
     async def _third(self, item: ThirdMessage) -> ItemOutcome:
         outcome = ItemOutcome(item.recipient)
@@ -299,7 +304,7 @@ class MessageService:
         return self._address(request.sender, "From", domain)
 
     async def _deliver(self, outcomes: list[ItemOutcome], wait: float | None = None, *,
-                       keyed: bool = False) -> SendResult:
+                       keyed: bool = False, deferred: bool = False) -> SendResult:
         """Send the stanzas of the items not refused. `keyed`: items may carry a caller's
         id (send_thirdmessage's; send_message and send_notify items carry none)."""
         batch = _batch_of(outcomes)
@@ -321,11 +326,11 @@ class MessageService:
             keys = [o.key for o in outcomes if o.key and o.error is None and o.stanzas]
         if not batch:
             return SendResult(outcomes, None)
-        report = await self._sink.deliver(batch, wait=wait, remember=keys)
+        report = await self._sink.deliver(batch, wait=wait, remember=keys, deferred=deferred)
         if due and report.status != "queued" and recipients is not None:
             # Written (or routed): a probe now goes behind the messages, within moments.
             recipients.recheck_after(due, batch)
-        return SendResult(outcomes, report.status)
+        return SendResult(outcomes, report.status, report.pending)
 
     @staticmethod
     def _refuse_unknown(outcomes: list[ItemOutcome], missing: Collection[Jid]) -> None:

@@ -15,13 +15,24 @@ from component.xmpp.stanzas import Stanza
 DeliveryStatus = Literal["accepted", "routed", "queued"]
 
 
+class PendingCommit(Protocol):
+    """The outbox transaction a delivery's rows joined, not ended yet."""
+
+    def then(self, callback: Callable[[bool], None]) -> None:
+        """Call back once it ends: True committed, False failed (at once if it has)."""
+
+
 class DeliveryReport(msgspec.Struct, frozen=True, gc=False):
     """What happened to a batch: `accepted` once it is durable and written to the server
     (its acknowledgement not awaited), `routed` once the server acknowledged it by a barrier
     (when asked to wait for that), `queued` when it is kept durably and will be sent (link
-    down, or no acknowledgement in the time waited)."""
+    down, or no acknowledgement in the time waited).
+
+    `pending`: delivered with `deferred`, the batch is durable only once this transaction is
+    committed; the status holds from then, and its caller answers no sooner."""
 
     status: DeliveryStatus
+    pending: PendingCommit | None = None
 
 
 class StanzaSink(Protocol):
@@ -33,8 +44,10 @@ class StanzaSink(Protocol):
         the others are the caller's to deliver (a cluster's daemons claim them)."""
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
-                      remember: Sequence[str] = ()) -> DeliveryReport:
-        """Keep the stanzas, send them in order, report; `remember` caller-supplied keys."""
+                      remember: Sequence[str] = (), deferred: bool = False) -> DeliveryReport:
+        """Keep the stanzas, send them in order, report; `remember` caller-supplied keys.
+        `deferred`: the sink may report before the stanzas are durable, with the pending
+        transaction in the report (a caller that answers once it ends need not wait)."""
 
 
 class LinkPort(Protocol):

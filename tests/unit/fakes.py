@@ -41,7 +41,7 @@ class RecordingSink:
         return {key: "routed" for key in keys if key in self.remembered}
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
-                      remember: Sequence[str] = ()) -> DeliveryReport:
+                      remember: Sequence[str] = (), deferred: bool = False) -> DeliveryReport:
         if self.failure is not None:
             raise self.failure
         if self.delay:

@@ -31,7 +31,7 @@ class GatedSink(RecordingSink):
         self.deliveries = 0
 
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
-                      remember: Sequence[str] = ()) -> DeliveryReport:
+                      remember: Sequence[str] = (), deferred: bool = False) -> DeliveryReport:
         self.deliveries += 1
         self.entered.set()
         await self.gate.wait()
