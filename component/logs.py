@@ -103,9 +103,10 @@ class LineHandler(logging.StreamHandler[TextIO]):
         """A line in this handler's format, on one line already (as `one_line` or
         `json_line` leave it): the audit trail's lines of plain values are, as they are."""
         batch = self._batch
+        if batch:  # their write is due at the end of this loop turn
+            batch.append(line)
+            return
         batch.append(line)
-        if len(batch) > 1:
-            return  # its write is due at the end of this loop turn
         loop = self._loop
         if loop is None or not loop.is_running():
             try:
@@ -141,10 +142,12 @@ class LineHandler(logging.StreamHandler[TextIO]):
 def line_handler_for(log: logging.Logger) -> LineHandler | None:
     """The LineHandler that alone handles this logger's records, if there is one (not under
     pytest's log capture, say): only then may a line bypass `logging`."""
-    handlers = logging.root.handlers
-    if len(handlers) != 1 or log.handlers or log.filters or not log.propagate:
+    if log.handlers or log.filters or not log.propagate:
         return None
-    handler = handlers[0]
+    try:
+        [handler] = logging.root.handlers  # an unpacking: no len() call
+    except ValueError:
+        return None
     return handler if type(handler) is LineHandler and not handler.filters else None
 
 
