@@ -111,3 +111,18 @@ def test_plain_values_take_the_fast_path_to_the_same_bytes(fields: StartalkField
     assert fast.data == reference.data
     assert stanzas.carrier_xml(fields) == \
         f"<qtalk xmlns='{stanzas.QTALK_NS}'{stanzas._attrs(fields.carrier_attributes())}/>"
+
+
+@pytest.mark.parametrize(("fields", "carrier"), [
+    (StartalkFields(msg_type="1", ma_type="6", extend_info="e", body_id="b1",
+                    startalk_type="revoke", msec_times="42", carbon=True),
+     "<qtalk xmlns='urn:qtalk:message' msgType='1' maType='6' extendInfo='e' id='b1'"
+     " type='revoke' msec_times='42' carbon='true'/>"),
+    (StartalkFields(msg_type="1", extend_info="", body_id="b1"),
+     "<qtalk xmlns='urn:qtalk:message' msgType='1' extendInfo='' id='b1'/>"),
+    (StartalkFields(msg_type="1", extend_info="a'b", msec_times="42"),
+     "<qtalk xmlns='urn:qtalk:message' msgType='1' extendInfo='a&apos;b' msec_times='42'/>"),
+    (StartalkFields(), "<qtalk xmlns='urn:qtalk:message'/>"),
+])
+def test_carrier_golden(fields: StartalkFields, carrier: str) -> None:
+    assert stanzas.carrier_xml(fields) == carrier
