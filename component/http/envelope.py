@@ -7,6 +7,7 @@ server (component/http/protocol.py) writes it.
 
 from __future__ import annotations
 
+from operator import index
 from typing import Any
 
 import msgspec
@@ -21,7 +22,10 @@ JSON_CONTENT_TYPE = f"{JSON_TYPE}; charset=utf-8"
 RETRY_AFTER_SECONDS = 5
 
 
-class Answer(msgspec.Struct, frozen=True):
+class Answer(msgspec.Struct, frozen=True, gc=False):
+    """Untracked by the cycle collector (`gc=False`): numbers, bytes and a dict of strings,
+    which cannot lead back to it, and every request makes one."""
+
     status: int
     errcode: int
     body: bytes
@@ -38,7 +42,7 @@ class Answer(msgspec.Struct, frozen=True):
 
 def answer(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200,
            headers: dict[str, str] | None = None) -> Answer:
-    code = int(errcode)  # an ErrCode's int() is a call of its own: once
+    code = index(errcode)  # an ErrCode's exact int, once: int() is a type call (0.3k more)
     body = orjson.dumps({"ret": ret, "errcode": code, "errmsg": errmsg, "data": data})
     if status == 503 and not (headers and "Retry-After" in headers):
         headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
