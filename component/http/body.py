@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from types import GenericAlias
 from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_type_hints
@@ -31,16 +32,22 @@ def decode(raw: bytes, shape: type[T], limits: LimitsConfig | None = None,
            what: str = "body") -> T:
     """`raw` as `shape`, within its limits (413 over them; `limits` for a shape whose limits
     name settings); `what` names the document in errors about its whole."""
-    if _maybe_too_deep(raw):
+    # Every level opens with a bracket: with no more brackets than levels allowed (in strings
+    # too), a body cannot be too deep and is not walked (most bodies). They are counted as the
+    # bytes that deleting them removes: `bytes.count` parses its arguments into a tuple first,
+    # and two calls of it cost 1.3k instructions more than two of `replace`.
+    if len(raw) - len(raw.replace(b"[", b"").replace(b"{", b"")) > MAX_JSON_DEPTH:
         decode_json(raw)  # says exactly what is wrong: too deep, or not JSON at all
-    decoder = _DECODERS.get(shape) or _decoder(shape)
+    known = _KNOWN.get(shape)
+    if known is None or known.limits is not limits:
+        known = _know(shape, limits)
     try:
-        value: T = decoder.decode(raw)
+        value: T = known.decoder.decode(raw)
     except msgspec.MsgspecError as exc:
         value = _declared(raw, shape, exc, what)
     # A text takes at least a byte per character, an array two per item: a body no longer
     # than the smallest limit has nothing over any (most bodies: the check is skipped).
-    if isinstance(value, msgspec.Struct) and len(raw) > _smallest_limit(type(value), limits):
+    if len(raw) > known.smallest and isinstance(value, msgspec.Struct):
         check_limits(value, limits)
     return value
 
@@ -118,16 +125,30 @@ def _most(limit: Limit, limits: LimitsConfig | None) -> int:
     return limit.most if isinstance(limit.most, int) else int(getattr(limits, limit.most))
 
 
-_SMALLEST: dict[Any, tuple[LimitsConfig | None, int]] = {}
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A shape's decoder, and its smallest limit under the settings last given with it."""
+
+    limits: LimitsConfig | None
+    smallest: int
+    decoder: msgspec.json.Decoder[Any]
 
 
-def _smallest_limit(shape: Any, limits: LimitsConfig | None) -> int:
-    """The shape's smallest limit under these settings (kept until a reload replaces them)."""
-    known = _SMALLEST.get(shape)
-    if known is None or known[0] is not limits:
-        known = _SMALLEST[shape] = (limits, min(
-            (_most(limit, limits) for limit in shape_info(shape).limits), default=sys.maxsize))
-    return known[1]
+_KNOWN: dict[Any, _Known] = {}
+
+
+def _know(shape: Any, limits: LimitsConfig | None) -> _Known:
+    """The shape's entry for these settings (kept until a reload replaces them); the smallest
+    limit of a union is that of its Structs."""
+    members = (shape,) if _is_struct(shape) else get_args(shape)
+    smallest = min((_most(limit, limits) for member in members if _is_struct(member)
+                    for limit in shape_info(member).limits), default=sys.maxsize)
+    known = _KNOWN[shape] = _Known(limits, smallest, _DECODERS.get(shape) or _decoder(shape))
+    return known
+
+
+def _is_struct(shape: Any) -> bool:
+    return isinstance(shape, type) and issubclass(shape, msgspec.Struct)
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -173,8 +194,7 @@ def _decoder(shape: Any) -> msgspec.json.Decoder[Any]:
     """The shape's decoder; for a shape with `each` arrays, that of a subclass whose arrays
     hold the items' shape: one msgspec call decodes a body whose items are all good (the
     rule), and a body it refuses is decoded again as declared (`_declared`)."""
-    at_once = _items_at_once(shape) if isinstance(shape, type) \
-        and issubclass(shape, msgspec.Struct) and shape_info(shape).each else None
+    at_once = _items_at_once(shape) if _is_struct(shape) and shape_info(shape).each else None
     if at_once is None:
         decoder = _DECODERS[shape] = msgspec.json.Decoder(shape)
         return decoder
@@ -265,17 +285,13 @@ _NODES = bytes(c if c in b"[]{}" else ord("0") for c in range(256))
 def _maybe_too_deep(raw: bytes) -> bool:
     """False when the document (if it is JSON) is no deeper than MAX_JSON_DEPTH.
 
-    Every level opens with a bracket: with no more brackets than levels allowed (in strings
-    too), it cannot be too deep. (They are counted as the bytes that deleting them removes:
-    `bytes.count` parses its arguments into a tuple first, and two calls of it cost 1.3k
-    instructions more than two of `replace`.) Else, in C calls rather than a walk of the
-    decoded values (an array of 100 messages: 40 µs instead of 170): strings and scalars
-    become `0`, and each round removes the leaves, scalars and empty containers (as `0`, so
-    that a container they leave empty waits for the next round); a document of depth d is
-    gone after d rounds. A backslash may hide a quote: True, and the caller walks.
+    In C calls rather than a walk of the decoded values (an array of 100 messages: 40 µs
+    instead of 170): strings and scalars become `0`, and each round removes the leaves,
+    scalars and empty containers (as `0`, so that a container they leave empty waits for the
+    next round); a document of depth d is gone after d rounds. A backslash may hide a quote:
+    True, and the caller walks. (`decode` counts the brackets first: most bodies have too
+    few of them to be too deep, and do not come here.)
     """
-    if len(raw) - len(raw.replace(b"[", b"").replace(b"{", b"")) <= MAX_JSON_DEPTH:
-        return False
     if b"\\" in raw:
         return True
     nodes = b"0".join(raw.split(b'"')[::2]).translate(_NODES, b",: \t\r\n")

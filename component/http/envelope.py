@@ -8,6 +8,7 @@ server (component/http/protocol.py) writes it.
 from __future__ import annotations
 
 import asyncio
+from operator import index
 from typing import Any
 
 import msgspec
@@ -23,7 +24,11 @@ JSON_CONTENT_TYPE = f"{JSON_TYPE}; charset=utf-8"
 RETRY_AFTER_SECONDS = 5
 
 
-class Answer(msgspec.Struct, frozen=True):
+class Answer(msgspec.Struct, frozen=True, gc=False):
+    """Untracked by the cycle collector (`gc=False`), as every request makes one: numbers,
+    bytes and a dict of strings cannot lead back to it, and the pending transaction (`after`)
+    that can, through the callback that writes it, drops its callbacks once it ends."""
+
     status: int
     errcode: int
     body: bytes
@@ -45,7 +50,7 @@ class Answer(msgspec.Struct, frozen=True):
 def answer(ret: bool, errcode: int, errmsg: str, data: Any, *, status: int = 200,
            headers: dict[str, str] | None = None, after: PendingCommit | None = None
            ) -> Answer:
-    code = int(errcode)  # an ErrCode's int() is a call of its own: once
+    code = index(errcode)  # an ErrCode's exact int, once: int() is a type call (0.3k more)
     body = orjson.dumps({"ret": ret, "errcode": code, "errmsg": errmsg, "data": data})
     if status == 503 and not (headers and "Retry-After" in headers):
         headers = {**(headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -32,7 +32,7 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self._statuses = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode()
                           for s in HTTPStatus}
-        self._date_at = 0
+        self._date_at = 0.0  # the second (a float: compared with time.time()) of self._date
         self._date = b""
 
     async def listen(self, host: str, port: int) -> None:
@@ -72,10 +72,12 @@ class HttpServer:
     def encode(self, reply: Answer, request_id: str, *, keep_alive: bool,
                with_body: bool = True) -> bytes:
         """The answer's bytes: status line, headers (a Date recomputed once a second)."""
-        now = int(time.time())
-        if now != self._date_at:
-            self._date_at = now
-            self._date = b"Date: " + email.utils.formatdate(now, usegmt=True).encode() + b"\r\n"
+        now = time.time()
+        if not 0.0 <= now - self._date_at < 1.0:  # floats: an int() is a call (0.5k)
+            second = int(now)
+            self._date_at = float(second)
+            self._date = b"Date: " + email.utils.formatdate(second, usegmt=True).encode() \
+                + b"\r\n"
         head = (f"Content-Type: {reply.content_type}\r\nContent-Length: {len(reply.body)}\r\n"
                 f"X-Request-Id: {request_id}\r\n")
         if reply.headers:

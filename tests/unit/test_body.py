@@ -7,7 +7,14 @@ import pytest
 
 from component.errors import ApiError, BadField, BadJson, ErrCode, TooLarge
 from component.http import body as fields
-from component.http.shapes import ClearStaff, MucMembers, Recipient, SendMessage, SendNotify
+from component.http.shapes import (
+    AddHost,
+    ClearStaff,
+    MucMembers,
+    Recipient,
+    SendMessage,
+    SendNotify,
+)
 from tests.unit.http_apps import make_config
 
 LIMITS = make_config(limits={"max_items": 2, "max_body_chars": 5}).limits
@@ -103,3 +110,26 @@ def test_the_quick_depth_check_agrees_with_the_walk(levels: int, shape: tuple[by
         except BadJson as exc:
             refusal = exc.message
         assert fields._maybe_too_deep(raw) == ("deeper than" in refusal), raw
+
+
+def test_decode_caps_the_depth_before_the_shape() -> None:
+    """The brackets are counted before the shape's decoder runs: one level more than the cap
+    is refused as too deep, not as a bad recipient; at the cap, the recipient is refused."""
+    def nested(levels: int) -> bytes:
+        return b'{"From":"a","Body":"","To":' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+
+    at_cap = fields.decode(nested(fields.MAX_JSON_DEPTH), SendMessage, LIMITS)
+    assert [str(entry) for entry in fields.items(at_cap, "to")] == \
+        ["item: a JSON object was expected"]
+    too_deep = refused(nested(fields.MAX_JSON_DEPTH + 1), SendMessage)
+    assert (type(too_deep), too_deep.message) == (BadJson, "JSON nested deeper than 32 levels")
+    many_in_a_string = b'{"From":"a","To":[{"User":"b"}],"Body":"' + b"[{" * 40 + b'"}'
+    assert fields.decode(many_in_a_string, SendMessage, LIMITS.__class__()).body == "[{" * 40
+
+
+def test_the_limits_of_a_union_s_struct_apply() -> None:
+    raw = b'{"host":"' + b"a" * 254 + b'"}'
+    with pytest.raises(TooLarge) as caught:
+        fields.decode_as(raw, AddHost | list[msgspec.Raw])
+    assert caught.value.message == "host: 254 characters, the limit is 253"
+    assert fields.decode_as(raw[:-3] + b'"}', AddHost | list[msgspec.Raw]).host == "a" * 253

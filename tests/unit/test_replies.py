@@ -8,8 +8,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from component.errors import BadField, NoSuchUser
-from component.http.replies import batch_reply
+from component.errors import BadField, LinkDown, NoSuchUser
+from component.http.envelope import Answer, failure_answer
+from component.http.replies import batch_reply, single_reply
 from component.services.messages import ItemOutcome, SendResult
 
 # Any text orjson writes: quotes, backslashes, control characters, every plane.
@@ -75,3 +76,14 @@ def test_the_answer_bytes_are_pinned() -> None:
         b'"data":{"status":"routed","items":[{"index":0,"to":"bob","ok":true,"id":"m1"},'
         b'{"index":1,"to":"carol","ok":true,"id":"m0","duplicate":true,"status":"queued"},'
         b'{"index":2,"to":"","ok":false,"errcode":1002,"errmsg":"To: must not be empty"}]}}')
+
+
+def test_single_answers_and_refusals_are_pinned() -> None:
+    """The errcode is an exact int in the answer and its body (the audit line writes it)."""
+    accepted = single_reply(SendResult([ItemOutcome("bob", id="m1")], "routed"))
+    assert accepted == Answer(200, 0, b'{"ret":true,"errcode":0,"errmsg":"success","data":'
+                                      b'{"id":"m1","status":"routed"}}')
+    refused = failure_answer(LinkDown("the link is down"))
+    assert refused == Answer(503, 2001, b'{"ret":false,"errcode":2001,"errmsg":'
+                                        b'"the link is down","data":""}', {"Retry-After": "5"})
+    assert (type(accepted.errcode), type(refused.errcode)) == (int, int)
