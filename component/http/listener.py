@@ -34,6 +34,19 @@ class HttpServer:
                           for s in HTTPStatus}
         self._date_at = 0.0  # the second (a float: compared with time.time()) of self._date
         self._date = b""
+        # Connections whose answers wait for the end of the loop turn (HttpConnection.send).
+        self.held: list[HttpConnection] = []
+
+    def hold(self, connection: HttpConnection) -> None:
+        """Write `connection`'s answers with the rest of the turn's, on the loop's next pass."""
+        if not self.held:
+            connection.loop.call_soon(self._send_held)
+        self.held.append(connection)
+
+    def _send_held(self) -> None:
+        held, self.held = self.held, []
+        for connection in held:
+            connection.send_held()
 
     async def listen(self, host: str, port: int) -> None:
         self._server = await asyncio.get_running_loop().create_server(

@@ -68,6 +68,7 @@ class WrittenTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written: list[bytes] = []
+        self.closed_after = -1  # how many writes came before close(); -1: not closed
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 40000) if name == "peername" else default
@@ -85,7 +86,7 @@ class WrittenTransport(asyncio.Transport):
         pass
 
     def close(self) -> None:
-        pass
+        self.closed_after = len(self.written)
 
     def abort(self) -> None:
         pass

@@ -1,6 +1,7 @@
 """Handlers run in a task, the connection's worker (component/http/protocol.py `_answer`):
 the libraries under them may need the current task, requests read ahead are answered in
-order, and the worker ends with its connection."""
+order, and the worker ends with its connection. Answers leave at the end of the loop turn,
+a connection's together (`HttpConnection.send`)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,16 @@ LIMITS = ServerLimits(request_timeout=5, idle_timeout=5, max_connections=8)
 
 
 async def written(transport: WrittenTransport, count: int) -> list[bytes]:
+    """The first `count` answers written, apart (one write may carry several)."""
     for _ in range(100 * count):
-        if len(transport.written) >= count:
+        if len(answers_in(transport.written)) >= count:
             break
         await asyncio.sleep(0)
-    return transport.written
+    return answers_in(transport.written)
+
+
+def answers_in(writes: list[bytes]) -> list[bytes]:
+    return [b"HTTP/1.1 " + answer for answer in b"".join(writes).split(b"HTTP/1.1 ")[1:]]
 
 
 async def test_a_handler_that_needs_the_current_task_has_one() -> None:
@@ -102,3 +108,22 @@ async def test_one_worker_serves_a_connection_and_ends_with_it() -> None:
             await asyncio.sleep(0)
         assert worker.done(), ending
         assert connection.worker is None, ending
+
+
+async def test_a_turns_answers_leave_together_after_it() -> None:
+    """Pipelined requests answered in one turn leave in one write, at the turn's end; an
+    answer that closes the connection is written before the close."""
+    server = HttpServer(message_app(make_config(), RecordingSink()), LIMITS)
+    connection = HttpConnection(server)
+    transport = WrittenTransport()
+    connection.connection_made(transport)
+    connection.data_received(b"GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n" * 3)
+    assert transport.written == []  # held to the turn's end
+    answers = await written(transport, 3)
+    assert len(transport.written) == 1
+    assert len(answers) == 3
+    connection.data_received(b"GET /healthz HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
+    answers = await written(transport, 4)
+    assert answers[3].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Connection: close" in answers[3]
+    assert transport.closed_after == 2  # the last answer, then the close
