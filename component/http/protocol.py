@@ -350,10 +350,9 @@ class HttpConnection(asyncio.Protocol):
         self.unsent.append(data)
 
     def send_held(self) -> None:
-        unsent = self.unsent
-        if unsent and self.transport is not None:
-            self.transport.write(unsent[0] if len(unsent) == 1 else b"".join(unsent))
-        unsent.clear()
+        if self.transport is not None:
+            self.transport.write(b"".join(self.unsent))  # one answer: the same bytes
+        self.unsent.clear()
 
     # -- refusals, deadlines and closing ---------------------------------------------------
 
