@@ -342,9 +342,9 @@ class HttpConnection(asyncio.Protocol):
         """Bytes for the client, written at the end of the loop turn with every connection's.
 
         The answers a commit releases are made one after another (`_committed`); written as
-        each is made, each write woke the load's reader anew (a wake-up of a sleeping reader is most of
-        a write's kernel time: bench/RESULTS.md). Written together, the first wakes it and the
-        rest find it awake; a connection's pipelined answers leave in one write."""
+        each is made, each write woke the load's reader anew (a wake-up of a sleeping reader
+        is most of a write's kernel time: bench/RESULTS.md). Written together, the first wakes
+        it and the rest find it awake; a connection's pipelined answers leave in one write."""
         if not self.unsent:
             self.server.hold(self)
         self.unsent.append(data)
