@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("component.http.server")
 
 MAX_HEAD_BYTES = 8192
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MAX_HEADERS = 100
 QUEUED_REQUESTS = 16  # pipelined requests read ahead before reading pauses
 
@@ -74,6 +75,7 @@ class HttpConnection(asyncio.Protocol):
         self.unsent: list[bytes] = []  # answers held to the end of the loop turn (`send`)
         # The request being read:
         self.receiving = False
+        self.continue_due = False  # its 100 (Continue) waits for the answers before it
         self.target = b""
         self.headers: dict[str, str] = {}
         self.head_bytes = 0
@@ -206,7 +208,10 @@ class HttpConnection(asyncio.Protocol):
             self._stop(self.refused)  # its body is never read: the connection ends with it
         elif "expect" in headers and headers["expect"].lower() == "100-continue" \
                 and self.transport:
-            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if self.busy or self.queue:  # pipelined: after the answers before it (`_next`)
+                self.continue_due = True
+            else:
+                self.send(CONTINUE)
 
     def on_body(self, chunk: bytes) -> None:
         self.body_bytes += len(chunk)
@@ -219,7 +224,7 @@ class HttpConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         request = self.request
         assert request is not None
-        self.receiving = False
+        self.receiving = self.continue_due = False  # its body is here: no 100 needed
         self.deadline = 0.0
         body = self.body
         if body:  # else the request's default, b""
@@ -250,6 +255,9 @@ class HttpConnection(asyncio.Protocol):
                     self.close()
                 elif not self.receiving:
                     self.deadline = time.monotonic() + self.limits.idle_timeout
+                elif self.continue_due:  # the request being read is next: its 100 now
+                    self.continue_due = False
+                    self.send(CONTINUE)
                 return
             request, refused, keep_alive, started = self.queue.popleft()
             if not self.reading and len(self.queue) < QUEUED_REQUESTS // 2 and self.transport:

@@ -226,6 +226,21 @@ async def test_expect_100_continue_only_after_the_gate(served: Served) -> None:
     assert await refused.closed()  # its body is never read
 
 
+async def test_expect_100_continue_waits_for_the_answers_before_it(served: Served) -> None:
+    """A pipelined request's 100 (Continue) comes after the answers to those before it: an
+    interim answer is read as one to the request whose answer is due."""
+    connection = await served.connect()
+    head = post("send_message", extra="Expect: 100-continue\r\n")[:-len(CHAT)]
+    await connection.send(post("send_message") + head)
+    (first,) = await connection.read()
+    assert first.status == 200
+    (interim,) = await connection.read()
+    assert interim.status == 100
+    await connection.send(CHAT)
+    (reply,) = await connection.read()
+    assert reply.status == 200
+
+
 async def test_a_chunked_body_is_read(served: Served) -> None:
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part)
                       for part in (CHAT[:10], CHAT[10:])) + b"0\r\n\r\n"
