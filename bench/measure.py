@@ -177,7 +177,8 @@ class Round:
         record["daemon_cores"] = ((sidecar.cpu() - daemon_a) / window) if sidecar else 0.0
         record["daemon_kernel_cores"] = ((sidecar.kernel_cpu() - kernel_a) / window) \
             if sidecar else 0.0
-        record["daemon_switches"] = (sidecar.context_switches() - switches_a) if sidecar else 0
+        record["daemon_switches_per_s"] = ((sidecar.context_switches() - switches_a) / window) \
+            if sidecar else 0.0
         record["delivered_window"] = sum(r.counter.count for r in receivers) - count_a
         if tracer is not None:
             answered = record.get("requests", 0) - record.get("non2xx", 0)
@@ -305,7 +306,7 @@ class Round:
                 record["daemon_kernel_us_per_request"] = \
                     1e6 * record.get("daemon_kernel_cores", 0.0) / record["answered_per_s"]
                 record["daemon_switches_per_request"] = \
-                    record.get("daemon_switches", 0) / seconds / record["answered_per_s"]
+                    record.get("daemon_switches_per_s", 0.0) / record["answered_per_s"]
         latencies = sorted(x / 1e6 for r in receivers for x in r.counter.latencies)
         if latencies:
             record.update(lat_n=len(latencies), lat_max=latencies[-1], **{
