@@ -150,6 +150,14 @@ RATIOS = [
           "lat_p99"),
     Ratio("delivery p99, arrays at 1,000 msgs/s / ejabberd API", "latqb", "latej", "lat_p99"),
     Ratio("delivery p99, raw link floor / ejabberd API", "latfl", "latej", "lat_p99"),
+    # The floors of the p99 target: a sidecar's extra hop at its least, and with what the
+    # daemon keeps (an outbox, a barrier, an audit line).
+    Ratio("delivery p99 at 1,000/s, bare httptools floor / ejabberd API", "latfh", "latej",
+          "lat_p99"),
+    Ratio("delivery p99 at 1,000/s, durable floor / ejabberd API", "latfd", "latej",
+          "lat_p99"),
+    Ratio("delivery p99 at 1,000/s, send_message / durable floor", "latqm", "latfd",
+          "lat_p99"),
     Ratio("groupchat copies/s (to last), ours / ejabberd API", "gqm16", "gej16",
           "to_last_per_s"),
     Ratio("groupchat server CPU per copy, ours / ejabberd API", "gqm16", "gej16",

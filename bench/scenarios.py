@@ -115,6 +115,10 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("latqb", "rate", "daemon", f"our arrays of {BATCH}, 10 req/s", QT,
              per_request=BATCH, rate=10.0),
     Scenario("latfl", "rate", "raw", "raw component link, 1,000 msgs/s (floor)"),
+    Scenario("latfh", "rate", "floor", "floor: bare httptools protocol, 1,000 req/s", EJ_API,
+             floor="bench.floor_httptools"),
+    Scenario("latfd", "rate", "floor", "floor: httptools + outbox, barrier, audit, 1,000 req/s",
+             EJ_API, floor="bench.floor_durable"),
     Scenario("gej16", "wrk", "ejabberd", "groupchat via /api/send_message", EJ_API,
              group=True),
     Scenario("gqm16", "wrk", "daemon", "groupchat via our send_message", QM, group=True),
@@ -122,4 +126,4 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
 
 DEFAULT = ("ej16", "qm16n", "fa16", "qm16", "fh16", "fd16", "qt16", "qb16", "qt16m", "qb16m",
            "qt16n", "qb16n", "flco", "flpm", "flpr", "latej", "latqm", "latqt", "latqtn", "latqb",
-           "latfl", "gej16", "gqm16")
+           "latfl", "latfh", "latfd", "gej16", "gqm16")
