@@ -28,6 +28,10 @@ import orjson
 import uvloop
 
 from bench.xmpp import component_handshake
+from component.errors import ApiError
+from component.jid import Jid, JidError
+from component.xmpp import fragment
+from component.xmpp.stanzas import StartalkFields, build_message
 
 ANSWER = b"0"  # what ejabberd's send_message answers on success
 STREAM_END = b"</stream:stream>"
@@ -47,6 +51,36 @@ class ChatMessage(NamedTuple):
 
 def chat_message(body: bytes) -> ChatMessage:
     """The one stanza for a send_message body; every attribute and text escaped."""
+    kind, sender, to, text, subject = _request(body)
+    stanza_id = f"floor{next(_ids)}"
+    head = (f"<message type={quoteattr(kind)} id='{stanza_id}' "
+            f"from={quoteattr(sender)} to={quoteattr(to)}>")
+    subject_element = f"<subject>{escape(subject)}</subject>" if subject else ""
+    data = f"{head}{subject_element}<body>{escape(text)}</body></message>".encode()
+    return ChatMessage(stanza_id, sender, to, data)
+
+
+def startalk_message(body: bytes) -> ChatMessage:
+    """The same request's message as the daemon writes it for send_message (its builder: the
+    body's Startalk attributes, the qtalk carrier; no carbon), so that the server's share of
+    a message is the daemon's (`--shape message`)."""
+    kind, sender, to, text, _ = _request(body)
+    stanza_id = f"floor{next(_ids)}"
+    fields = StartalkFields(msg_type="1", extend_info="", msec_times=fragment.epoch_ms())
+    try:
+        stanza = build_message(Jid.parse(sender), Jid.parse(to), stanza_id=stanza_id,
+                               msg_type=kind, body=text, fields=fields)
+    except (JidError, ApiError) as exc:
+        raise BadRequest(str(exc)) from None
+    return ChatMessage(stanza_id, sender, to, stanza.data)
+
+
+SHAPES: dict[str, Callable[[bytes], ChatMessage]] = {
+    "plain": chat_message, "message": startalk_message}
+
+
+def _request(body: bytes) -> tuple[str, str, str, str, str]:
+    """type, from, to, body and subject of ejabberd's send_message JSON."""
     try:
         request = orjson.loads(body)
         sender, to, text = request["from"], request["to"], request["body"]
@@ -55,13 +89,7 @@ def chat_message(body: bytes) -> ChatMessage:
         raise BadRequest(str(exc)) from None
     if not all(isinstance(v, str) for v in (sender, to, text, subject)):
         raise BadRequest("from, to, subject and body are strings")
-    kind = request.get("type") or "chat"
-    stanza_id = f"floor{next(_ids)}"
-    head = (f"<message type={quoteattr(str(kind))} id='{stanza_id}' "
-            f"from={quoteattr(sender)} to={quoteattr(to)}>")
-    subject_element = f"<subject>{escape(subject)}</subject>" if subject else ""
-    data = f"{head}{subject_element}<body>{escape(text)}</body></message>".encode()
-    return ChatMessage(stanza_id, sender, to, data)
+    return str(request.get("type") or "chat"), sender, to, text, subject
 
 
 def chat_stanza(body: bytes) -> bytes:
@@ -82,6 +110,7 @@ class FloorLink:
     server: str  # the server's, which answers pings
     store: Path  # a file the floor may keep an outbox in
     on_data: Callable[[bytes], None] = _ignore
+    message: Callable[[bytes], ChatMessage] = chat_message  # the stanza's shape (`--shape`)
 
 
 Closer = Callable[[], Awaitable[None]]
@@ -99,7 +128,7 @@ async def _read(reader: asyncio.StreamReader, link: FloorLink) -> None:
 async def _main(args: argparse.Namespace, serve: Serve) -> None:
     reader, writer = await component_handshake(args.component_port, args.domain, args.secret)
     link = FloorLink(writer, args.domain, args.server or args.domain.partition(".")[2],
-                     Path(args.store))
+                     Path(args.store), message=SHAPES[args.shape])
     reading = asyncio.create_task(_read(reader, link))
     stop_serving = await serve(link, args.port)
     stop = asyncio.Event()
@@ -122,4 +151,7 @@ def run(serve: Serve, description: str) -> None:
     parser.add_argument("--server", default="", help="the server's domain (default: the "
                         "component's without its first label)")
     parser.add_argument("--store", default="floor.db", help="a file for an outbox")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="plain",
+                        help="the stanza: ejabberd's plain chat message, or the daemon's "
+                        "(bench.floor_httptools only)")
     uvloop.run(_main(parser.parse_args(), serve))

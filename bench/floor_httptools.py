@@ -11,11 +11,12 @@ llhttp refuses closes the connection. Same request, stanza and link as `bench.fl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import cast
 
 import httptools
 
-from bench.floor import ANSWER, BadRequest, Closer, FloorLink, chat_stanza, run
+from bench.floor import ANSWER, BadRequest, ChatMessage, Closer, FloorLink, chat_message, run
 from devenv.proc import LOOPBACK
 
 PATH = b"/api/send_message"
@@ -34,8 +35,10 @@ NOT_FOUND = _response(b"404 Not Found", b"")
 class FloorProtocol(asyncio.Protocol):
     """One connection: llhttp's callbacks collect a request, its completion answers it."""
 
-    def __init__(self, link: asyncio.StreamWriter) -> None:
+    def __init__(self, link: asyncio.StreamWriter,
+                 message: Callable[[bytes], ChatMessage] = chat_message) -> None:
         self.link = link
+        self.message = message  # the stanza's shape
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.url = b""
@@ -72,7 +75,7 @@ class FloorProtocol(asyncio.Protocol):
         if self.url != PATH or self.parser.get_method() != b"POST":
             return NOT_FOUND
         try:
-            self.link.write(chat_stanza(b"".join(self.body)))
+            self.link.write(self.message(b"".join(self.body)).data)
         except BadRequest:
             return BAD_REQUEST
         return OK
@@ -80,7 +83,7 @@ class FloorProtocol(asyncio.Protocol):
 
 async def serve(link: FloorLink, port: int) -> Closer:
     server = await asyncio.get_running_loop().create_server(
-        lambda: FloorProtocol(link.writer), LOOPBACK, port)
+        lambda: FloorProtocol(link.writer, link.message), LOOPBACK, port)
     return closer(server)
 
 

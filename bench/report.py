@@ -126,6 +126,11 @@ RATIOS = [
     # Where the 1.5× target sits: a sidecar that parses, forwards and keeps nothing, against
     # the naive one. Below 1.5, the target asks more than the bare floor delivers.
     Ratio("floor: bare httptools protocol / naive aiohttp sidecar", "fh16", "fa16", D),
+    # The same, writing the daemon's message (the server's share of a message is then ours).
+    Ratio("floor writing the daemon's message: bare httptools / naive aiohttp sidecar",
+          "fhm16", "fa16", D),
+    Ratio("send_message, carbons off / bare httptools floor writing the daemon's message",
+          "qm16n", "fhm16", D),
     Ratio("send_message, carbons off / bare httptools floor", "qm16n", "fh16", D),
     Ratio("sidecar CPU per request, send_message carbons off / httptools floor", "qm16n",
           "fh16", "daemon_us_per_request"),

@@ -6,9 +6,9 @@ all online and counting. Names: `ej` ejabberd's own `/api/send_message` (the anc
 `send_message`, `qt` our `send_thirdmessage`, `qb` the same with arrays of 100, `fl` the raw
 component link (no HTTP), `fa`, `fh` and `fd` the floor sidecars (the anchor's request served by
 naive aiohttp, by a bare httptools protocol, or by that protocol keeping what the daemon keeps:
-bench.floor), `g` groupchat; `16` wrk's
-connections; `m` outbox in memory (`[delivery] durable = false`); `n` no XEP-0280 carbons
-(`xmpp.carbons = false`); `lat` the fixed-rate latency runs.
+bench.floor; `fhm` the bare one writing the daemon's message instead of the plain one),
+`g` groupchat; `16` wrk's connections; `m` outbox in memory (`[delivery] durable = false`);
+`n` no XEP-0280 carbons (`xmpp.carbons = false`); `lat` the fixed-rate latency runs.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Scenario:
     carbons: bool = True       # the daemon's XEP-0280 sent copies (ejabberd's API sends none)
     group: bool = False
     rate: float = 1000.0       # requests/s of the latency runs
-    shape: str = "plain"       # raw link: plain message, or the daemon's wire shape
+    shape: str = "plain"       # raw link, bare floor: plain message, or the daemon's shape
     floor: str = ""            # a floor sidecar: its module
 
     def body(self, hosts: Hosts, text: str = BODY) -> bytes:
@@ -90,6 +90,8 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
              EJ_API, floor="bench.floor_httptools"),
     Scenario("fd16", "wrk", "floor", "floor: httptools + outbox, barrier, audit line at "
              "their least", EJ_API, floor="bench.floor_durable"),
+    Scenario("fhm16", "wrk", "floor", "floor: bare httptools protocol writing the daemon's "
+             "message", EJ_API, floor="bench.floor_httptools", shape="message"),
     Scenario("qt16", "wrk", "daemon", "our send_thirdmessage, 1 per request", QT),
     Scenario("qb16", "wrk", "daemon", f"our send_thirdmessage, arrays of {BATCH}", QT,
              per_request=BATCH),
@@ -124,6 +126,6 @@ ALL: dict[str, Scenario] = {s.name: s for s in [
     Scenario("gqm16", "wrk", "daemon", "groupchat via our send_message", QM, group=True),
 ]}
 
-DEFAULT = ("ej16", "qm16n", "fa16", "qm16", "fh16", "fd16", "qt16", "qb16", "qt16m", "qb16m",
-           "qt16n", "qb16n", "flco", "flpm", "flpr", "latej", "latqm", "latqt", "latqtn", "latqb",
-           "latfl", "latfh", "latfd", "gej16", "gqm16")
+DEFAULT = ("ej16", "qm16n", "fa16", "qm16", "fh16", "fhm16", "fd16", "qt16", "qb16", "qt16m",
+           "qb16m", "qt16n", "qb16n", "flco", "flpm", "flpr", "latej", "latqm", "latqt", "latqtn",
+           "latqb", "latfl", "latfh", "latfd", "gej16", "gqm16")

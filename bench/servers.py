@@ -128,12 +128,13 @@ class FloorProcess(SidecarProcess):
     listens."""
 
     def __init__(self, server: EjabberdServer, workdir: Path, name: str, *, module: str,
-                 pinned: bool) -> None:
+                 shape: str, pinned: bool) -> None:
         super().__init__(workdir, name, pinned=pinned)
         self._spawn([sys.executable, "-m", module, "--port", str(self.port),
                      "--component-port", str(server.component_port),
                      "--domain", server.component_domain, "--secret", server.secret,
-                     "--server", server.host, "--store", str(workdir / f"{name}.db")])
+                     "--server", server.host, "--store", str(workdir / f"{name}.db"),
+                     "--shape", shape])
 
 
 def start_sidecar(server: EjabberdServer, scenario: Scenario, workdir: Path, name: str, *,
@@ -141,7 +142,8 @@ def start_sidecar(server: EjabberdServer, scenario: Scenario, workdir: Path, nam
     """A fresh process for one run alone: the daemon, a floor reference, or none (ejabberd's
     own API, the raw link)."""
     if scenario.target == "floor":
-        return FloorProcess(server, workdir, name, module=scenario.floor, pinned=pinned)
+        return FloorProcess(server, workdir, name, module=scenario.floor, shape=scenario.shape,
+                            pinned=pinned)
     if scenario.target == "daemon":
         return DaemonProcess(server, workdir, name, durable=scenario.durable,
                              carbons=scenario.carbons, pinned=pinned,
