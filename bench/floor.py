@@ -27,11 +27,10 @@ from xml.sax.saxutils import escape, quoteattr
 import orjson
 import uvloop
 
+from bench import flood
 from bench.xmpp import component_handshake
 from component.errors import ApiError
-from component.jid import Jid, JidError
-from component.xmpp import fragment
-from component.xmpp.stanzas import StartalkFields, build_message
+from component.jid import JidError
 
 ANSWER = b"0"  # what ejabberd's send_message answers on success
 STREAM_END = b"</stream:stream>"
@@ -61,18 +60,17 @@ def chat_message(body: bytes) -> ChatMessage:
 
 
 def startalk_message(body: bytes) -> ChatMessage:
-    """The same request's message as the daemon writes it for send_message (its builder: the
-    body's Startalk attributes, the qtalk carrier; no carbon), so that the server's share of
-    a message is the daemon's (`--shape message`)."""
-    kind, sender, to, text, _ = _request(body)
-    stanza_id = f"floor{next(_ids)}"
-    fields = StartalkFields(msg_type="1", extend_info="", msec_times=fragment.epoch_ms())
+    """The request's message as the daemon writes it for a send_message to one user (the
+    body's Startalk attributes, the qtalk carrier; no carbon), as `bench.flood --shape
+    message` writes it, so that the server's share of a message is the daemon's (`--shape
+    message`). A chat message, whatever type the request names."""
+    _, sender, to, text, _ = _request(body)
+    n = next(_ids)
     try:
-        stanza = build_message(Jid.parse(sender), Jid.parse(to), stanza_id=stanza_id,
-                               msg_type=kind, body=text, fields=fields)
+        data = flood.message(n, sender, to, text, "message")
     except (JidError, ApiError) as exc:
         raise BadRequest(str(exc)) from None
-    return ChatMessage(stanza_id, sender, to, stanza.data)
+    return ChatMessage(f"f{n}", sender, to, data)
 
 
 SHAPES: dict[str, Callable[[bytes], ChatMessage]] = {
