@@ -150,6 +150,5 @@ def run(serve: Serve, description: str) -> None:
                         "component's without its first label)")
     parser.add_argument("--store", default="floor.db", help="a file for an outbox")
     parser.add_argument("--shape", choices=sorted(SHAPES), default="plain",
-                        help="the stanza: ejabberd's plain chat message, or the daemon's "
-                        "(bench.floor_httptools only)")
+                        help="the stanza: ejabberd's plain chat message, or the daemon's")
     uvloop.run(_main(parser.parse_args(), serve))

@@ -4,27 +4,27 @@
 
 What a sidecar written in an afternoon looks like: aiohttp's web stack with its defaults,
 `POST /api/send_message` with ejabberd's JSON, one stanza per request written to the link
-(`bench.floor` has what both floors share). Measurement only.
+(`bench.floor` has what the floors share). Measurement only.
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from bench.floor import ANSWER, BadRequest, Closer, FloorLink, chat_stanza, run
+from bench.floor import ANSWER, BadRequest, Closer, FloorLink, run
 from devenv.proc import LOOPBACK
 
 
-def application(link: asyncio.StreamWriter) -> web.Application:
+def application(link: FloorLink) -> web.Application:
+    writer = link.writer
+
     async def send_message(request: web.Request) -> web.Response:
         try:
-            stanza = chat_stanza(await request.read())
+            stanza = link.message(await request.read()).data
         except BadRequest as exc:
             return web.Response(status=400, text=str(exc))
-        link.write(stanza)
-        await link.drain()
+        writer.write(stanza)
+        await writer.drain()
         return web.Response(body=ANSWER, content_type="application/json")
 
     app = web.Application()
@@ -33,7 +33,7 @@ def application(link: asyncio.StreamWriter) -> web.Application:
 
 
 async def serve(link: FloorLink, port: int) -> Closer:
-    runner = web.AppRunner(application(link.writer))
+    runner = web.AppRunner(application(link))
     await runner.setup()
     await web.TCPSite(runner, LOOPBACK, port).start()
     return runner.cleanup

@@ -27,7 +27,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bench.floor import BadRequest, ChatMessage, Closer, FloorLink, chat_message, run
+from bench.floor import BadRequest, ChatMessage, Closer, FloorLink, run
 from bench.floor_httptools import BAD_REQUEST, NOT_FOUND, OK, PATH, FloorProtocol, closer
 from component.services.delivery import BARRIER_INTERVAL  # paced as the daemon's
 from devenv.proc import LOOPBACK
@@ -52,7 +52,7 @@ class DurableProtocol(FloorProtocol):
     """FloorProtocol whose requests are answered by the turn's commit, not at once."""
 
     def __init__(self, outbox: TurnOutbox) -> None:
-        super().__init__(outbox.link.writer)
+        super().__init__(outbox.link.writer, outbox.link.message)
         self.outbox = outbox
         self.remote = ""
 
@@ -68,7 +68,7 @@ class DurableProtocol(FloorProtocol):
         if self.url != PATH or self.parser.get_method() != b"POST":
             return NOT_FOUND
         try:
-            return chat_message(b"".join(self.body))
+            return self.message(b"".join(self.body))
         except BadRequest:
             return BAD_REQUEST
 
