@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make` needs from Debian, only when it is missing; safe to rerun.
-#   install-deps.sh venv     python3-venv (Debian's python3 lacks ensurepip without it); $PYTHON
-#                            is the interpreter make builds the venv with (default python3)
+#   install-deps.sh venv     python3-venv (Debian's python3 lacks ensurepip without it), and gcc
+#                            and python3-dev, which mypyc needs to compile the request path
+#                            (setup.py); $PYTHON is the interpreter make builds the venv with
 #   install-deps.sh servers  ejabberd, prosody and redis-server for the real-server test tier
 #   install-deps.sh bench    for `make bench`: wrk (the HTTP load), strace (syscalls per request),
 #                            and py-spy (the profile) into the project's .venv when it exists
@@ -13,6 +14,10 @@ missing=()
 case "${1:-}" in
   venv)
     "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+    command -v gcc >/dev/null || missing+=(gcc)
+    [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
+    include=$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_path("include"))')
+    [ -e "$include/Python.h" ] || missing+=(python3-dev)
     ;;
   servers)
     if ! command -v erl >/dev/null || ! compgen -G '/usr/lib/*/ejabberd-*/ebin/ejabberd.app' >/dev/null; then

@@ -8,6 +8,7 @@ import email.utils
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
 from component.http.envelope import Answer
 from component.http.pipeline import Pipeline
@@ -30,6 +31,7 @@ class HttpServer:
         self.connections: set[HttpConnection] = set()
         self.closing = False
         self._server: asyncio.Server | None = None
+        self.port = 0  # the bound port, once listening
         self._statuses = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode()
                           for s in HTTPStatus}
         self._date_at = 0.0  # the second (a float: compared with time.time()) of self._date
@@ -51,12 +53,10 @@ class HttpServer:
     async def listen(self, host: str, port: int) -> None:
         self._server = await asyncio.get_running_loop().create_server(
             lambda: HttpConnection(self), host, port, reuse_address=True)
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        assert self._server.sockets
-        return int(self._server.sockets[0].getsockname()[1])
+        # Read through Any: typeshed says a tuple, uvloop gives a list, and compiled code
+        # (setup.py) checks a declared type.
+        server: Any = self._server
+        self.port = int(server.sockets[0].getsockname()[1])
 
     async def run_deadlines(self) -> None:
         """Forever: close connections past their deadline, once a quarter second."""

@@ -14,8 +14,8 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from component.config import Integrator
-from component.http.audit import Facts
 from component.http.envelope import Answer
+from component.http.facts import Facts
 
 if TYPE_CHECKING:
     from component.http.pipeline import Settings

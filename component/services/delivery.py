@@ -29,7 +29,7 @@ from component.config import DeliveryConfig
 from component.errors import OUTBOX_FAILED, ApiError, InternalError, LinkDown, OutboxFull
 from component.services.ack_waits import AckWaits
 from component.services.ports import DeliveryReport, LinkPort, OutboxPort
-from component.store.outbox import OutboxRow
+from component.store.outbox import Entry
 from component.xmpp.stanzas import Stanza
 
 log = logging.getLogger(__name__)
@@ -43,14 +43,6 @@ ACCEPTED, ROUTED, QUEUED = (DeliveryReport("accepted"), DeliveryReport("routed")
 SETTLE_SWEEPS = 20
 REMEMBER_IDS_SECONDS = 24 * 3600.0
 BARRIER_INTERVAL = 0.005  # seconds from one barrier to the next, at the least (_ask_barrier)
-
-
-class Entry(OutboxRow, eq=False, gc=False):
-    """A stanza on its way; the outbox keeps it as the row it is (seq, stanza). It refers to
-    stanzas only, so it can be in no reference cycle: not tracked by the collector. (Callers
-    waiting for its acknowledgement wait in AckWaits, by seq.)"""
-
-    copies: tuple[Stanza, ...] = ()  # courtesy copies, written once this one is routed
 
 
 # The messages a returned barrier routed, kept SETTLE_SECONDS for a replay: (first seq, last

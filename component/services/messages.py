@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Collection, Sequence
 
-import msgspec
-
 from component.errors import (
     ApiError,
     BadField,
@@ -24,7 +22,14 @@ from component.errors import (
     TooLarge,
 )
 from component.jid import Jid, JidError
-from component.services.ports import DeliveryStatus, HostPolicy, PendingCommit, StanzaSink
+from component.services.message_values import (
+    ChatRequest,
+    ItemOutcome,
+    NotifyRequest,
+    SendResult,
+    ThirdMessage,
+)
+from component.services.ports import HostPolicy, StanzaSink
 from component.services.recipients import RecipientCheck
 from component.services.room_ports import GroupGate
 from component.xmpp import fragment
@@ -40,51 +45,6 @@ from component.xmpp.stanzas import (
 log = logging.getLogger(__name__)
 # Startalk types whose senders' other clients got a copy in the original (carbons).
 CARBON_TYPES = frozenset({"normal", "chat", "revoke", "note", "consult", "encrypt", "webrtc"})
-
-
-class ThirdMessage(msgspec.Struct, frozen=True, gc=False):
-    sender: str
-    recipient: str
-    message: str
-
-
-class ChatRequest(msgspec.Struct, frozen=True, gc=False):
-    """send_message, chat path: one message per recipient, as the original built it."""
-
-    sender: str
-    recipients: tuple[str, ...]
-    body: str
-    msg_type: str = "chat"
-    startalk_msg_type: str = "1"
-    host: str | None = None
-    extend_info: str = ""
-    domain: str | None = None  # the MUC service of the room (groupchat only)
-
-
-class NotifyRequest(msgspec.Struct, frozen=True, gc=False):
-    sender: str
-    recipients: tuple[str, ...]
-    category: str
-    data: str
-
-
-class ItemOutcome(msgspec.Struct):
-    """The report for one item of a request: the stanza id, or the reason it was refused."""
-
-    target: str
-    id: str | None = None
-    error: ApiError | None = None
-    stanzas: list[Stanza] = msgspec.field(default_factory=list)
-    key: str | None = None        # sender + caller-supplied id: a retry is not sent again
-    duplicate_of: str | None = None  # "routed"/"queued": accepted before, not sent again
-
-
-class SendResult(msgspec.Struct, frozen=True, gc=False):
-    items: list[ItemOutcome]
-    status: DeliveryStatus | None  # None when nothing was accepted
-    # Sent with `deferred`: the transaction that makes it durable, not ended yet. The
-    # result holds once it is committed; its caller answers no sooner (component/http).
-    pending: PendingCommit | None = None
 
 
 class MessageService:

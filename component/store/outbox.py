@@ -36,6 +36,15 @@ class OutboxRow(msgspec.Struct, gc=False):
     stanza: Stanza
 
 
+class Entry(OutboxRow, eq=False, gc=False):
+    """A stanza on its way (services/delivery.py); the outbox keeps it as the row it is (seq,
+    stanza). It refers to stanzas only, so it can be in no reference cycle: not tracked by
+    the collector. (Callers waiting for its acknowledgement wait in AckWaits, by seq.) Here,
+    not in delivery.py, which is compiled (setup.py) and would lose the class keywords."""
+
+    copies: tuple[Stanza, ...] = ()  # courtesy copies, written once this one is routed
+
+
 # A row's `parts`: the seqs of its stanzas and the length of each, in order (NULL for a row of
 # one stanza, whose seq is the row's). Encoded into a bytearray: the sqlite3 module binds one
 # at once (see commit).

@@ -11,7 +11,8 @@ import re
 import pytest
 
 from component.errors import ApiError
-from component.services.messages import ChatRequest, MessageService
+from component.services.message_values import ChatRequest
+from component.services.messages import MessageService
 from tests.unit.fakes import RecordingSink, hosts
 
 PLAIN = (

@@ -16,7 +16,6 @@ import httptools
 import orjson
 import pytest
 
-from component.config import Integrator
 from component.http.auth import Gate
 from component.http.listener import HttpServer, ServerLimits
 from component.http.protocol import MAX_HEAD_BYTES
@@ -405,19 +404,18 @@ async def test_host_and_path_forms(served: Served) -> None:
     assert [r.status for r in replies] == [200, 405, 404]
 
 
-class BrokenGate(Gate):
-    """A gate with a fault of its own: the fault is the daemon's, not the caller's."""
-
-    def identify(self, authorization: str | None, remote: str | None) -> Integrator:
-        raise RuntimeError("a bug in the gate")
+def broken_clock() -> float:
+    """A gate with a fault of its own, in the clock its failed-token throttle reads: the fault
+    is the daemon's, not the caller's."""
+    raise RuntimeError("a bug in the gate")
 
 
 async def test_a_fault_of_ours_while_reading_a_head_is_500_not_400(
         caplog: pytest.LogCaptureFixture) -> None:
     config = make_config(integrators=[integrator("hr", TOKEN)])
-    async with serving(config, gate=BrokenGate(config.integrators)) as served:
+    async with serving(config, gate=Gate(config.integrators, broken_clock)) as served:
         connection = await served.connect()
-        await connection.send(post("send_message"))
+        await connection.send(post("send_message", token="not-a-token-of-ours"))
         (reply,) = await connection.read()
         assert (reply.status, reply.envelope["errcode"]) == (500, 5000)
         assert await connection.closed()

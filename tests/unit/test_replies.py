@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from component.errors import BadField, LinkDown, NoSuchUser
 from component.http.envelope import Answer, failure_answer
 from component.http.replies import batch_reply, single_reply
-from component.services.messages import ItemOutcome, SendResult
+from component.services.message_values import ItemOutcome, SendResult
 
 # Any text orjson writes: quotes, backslashes, control characters, every plane.
 TEXTS = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
