@@ -6,9 +6,12 @@ an extra run whose throughput is never reported (its cfg is suffixed `+strace`, 
 * `Strace`: `strace -c -f -p PID` attached before the load starts and detached (SIGINT)
   after it ends, so every answered request falls inside it; `syscalls_per_request` divides
   its counts by the requests answered.
-* `PySpy`: `py-spy record --nonblocking -f raw` over the load window; `stack_summary` turns
+* `PySpy`: `py-spy record --native --gil -f raw` over the load window; `stack_summary` turns
   the raw stacks into the frames with the most samples, on top of the stack (self) and
-  anywhere in it (inclusive).
+  anywhere in it (inclusive). `--native` sees the functions mypyc compiled (setup.py), which
+  have no Python frames; it must pause the process at each sample (no `--nonblocking`), and
+  then py-spy cannot tell a waiting thread from a running one by its state: `--gil` keeps the
+  samples in which a thread held the GIL, which a thread waiting for work does not.
 """
 
 from __future__ import annotations
@@ -75,9 +78,42 @@ class Strace:
         return syscall_counts(self.output.read_text())
 
 
-def _frame(raw: str) -> str:
-    """`function (file.py:123)` → `function (file.py)`: one row per function."""
-    return LINE_NUMBER.sub(")", raw)
+# A function mypyc compiled (setup.py), as `py-spy --native` names it: `CPyDef_` (its C body) or
+# `CPyPy_` (its Python-callable wrapper), then the module's shortest unique dotted suffix, the
+# class and the function, joined by `___`; a coroutine's body is a class `<fn>_<Class>_gen`.
+COMPILED = re.compile(r"CPy(?:Def|Py)_(\w+?)(?: \([^)]*\))?$")
+GENERATOR = re.compile(r"(\w+?)(?:_([A-Z]\w*))?_gen$")
+
+
+def _frame(raw: str) -> str | None:
+    """`function (file.py:123)` → `function (file.py)`: one row per function; a compiled
+    function as `Class.function (module, compiled)`; None for any other native frame (the
+    interpreter's, uvloop's, libc's): its time counts to the frame that called it, as without
+    `--native`."""
+    compiled = COMPILED.match(raw)
+    if compiled:
+        return _compiled_frame(compiled.group(1).split("___"))
+    if raw.endswith(")") and ".py:" in raw:
+        return LINE_NUMBER.sub(")", raw)
+    return None
+
+
+def _compiled_frame(parts: list[str]) -> str:
+    """['http', 'messages', 'send_message_MessageRoutes_gen', '__next__'] →
+    `MessageRoutes.send_message (http.messages, compiled)`."""
+    for at, part in enumerate(parts):
+        generator = GENERATOR.fullmatch(part)
+        if generator and at:
+            function, owner = generator.groups()
+            return _named(parts[:at], owner, function)
+    if len(parts) >= 3 and parts[-2].lstrip("_")[:1].isupper():
+        return _named(parts[:-2], parts[-2], parts[-1])
+    return _named(parts[:-1], None, parts[-1])
+
+
+def _named(module: list[str], owner: str | None, function: str) -> str:
+    name = f"{owner}.{function}" if owner else function
+    return f"{name} ({'.'.join(module)}, compiled)"
 
 
 def stack_summary(lines: Iterable[str]) -> dict[str, Any]:
@@ -103,7 +139,12 @@ def _stack(line: str) -> tuple[list[str], int] | None:
     stack, _, count = line.rstrip().rpartition(" ")
     if not stack or not count.isdigit():
         return None
-    return [_frame(f) for f in stack.split(";")], int(count)
+    frames: list[str] = []
+    for raw in stack.split(";"):
+        frame = _frame(raw)
+        if frame is not None and (not frames or frames[-1] != frame):  # CPyPy_ calls CPyDef_
+            frames.append(frame)
+    return (frames, int(count)) if frames else None
 
 
 def _trunks(stacks: Iterable[list[str]]) -> dict[str, list[str]]:
@@ -125,7 +166,7 @@ def _common_prefix(stacks: list[list[str]]) -> list[str]:
 
 
 class PySpy:
-    """py-spy sampling one process for `seconds` without stopping it."""
+    """py-spy sampling one process for `seconds`, pausing it at each sample."""
 
     def __init__(self, pid: int, output: Path) -> None:
         self.pid, self.output = pid, output
@@ -135,7 +176,7 @@ class PySpy:
         py_spy = Path(sys.executable).with_name("py-spy")
         self.process = await asyncio.create_subprocess_exec(
             str(py_spy), "record", "-p", str(self.pid), "-d", str(max(1, int(seconds) - 1)),
-            "-r", "250", "--nonblocking", "-f", "raw", "-o", str(self.output),
+            "-r", "250", "--native", "--gil", "-f", "raw", "-o", str(self.output),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
     async def summary(self) -> dict[str, Any]:
