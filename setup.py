@@ -34,7 +34,9 @@ COMPILED = [
     "component/services/hosts.py",
     "component/services/messages.py",
     "component/services/recipients.py",
+    "component/xmpp/fragment.py",
     "component/xmpp/link.py",
+    "component/xmpp/stanzas.py",
     "component/xmpp/xml.py",
 ]
 MANIFEST = Path("component/compiled-sources.json")

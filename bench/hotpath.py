@@ -58,7 +58,7 @@ from component.services.recipients import RecipientCheck
 from component.store.db import Database
 from component.store.outbox import SqliteOutbox
 from component.xmpp.link import check_outbound
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 HOST, MUC, COMPONENT = "qtalk.test.org", "conference.qtalk.test.org", "api.qtalk.test.org"
 BODY = {"From": "test1", "To": [{"User": "test2"}],

@@ -11,7 +11,7 @@ from lxml import etree
 from component.errors import XmppError, XmppTimeout
 from component.jid import Jid
 from component.xmpp.accounts import ProbeType, build_account_probe, parse_bounce
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 
 class ProbePort(Protocol):

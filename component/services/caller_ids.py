@@ -15,7 +15,7 @@ from typing import Protocol
 
 from component.errors import ApiError
 from component.services.ports import DeliveryReport, StanzaSink
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 log = logging.getLogger(__name__)
 

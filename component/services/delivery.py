@@ -30,7 +30,7 @@ from component.errors import OUTBOX_FAILED, ApiError, InternalError, LinkDown, O
 from component.services.ack_waits import AckWaits
 from component.services.ports import DeliveryReport, LinkPort, OutboxPort
 from component.store.outbox import Entry
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 log = logging.getLogger(__name__)
 MIN_WINDOW = 64

@@ -11,7 +11,7 @@ import msgspec
 
 from component.errors import ApiError
 from component.services.ports import DeliveryStatus, PendingCommit
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 
 class ThirdMessage(msgspec.Struct, frozen=True, gc=False):

@@ -33,14 +33,8 @@ from component.services.ports import HostPolicy, StanzaSink
 from component.services.recipients import RecipientCheck
 from component.services.room_ports import GroupGate
 from component.xmpp import fragment
-from component.xmpp.stanzas import (
-    Stanza,
-    StartalkFields,
-    build_message,
-    build_notify,
-    build_sent_carbon,
-    split_type,
-)
+from component.xmpp.stanza_values import Stanza, StartalkFields
+from component.xmpp.stanzas import build_message, build_notify, build_sent_carbon, split_type
 
 log = logging.getLogger(__name__)
 # Startalk types whose senders' other clients got a copy in the original (carbons).

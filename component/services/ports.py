@@ -10,7 +10,7 @@ import msgspec
 from lxml import etree
 
 from component.store.outbox import OutboxRow
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 DeliveryStatus = Literal["accepted", "routed", "queued"]
 

@@ -34,7 +34,7 @@ from component.errors import ApiError
 from component.jid import Jid, JidError
 from component.services.ports import HostPolicy
 from component.xmpp.accounts import parse_bounce
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 log = logging.getLogger(__name__)
 MAX_REMEMBERED = 100_000  # verdicts; the oldest are forgotten first (and probed again)

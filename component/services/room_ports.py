@@ -12,7 +12,7 @@ from typing import Protocol
 from component.jid import Jid
 from component.rooms.model import AffiliationChange, Member, OptionChange, RoomSnapshot
 from component.xmpp.muc import ProfileCard
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 
 class MucServer(Protocol):

@@ -23,7 +23,7 @@ import msgspec
 from component.store.db import Database
 from component.store.outbox_file import open_outbox_file, outbox_path
 from component.xmpp.fragment import parse_stored
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from lxml import etree
 
 from component.jid import Jid
 from component.xmpp.muc import error_of
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 PROBE_NS = "urn:qtalk:probe"
 HINTS_NS = "urn:xmpp:hints"

@@ -23,7 +23,8 @@ from lxml import etree
 
 from component.errors import ApiError, InternalError, NotFound
 from component.jid import Jid, JidError
-from component.xmpp.stanzas import PING_NS, Stanza, build_iq, build_iq_error
+from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanzas import PING_NS, build_iq, build_iq_error
 
 log = logging.getLogger(__name__)
 DISCO_INFO_NS = "http://jabber.org/protocol/disco#info"

@@ -22,7 +22,7 @@ from component.errors import Conflict
 from component.jid import Jid
 from component.rooms.model import AffiliationChange, Member, OptionChange, RoomSnapshot
 from component.xmpp import muc
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from component.xmpp.xep0045_muc import FIELDS, Xep0045Muc, form_values
 
 ADMIN_BATCH = 100  # items per muc#admin set, to keep stanzas small

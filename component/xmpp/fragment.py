@@ -14,20 +14,12 @@ import re
 import secrets
 import time
 
-import msgspec
 from lxml import etree
 
 from component.errors import BadStanza, TooLarge
 from component.jid import Jid
-from component.xmpp.stanzas import (
-    QTALK_NS,
-    Stanza,
-    StanzaKind,
-    StartalkFields,
-    carrier_xml,
-    split_type,
-    stanza_head,
-)
+from component.xmpp.stanza_values import CallerMessage, Stanza, StanzaKind, StartalkFields
+from component.xmpp.stanzas import QTALK_NS, carrier_xml, split_type, stanza_head
 from component.xmpp.untrusted import (
     DECLARATION_REFUSED,
     PARSER_OPTIONS,
@@ -62,15 +54,6 @@ def new_message_id(now_ms: str | None = None) -> str:
     # 53 random bits: up to 16 digits, as before; getrandbits is one C call, randrange a
     # loop in Python.
     return f"http{_random_bits(53)}{now_ms or epoch_ms()}"
-
-
-class CallerMessage(msgspec.Struct, frozen=True):
-    """A caller's `<message>`, parsed and checked, with the bytes it was parsed from."""
-
-    root: etree._Element
-    raw: bytes
-    plain: bool  # elements, attributes and text only: no `<!`, `<?` or namespace declaration
-    body: etree._Element | None  # the root's `<body>` child, looked for once
 
 
 def parse_message(xml: str, max_bytes: int) -> CallerMessage:

@@ -23,7 +23,7 @@ from component.errors import BadRequest, DomainNotServed, LinkDown, XmppTimeout
 from component.jid import Jid
 from component.xmpp import stanzas
 from component.xmpp.parser import StreamClosed, StreamOpened, StreamParser, StreamViolation
-from component.xmpp.stanzas import Stanza, StanzaKind
+from component.xmpp.stanza_values import Stanza, StanzaKind
 
 log = logging.getLogger(__name__)
 STREAM_ERROR = "{http://etherx.jabber.org/streams}error"

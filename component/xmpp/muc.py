@@ -18,7 +18,7 @@ from lxml import etree
 from component.errors import ApiError, Conflict, Forbidden, NotFound, XmppError
 from component.jid import Jid, JidError
 from component.xmpp import forms, stanzas
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 MUC_OWNER = "http://jabber.org/protocol/muc#owner"
 MUC_ADMIN = "http://jabber.org/protocol/muc#admin"

@@ -10,7 +10,7 @@ from typing import Protocol
 from lxml import etree
 
 from component.jid import Jid
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 
 class IqPort(Protocol):

@@ -26,7 +26,7 @@ from component.jid import Jid
 from component.rooms.model import AffiliationChange, Member, OptionChange, RoomSnapshot
 from component.xmpp import muc
 from component.xmpp.ports import MucPort
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from component.xmpp.xep0045_muc import FIELDS, Xep0045Muc, form_values
 
 NO_MUCSUB = ("groupchat as a member needs ejabberd's MucSub; Prosody accepts groupchat only "

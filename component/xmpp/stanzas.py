@@ -8,62 +8,20 @@ them, and in the `<qtalk xmlns="urn:qtalk:message"/>` carrier that stock servers
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
 
 import msgspec
 
 from component.jid import Jid
+from component.xmpp.stanza_values import CARRIER_NAMES, Stanza, StartalkFields
 from component.xmpp.xml import attr, plain_attributes, text
 
-StanzaKind = Literal["message", "presence", "iq"]
 XMPP_MESSAGE_TYPES = frozenset({"chat", "groupchat", "headline", "normal", "error"})
 QTALK_NS = "urn:qtalk:message"
 NOTIFY_NS = "jabber:x:presence_notify"
 CARBONS_NS = "urn:xmpp:carbons:2"
 FORWARD_NS = "urn:xmpp:forward:0"
 PING_NS = "urn:xmpp:ping"
-
-
-class Stanza(msgspec.Struct, frozen=True, gc=False):
-    """One serialised top-level stanza with the addresses it was built for.
-
-    The link checks `sender` and `recipient` before writing `data`: ejabberd closes the whole
-    stream over a stanza without them, so no other code path may write raw bytes.
-    """
-
-    kind: StanzaKind
-    id: str
-    sender: Jid
-    recipient: Jid
-    data: bytes
-    durable: bool = True  # kept in the outbox until routed (a carbon is not)
-
-
-class StartalkFields(msgspec.Struct, frozen=True, gc=False):
-    """Startalk's message extensions, each None when the caller did not give it."""
-
-    msg_type: str | None = None
-    ma_type: str | None = None
-    extend_info: str | None = None
-    body_id: str | None = None  # the carrier's id; build_message writes the stanza's
-    startalk_type: str | None = None  # a message type that XMPP lacks (revoke, readmark, ...)
-    msec_times: str | None = None
-    carbon: bool = False
-
-    def carrier_values(self) -> tuple[str | None, ...]:
-        """The carrier's attribute values in _CARRIER_NAMES' order, None for absent ones."""
-        return (self.msg_type, self.ma_type, self.extend_info, self.body_id, self.startalk_type,
-                self.msec_times, "true" if self.carbon else None)
-
-    def carrier_attributes(self) -> list[tuple[str, str]]:
-        values = self.carrier_values()
-        return [(name, value) for name, value in zip(_CARRIER_NAMES, values, strict=True)
-                if value is not None]
-
-
-# The carrier's attributes, in the order they are written; the body repeats some of them.
-_CARRIER_NAMES = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
-_SHARED_NAMES = _CARRIER_NAMES[:3]  # on the body too, after its id
+_SHARED_NAMES = CARRIER_NAMES[:3]  # the carrier's attributes the body has too, after its id
 
 
 def _attrs(pairs: list[tuple[str, str]]) -> str:
@@ -91,7 +49,7 @@ def _carrier_parts(f: StartalkFields) -> tuple[tuple[str, ...], str, str, str, s
     those the body shares, which come before the id, then the carrier's own, after it, one
     by one (a message's head repeats its `msec_times`).
 
-    Each spelt out in _CARRIER_NAMES' order: a generic join over the names cost a tenth of
+    Each spelt out in CARRIER_NAMES' order: a generic join over the names cost a tenth of
     send_message's handler (tests/unit/test_stanzas.py holds this to `_attrs`' bytes). The
     fields are read once for the check and the attributes both: two functions, and their
     texts unpacked into build_message's check, cost 0.6k instructions more a message."""

@@ -18,7 +18,7 @@ from component.errors import ApiError, Conflict, NotFound, XmppError
 from component.jid import Jid
 from component.rooms.model import AffiliationChange, Member, OptionChange, RoomOptions, RoomSnapshot
 from component.xmpp import muc
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from tests.unit.fakes import COMPONENT, MUC
 
 

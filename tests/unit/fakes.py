@@ -13,7 +13,7 @@ from component.services.hosts import HostRegistry
 from component.services.ports import DeliveryReport
 from component.store.vcards import VcardEntry
 from component.xmpp.link import check_outbound
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 
 HOST = "qtalk.test.org"
 MUC = "conference.qtalk.test.org"

@@ -25,7 +25,7 @@ from component.store.db import Database
 from component.store.keys import KeyStore
 from component.xmpp.dispatch import DISCO_INFO_NS, Dispatcher, Identity
 from component.xmpp.forms import DATA_NS, Field, Form, Submission
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from tests.unit.clock import ManualClock
 from tests.unit.fakes import COMPONENT, HOST, hosts
 

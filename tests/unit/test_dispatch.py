@@ -8,7 +8,7 @@ from lxml import etree
 
 from component.jid import Jid
 from component.xmpp.dispatch import Dispatcher, Identity
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from tests.unit.fakes import COMPONENT, HOST, MUC
 
 NS = "xmlns='jabber:component:accept'"

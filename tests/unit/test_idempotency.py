@@ -14,7 +14,7 @@ from component.errors import LinkDown
 from component.services.ports import DeliveryReport
 from component.store.db import Database
 from component.store.idempotency import IdempotencyStore, StoredAnswer
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from tests.unit.fakes import HOST, RecordingSink
 from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config, message_app
 

@@ -15,7 +15,7 @@ from component.jid import Jid
 from component.xmpp import stanzas
 from component.xmpp.dispatch import Dispatcher, Identity
 from component.xmpp.link import ComponentLink, LinkState, check_outbound
-from component.xmpp.stanzas import StartalkFields
+from component.xmpp.stanza_values import Stanza, StartalkFields
 from tests.unit.fake_server import FakeComponentServer
 
 ALICE = Jid.parse("alice@qtalk.test.org")
@@ -50,7 +50,7 @@ async def running(link: ComponentLink) -> ComponentLink:
     return link
 
 
-def message(n: int) -> stanzas.Stanza:
+def message(n: int) -> Stanza:
     return stanzas.build_message(ALICE, BOB, stanza_id=f"m{n}", msg_type="chat", body=str(n),
                                  fields=StartalkFields())
 
@@ -156,7 +156,7 @@ async def test_outbound_checks(server: FakeComponentServer) -> None:
 def test_check_outbound_refuses_what_would_close_the_stream() -> None:
     own = Jid.parse("api.qtalk.test.org")
 
-    def check(stanza: stanzas.Stanza) -> None:
+    def check(stanza: Stanza) -> None:
         check_outbound(stanza, own, lambda domain: domain == "qtalk.test.org")
 
     check(message(1))

@@ -11,7 +11,7 @@ from component.jid import Jid
 from component.rooms.model import Member, OptionChange
 from component.xmpp import muc
 from component.xmpp.prosody_muc import ProsodyMuc
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from tests.unit.fake_muc import Reply, ScriptedIq, room_jid
 from tests.unit.fakes import COMPONENT, HOST, MUC
 

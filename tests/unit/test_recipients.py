@@ -15,7 +15,8 @@ from component.jid import Jid
 from component.services.message_values import ChatRequest, NotifyRequest, ThirdMessage
 from component.services.messages import MessageService
 from component.services.recipients import Lost, RecipientCheck
-from component.xmpp.stanzas import Stanza, StartalkFields, build_message
+from component.xmpp.stanza_values import Stanza, StartalkFields
+from component.xmpp.stanzas import build_message
 from tests.unit.clock import ManualClock
 from tests.unit.fakes import HOST, MUC, RecordingSink, hosts
 

@@ -20,7 +20,7 @@ from component.services.keys import KeyService
 from component.services.users import UserService
 from component.store.vcards import VcardEntry
 from component.xmpp.accounts import build_account_probe, parse_bounce
-from component.xmpp.stanzas import Stanza
+from component.xmpp.stanza_values import Stanza
 from tests.unit.fakes import COMPONENT, HOST, hosts
 from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config
 from tests.unit.test_http_messages import post
