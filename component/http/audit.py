@@ -78,22 +78,26 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
             pairs = f" acting_as={_quoted(acting_as)}{pairs}"
     if more is not None:
         pairs += _pairs(more)
-    # `.1f` writes what `round(ms, 1)` does, the float the JSON field holds, with one call.
     ms = seconds * 1000
+    # The numbers as texts first: compiled (setup.py), an f-string with a part that is not a
+    # str, or with a format spec, is a str.format call per part (a parse of its format each
+    # time); of str parts only, one concatenation. `%.1f` writes what `round(ms, 1)` does,
+    # the float the JSON field holds.
+    numbers = (f" status={_NUMBERS.get(status) or str(status)}"
+               f" errcode={_NUMBERS.get(errcode) or str(errcode)} ms={'%.1f' % ms}")  # noqa: UP031
     handler = line_handler_for(log)
     if plain:
         if handler is not None and not handler.json:  # printable ASCII only: a line as it is
             handler.write_line(
                 f"{_INFO_LINE}request_id={rid} integrator={integrator} remote={remote} "
-                f"endpoint={endpoint}{pairs} status={_NUMBERS.get(status) or status} "
-                f"errcode={_NUMBERS.get(errcode) or errcode} ms={ms:.1f}")
+                f"endpoint={endpoint}{pairs}{numbers}")
             return
         text = (f"request_id={rid} integrator={integrator} remote={remote} "
                 f"endpoint={endpoint}")
     else:
         text = (f"request_id={_quoted(rid)} integrator={_quoted(integrator)} "
                 f"remote={_quoted(remote)} endpoint={_quoted(endpoint)}")
-    text = f"{text}{pairs} status={status} errcode={errcode} ms={ms:.1f}"
+    text = f"{text}{pairs}{numbers}"
     if handler is not None and not handler.json:
         handler.write_info(log.name, text, {})
         return
