@@ -4,11 +4,17 @@
 them in place in a checkout, where each shadows its .py until `make clean-compiled`. With
 QTALK_PURE_PYTHON=1 the package builds as pure Python and runs the same code interpreted.
 
-Measured under load (bench/RESULTS.md): the daemon spends about a sixth less CPU a request
-compiled. Modules that define msgspec Structs stay interpreted: mypyc drops the keywords of a
-class statement (python/mypy#21938), and Structs take their options (frozen, gc) there.
-`component/__init__.py` refuses to import a checkout whose compiled modules were built from
-other sources (compiled-sources.json).
+Measured: bench.hotpath --carbons off runs 110k instructions a request compiled, 178k
+interpreted; under load (bench/RESULTS.md) the daemon spends less CPU a request accordingly.
+No msgspec Struct is defined in a compiled module: mypyc drops the keywords of a class
+statement (python/mypy#21938), where Structs take their options (frozen, gc). The values
+compiled code reads field by field (Request, Answer, Facts, StartalkFields, the message
+service's requests and results) are plain classes with `__init__` and Final fields instead,
+native once compiled; a Struct's field read from compiled code is a generic attribute lookup
+(~130 instructions), and a dataclass's generated `__init__` runs interpreted. The Structs
+left (request bodies, which msgspec decodes; Jid; Stanza; outbox rows) are in interpreted
+modules. `component/__init__.py` refuses to import a checkout whose compiled modules were
+built from other sources (compiled-sources.json).
 """
 
 import hashlib
@@ -23,11 +29,13 @@ COMPILED = [
     "component/http/audit.py",
     "component/http/auth.py",
     "component/http/body.py",
+    "component/http/envelope.py",
     "component/http/listener.py",
     "component/http/messages.py",
     "component/http/pipeline.py",
     "component/http/protocol.py",
     "component/http/replies.py",
+    "component/http/route.py",
     "component/metrics.py",
     "component/numbers.py",
     "component/services/delivery.py",

@@ -27,8 +27,7 @@ import uvloop
 from bench.pace import due_times
 from bench.xmpp import component_handshake
 from component.jid import Jid
-from component.xmpp.stanza_values import StartalkFields
-from component.xmpp.stanzas import build_message, build_sent_carbon
+from component.xmpp.stanzas import StartalkFields, build_message, build_sent_carbon
 
 BATCH = 256
 PONG = re.compile(rb"id=['\"]b(\d+)['\"]")

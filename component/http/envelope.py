@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from operator import index
-from typing import Any
+from typing import Any, Final
 
-import msgspec
 import orjson
 
 from component.errors import OUTBOX_FAILED, ApiError, ErrCode, InternalError
@@ -24,19 +23,26 @@ JSON_CONTENT_TYPE = f"{JSON_TYPE}; charset=utf-8"
 RETRY_AFTER_SECONDS = 5
 
 
-class Answer(msgspec.Struct, frozen=True, gc=False):
-    """Untracked by the cycle collector (`gc=False`), as every request makes one: numbers,
-    bytes and a dict of strings cannot lead back to it, and the pending transaction (`after`)
-    that can, through the callback that writes it, drops its callbacks once it ends."""
+class Answer:
+    """Every request makes one; the pending transaction (`after`), which can lead back to it
+    through the callback that writes it, drops its callbacks once it ends.
 
-    status: int
-    errcode: int
-    body: bytes
-    headers: dict[str, str] | None = None
-    content_type: str = JSON_CONTENT_TYPE
-    # The outbox transaction the answer's messages joined, not ended yet: the answer holds
-    # once it is committed and leaves no sooner (`after_commit`); None: it holds now.
-    after: PendingCommit | None = None
+    A plain class with Final fields, not a msgspec Struct or a dataclass: compiled (setup.py),
+    it is a native class, immutable, made without a Python `__init__` and read with loads; a
+    Struct's fields, read from compiled code, are generic attribute lookups (~130 instructions
+    each), and a dataclass's generated `__init__` runs interpreted."""
+
+    def __init__(self, status: int, errcode: int, body: bytes,
+                 headers: dict[str, str] | None = None, content_type: str = JSON_CONTENT_TYPE,
+                 after: PendingCommit | None = None) -> None:
+        self.status: Final = status
+        self.errcode: Final = errcode
+        self.body: Final = body
+        self.headers: Final = headers
+        self.content_type: Final = content_type
+        # The outbox transaction the answer's messages joined, not ended yet: the answer
+        # holds once it is committed and leaves no sooner (`after_commit`); None: it holds now.
+        self.after: Final = after
 
     def with_status(self, status: int) -> Answer:
         return Answer(status, self.errcode, self.body, self.headers, self.content_type,
@@ -86,7 +92,9 @@ async def settled(reply: Answer) -> Answer:
             ended.set_result(committed)
 
     reply.after.then(end)
-    return msgspec.structs.replace(after_commit(reply, await ended), after=None)
+    ended_reply = after_commit(reply, await ended)
+    return Answer(ended_reply.status, ended_reply.errcode, ended_reply.body, ended_reply.headers,
+                  ended_reply.content_type)
 
 
 def unexpected_answer() -> Answer:

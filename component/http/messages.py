@@ -20,14 +20,14 @@ from component.http.route import POST, Request, Route
 from component.http.shapes import Recipient, SendMessage, SendNotify, ThirdItem
 from component.jid import Jid, JidError
 from component.numbers import ascii_decimal
-from component.services.message_values import (
+from component.services.messages import (
     ChatRequest,
     ItemOutcome,
+    MessageService,
     NotifyRequest,
     SendResult,
     ThirdMessage,
 )
-from component.services.messages import MessageService
 
 
 class MessageRoutes:

@@ -6,7 +6,7 @@ from typing import Any
 
 from component.errors import ApiError, ErrCode
 from component.http.envelope import Answer, answer, failure_answer
-from component.services.message_values import SendResult
+from component.services.messages import SendResult
 
 SUCCESS = ErrCode.SUCCESS  # looked up once: an enum member's lookup costs ~0.07 us
 

@@ -11,34 +11,37 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
-import msgspec
-
 from component.config import Integrator
+from component.http.audit import Facts
 from component.http.envelope import Answer
-from component.http.facts import Facts
 
 if TYPE_CHECKING:
     from component.http.pipeline import Settings
 
 
-class Request(msgspec.Struct, eq=False):
-    """Made in C with each request: a dataclass's `__init__` of these thirteen fields, in
-    Python, cost 2.5k instructions more."""
+class Request:
+    """A plain class, not a msgspec Struct: compiled (setup.py), it is a native class, whose
+    fields, read some twenty times a request, are each a load; a Struct's field read from
+    compiled code is a generic attribute lookup (~130 instructions)."""
 
-    method: str
-    path: str                   # percent-decoded
-    query_string: str
-    headers: dict[str, str]     # lower-case names; a repeated header's values joined by ", "
-    remote: str | None
-    request_id: str
-    settings: Settings          # what it runs under from its head to its answer (a reload
-                                # swaps the pipeline's for the next request, not this one's)
-    route: Route | None = None
-    param: str = ""             # the `{...}` part of a route like "avatar/{jid}"
-    body: bytes = b""
-    integrator: Integrator | None = None  # None when no credentials are configured
-    facts: Facts = msgspec.field(default_factory=Facts)  # this call's audit line
-    _query: dict[str, str] | None = None
+    def __init__(self, method: str, path: str, query_string: str, headers: dict[str, str],
+                 remote: str | None, request_id: str, settings: Settings) -> None:
+        self.method = method
+        self.path = path                  # percent-decoded
+        self.query_string = query_string
+        self.headers = headers            # lower-case names; a repeated header's values
+                                          # joined by ", "
+        self.remote = remote
+        self.request_id = request_id
+        # What it runs under from its head to its answer (a reload swaps the pipeline's for
+        # the next request, not this one's).
+        self.settings = settings
+        self.route: Route | None = None
+        self.param = ""                   # the `{...}` part of a route like "avatar/{jid}"
+        self.body = b""
+        self.integrator: Integrator | None = None  # None when no credentials are configured
+        self.facts = Facts()              # this call's audit line
+        self._query: dict[str, str] | None = None
 
     @property
     def query(self) -> Mapping[str, str]:

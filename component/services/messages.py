@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Collection, Sequence
+from typing import Final
 
 from component.errors import (
     ApiError,
@@ -22,23 +23,85 @@ from component.errors import (
     TooLarge,
 )
 from component.jid import Jid, JidError
-from component.services.message_values import (
-    ChatRequest,
-    ItemOutcome,
-    NotifyRequest,
-    SendResult,
-    ThirdMessage,
-)
-from component.services.ports import HostPolicy, StanzaSink
+from component.services.ports import DeliveryStatus, HostPolicy, PendingCommit, StanzaSink
 from component.services.recipients import RecipientCheck
 from component.services.room_ports import GroupGate
 from component.xmpp import fragment
-from component.xmpp.stanza_values import Stanza, StartalkFields
-from component.xmpp.stanzas import build_message, build_notify, build_sent_carbon, split_type
+from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanzas import (
+    StartalkFields,
+    build_message,
+    build_notify,
+    build_sent_carbon,
+    split_type,
+)
 
 log = logging.getLogger(__name__)
 # Startalk types whose senders' other clients got a copy in the original (carbons).
 CARBON_TYPES = frozenset({"normal", "chat", "revoke", "note", "consult", "encrypt", "webrtc"})
+
+
+# The service's requests and results: plain classes, not msgspec Structs or dataclasses.
+# Compiled (setup.py), each is a native class, made without a Python `__init__`, its fields
+# read with loads and immutable where Final; a Struct's fields, read from compiled code, are
+# generic attribute lookups (~130 instructions each), and a dataclass's `__init__` runs
+# interpreted.
+
+
+class ThirdMessage:
+    def __init__(self, sender: str, recipient: str, message: str) -> None:
+        self.sender: Final = sender
+        self.recipient: Final = recipient
+        self.message: Final = message
+
+
+class ChatRequest:
+    """send_message, chat path: one message per recipient, as the original built it."""
+
+    def __init__(self, sender: str, recipients: tuple[str, ...], body: str,
+                 msg_type: str = "chat", startalk_msg_type: str = "1", host: str | None = None,
+                 extend_info: str = "", domain: str | None = None) -> None:
+        self.sender: Final = sender
+        self.recipients: Final = recipients
+        self.body: Final = body
+        self.msg_type: Final = msg_type
+        self.startalk_msg_type: Final = startalk_msg_type
+        self.host: Final = host
+        self.extend_info: Final = extend_info
+        self.domain: Final = domain  # the MUC service of the room (groupchat only)
+
+
+class NotifyRequest:
+    def __init__(self, sender: str, recipients: tuple[str, ...], category: str,
+                 data: str) -> None:
+        self.sender: Final = sender
+        self.recipients: Final = recipients
+        self.category: Final = category
+        self.data: Final = data
+
+
+class ItemOutcome:
+    """The report for one item of a request: the stanza id, or the reason it was refused."""
+
+    def __init__(self, target: str, id: str | None = None, error: ApiError | None = None,
+                 stanzas: list[Stanza] | None = None, key: str | None = None,
+                 duplicate_of: str | None = None) -> None:
+        self.target = target
+        self.id = id
+        self.error = error
+        self.stanzas: list[Stanza] = [] if stanzas is None else stanzas
+        self.key = key  # sender + caller-supplied id: a retry is not sent again
+        self.duplicate_of = duplicate_of  # "routed"/"queued": accepted before, not sent again
+
+
+class SendResult:
+    def __init__(self, items: list[ItemOutcome], status: DeliveryStatus | None,
+                 pending: PendingCommit | None = None) -> None:
+        self.items: Final = items
+        self.status: Final = status  # None when nothing was accepted
+        # Sent with `deferred`: the transaction that makes it durable, not ended yet. The
+        # result holds once it is committed; its caller answers no sooner (component/http).
+        self.pending: Final = pending
 
 
 class MessageService:

@@ -18,8 +18,8 @@ from lxml import etree
 
 from component.errors import BadStanza, TooLarge
 from component.jid import Jid
-from component.xmpp.stanza_values import CallerMessage, Stanza, StanzaKind, StartalkFields
-from component.xmpp.stanzas import QTALK_NS, carrier_xml, split_type, stanza_head
+from component.xmpp.stanza_values import CallerMessage, Stanza, StanzaKind
+from component.xmpp.stanzas import QTALK_NS, StartalkFields, carrier_xml, split_type, stanza_head
 from component.xmpp.untrusted import (
     DECLARATION_REFUSED,
     PARSER_OPTIONS,

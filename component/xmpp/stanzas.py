@@ -8,11 +8,10 @@ them, and in the `<qtalk xmlns="urn:qtalk:message"/>` carrier that stock servers
 from __future__ import annotations
 
 import hashlib
-
-import msgspec
+from typing import Final
 
 from component.jid import Jid
-from component.xmpp.stanza_values import CARRIER_NAMES, Stanza, StartalkFields
+from component.xmpp.stanza_values import Stanza
 from component.xmpp.xml import attr, plain_attributes, text
 
 XMPP_MESSAGE_TYPES = frozenset({"chat", "groupchat", "headline", "normal", "error"})
@@ -21,7 +20,45 @@ NOTIFY_NS = "jabber:x:presence_notify"
 CARBONS_NS = "urn:xmpp:carbons:2"
 FORWARD_NS = "urn:xmpp:forward:0"
 PING_NS = "urn:xmpp:ping"
-_SHARED_NAMES = CARRIER_NAMES[:3]  # the carrier's attributes the body has too, after its id
+
+
+# The carrier's attributes, in the order they are written; the body repeats some of them.
+CARRIER_NAMES = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
+_SHARED_NAMES = CARRIER_NAMES[:3]  # on the body too, after its id
+
+
+class StartalkFields:
+    """Startalk's message extensions, each None when the caller did not give it.
+
+    A plain class with Final fields, not a msgspec Struct: compiled (setup.py), it is a
+    native class, immutable, whose fields are loads, where a Struct's, read from compiled
+    code, are generic attribute lookups (~130 instructions each)."""
+
+    def __init__(self, msg_type: str | None = None, ma_type: str | None = None,
+                 extend_info: str | None = None, body_id: str | None = None,
+                 startalk_type: str | None = None, msec_times: str | None = None,
+                 carbon: bool = False) -> None:
+        self.msg_type: Final = msg_type
+        self.ma_type: Final = ma_type
+        self.extend_info: Final = extend_info
+        self.body_id: Final = body_id  # the carrier's id; build_message writes the stanza's
+        self.startalk_type: Final = startalk_type  # a type XMPP lacks (revoke, readmark, ...)
+        self.msec_times: Final = msec_times
+        self.carbon: Final = carbon
+
+    def with_body_id(self, body_id: str) -> StartalkFields:
+        return StartalkFields(self.msg_type, self.ma_type, self.extend_info, body_id,
+                              self.startalk_type, self.msec_times, self.carbon)
+
+    def carrier_values(self) -> tuple[str | None, ...]:
+        """The carrier's attribute values in CARRIER_NAMES' order, None for absent ones."""
+        return (self.msg_type, self.ma_type, self.extend_info, self.body_id, self.startalk_type,
+                self.msec_times, "true" if self.carbon else None)
+
+    def carrier_attributes(self) -> list[tuple[str, str]]:
+        values = self.carrier_values()
+        return [(name, value) for name, value in zip(CARRIER_NAMES, values, strict=True)
+                if value is not None]
 
 
 def _attrs(pairs: list[tuple[str, str]]) -> str:
@@ -112,7 +149,7 @@ def _built_message(sender: Jid, recipient: Jid, stanza_id: str, msg_type: str, b
     head = [("type", msg_type), ("id", stanza_id), ("from", sender.text), ("to", recipient.text)]
     if fields.msec_times:
         head.append(("msec_times", fields.msec_times))
-    carrier = msgspec.structs.replace(fields, body_id=stanza_id).carrier_attributes()
+    carrier = fields.with_body_id(stanza_id).carrier_attributes()
     body_attrs = [pair for pair in carrier if pair[0] == "id"] + \
         [pair for pair in carrier if pair[0] in _SHARED_NAMES]
     data = (f"<message{_attrs(head)}><body{_attrs(body_attrs)}>{text(body, 'Body')}</body>"

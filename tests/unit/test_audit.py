@@ -11,7 +11,6 @@ import orjson
 import pytest
 
 from component.http import audit
-from component.http import facts as call_facts
 from component.logs import JsonFormatter, LineHandler, one_line
 from component.store.db import Database
 from tests.unit.fakes import HOST, RecordingSink
@@ -170,8 +169,8 @@ def test_the_direct_line_quotes_what_is_not_plain(
         forged: str, caplog: pytest.LogCaptureFixture) -> None:
     """The line LineHandler writes itself (no pytest capture in the way) is the line
     `logging` gets: the one test of all values at once lets nothing through raw."""
-    facts = call_facts.Facts()
-    call_facts.add_facts(facts, acting_as=forged, targets=[forged, "t"], stanza_ids=["s1", forged])
+    facts = audit.Facts()
+    audit.add_facts(facts, acting_as=forged, targets=[forged, "t"], stanza_ids=["s1", forged])
     caplog.set_level(logging.INFO, logger="component.audit")
     audit.write_line("r1", forged, forged, forged, facts, 200, 0, 0.0)
     through_logging = f"INFO component.audit: {caplog.records[-1].getMessage()}"
@@ -190,9 +189,9 @@ def test_the_direct_line_quotes_what_is_not_plain(
 
 def test_a_plain_line_is_written_as_it_is(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="component.audit")
-    facts = call_facts.Facts()
-    call_facts.add_facts(facts, acting_as="alice@h")
-    call_facts.add_facts(facts, targets=["bob", "carol"], stanza_ids=[None, "s1"])
+    facts = audit.Facts()
+    audit.add_facts(facts, acting_as="alice@h")
+    audit.add_facts(facts, targets=["bob", "carol"], stanza_ids=[None, "s1"])
     stream = io.StringIO()
     root = logging.getLogger()
     saved = root.handlers[:]
@@ -209,16 +208,16 @@ def test_a_plain_line_is_written_as_it_is(caplog: pytest.LogCaptureFixture) -> N
 def test_facts_keep_the_line_order_whoever_adds_them() -> None:
     """Users named by the first facts lead the line; named later, they come after the
     targets and stanza ids, among the other facts; each list keeps its first order."""
-    first = call_facts.Facts()
+    first = audit.Facts()
     first.act_as("alice@h")
-    call_facts.add_facts(first, acting_as=["bob@h", "alice@h"], targets=["t1"], stanza_ids=[None])
+    audit.add_facts(first, acting_as=["bob@h", "alice@h"], targets=["t1"], stanza_ids=[None])
     first.add(["t2"], ["s2"])
     assert first.fields() == {"acting_as": ["alice@h", "bob@h"], "targets": ["t1", "t2"],
                               "stanza_ids": ["s2"]}
-    later = call_facts.Facts()
-    call_facts.add_facts(later, targets=["room"], replayed=True)
+    later = audit.Facts()
+    audit.add_facts(later, targets=["room"], replayed=True)
     later.act_as("carol@h")
-    call_facts.add_facts(later, acting_as=["dave@h", "carol@h"], count=2)
+    audit.add_facts(later, acting_as=["dave@h", "carol@h"], count=2)
     assert later.fields() == {"targets": ["room"], "stanza_ids": [], "replayed": True,
                               "acting_as": ["carol@h", "dave@h"], "count": 2}
     assert list(later.fields()) == ["targets", "stanza_ids", "replayed", "acting_as", "count"]

@@ -11,8 +11,7 @@ import re
 import pytest
 
 from component.errors import ApiError
-from component.services.message_values import ChatRequest
-from component.services.messages import MessageService
+from component.services.messages import ChatRequest, MessageService
 from tests.unit.fakes import RecordingSink, hosts
 
 PLAIN = (

@@ -23,8 +23,8 @@ from component.store.db import Database
 from component.store.outbox import OutboxRow, SqliteOutbox, stored_stanzas
 from component.store.outbox_file import outbox_path
 from component.xmpp.fragment import parse_stored
-from component.xmpp.stanza_values import Stanza, StartalkFields
-from component.xmpp.stanzas import build_message
+from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanzas import StartalkFields, build_message
 from tests.unit.clock import ManualClock
 from tests.unit.polling import eventually
 

@@ -10,7 +10,7 @@ from lxml import etree
 from component.errors import ApiError, BadStanza, TooLarge
 from component.jid import Jid
 from component.xmpp import fragment
-from component.xmpp.stanza_values import StartalkFields
+from component.xmpp.stanzas import StartalkFields
 
 ALICE = Jid.parse("alice@qtalk.test.org")
 BOB = Jid.parse("bob@qtalk.test.org")

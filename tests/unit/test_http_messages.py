@@ -10,8 +10,7 @@ import pytest
 from lxml import etree
 
 from component.errors import LinkDown
-from component.services.message_values import ChatRequest
-from component.services.messages import MessageService
+from component.services.messages import ChatRequest, MessageService
 from tests.unit.fakes import HOST, MUC, RecordingSink, hosts
 from tests.unit.http_apps import ApiClient, client_for, make_config, message_app
 

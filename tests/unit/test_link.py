@@ -15,7 +15,8 @@ from component.jid import Jid
 from component.xmpp import stanzas
 from component.xmpp.dispatch import Dispatcher, Identity
 from component.xmpp.link import ComponentLink, LinkState, check_outbound
-from component.xmpp.stanza_values import Stanza, StartalkFields
+from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanzas import StartalkFields
 from tests.unit.fake_server import FakeComponentServer
 
 ALICE = Jid.parse("alice@qtalk.test.org")

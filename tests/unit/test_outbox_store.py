@@ -20,8 +20,8 @@ from component.store.outbox import OutboxRow, SqliteOutbox
 from component.store.outbox_file import OutboxFileInUse, outbox_path
 from component.xmpp import muc
 from component.xmpp.fragment import parse_message, prepare_message
-from component.xmpp.stanza_values import Stanza, StartalkFields
-from component.xmpp.stanzas import build_message, build_notify
+from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanzas import StartalkFields, build_message, build_notify
 
 ALICE = Jid.parse("alice@qtalk.test.org")
 BOB = Jid.parse("bob@qtalk.test.org")

@@ -12,11 +12,10 @@ from lxml import etree
 from component.errors import ApiError, ErrCode, LinkDown, NoSuchUser, XmppTimeout
 from component.http.replies import batch_reply, single_reply
 from component.jid import Jid
-from component.services.message_values import ChatRequest, NotifyRequest, ThirdMessage
-from component.services.messages import MessageService
+from component.services.messages import ChatRequest, MessageService, NotifyRequest, ThirdMessage
 from component.services.recipients import Lost, RecipientCheck
-from component.xmpp.stanza_values import Stanza, StartalkFields
-from component.xmpp.stanzas import build_message
+from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanzas import StartalkFields, build_message
 from tests.unit.clock import ManualClock
 from tests.unit.fakes import HOST, MUC, RecordingSink, hosts
 

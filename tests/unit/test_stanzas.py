@@ -8,7 +8,7 @@ from lxml import etree
 from component.errors import BadRequest
 from component.jid import Jid
 from component.xmpp import stanzas
-from component.xmpp.stanza_values import StartalkFields
+from component.xmpp.stanzas import StartalkFields
 
 ALICE = Jid.parse("alice@qtalk.test.org")
 BOB = Jid.parse("bob@qtalk.test.org")
