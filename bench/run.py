@@ -158,7 +158,8 @@ client(s), not answered requests.
   used {report.spread(foreign)} cores (`foreign cores`, from /proc) and the hypervisor took
   {report.spread(steal)} (`steal`, /proc/stat) of the 2 cores.
 * Configurations: `bench/scenarios.py`. Every daemon run starts a fresh `python -m component`
-  (default config: outbox on, INFO logs with one audit line per request); every floor run a
+  (its request path compiled with mypyc, `setup.py`; default config: outbox on, INFO logs
+  with one audit line per request); every floor run a
   fresh floor sidecar (`bench/floor_aiohttp.py`, `bench/floor_httptools.py`: ejabberd's
   request, one escaped stanza written to a raw component link, nothing else;
   `bench/floor_durable.py`: the httptools one, answering once the turn's rows are committed

@@ -25,12 +25,8 @@ RETRY_AFTER_SECONDS = 5
 
 class Answer:
     """Every request makes one; the pending transaction (`after`), which can lead back to it
-    through the callback that writes it, drops its callbacks once it ends.
-
-    A plain class with Final fields, not a msgspec Struct or a dataclass: compiled (setup.py),
-    it is a native class, immutable, made without a Python `__init__` and read with loads; a
-    Struct's fields, read from compiled code, are generic attribute lookups (~130 instructions
-    each), and a dataclass's generated `__init__` runs interpreted."""
+    through the callback that writes it, drops its callbacks once it ends. A plain class with
+    Final fields, not a msgspec Struct or a dataclass (setup.py says why)."""
 
     def __init__(self, status: int, errcode: int, body: bytes,
                  headers: dict[str, str] | None = None, content_type: str = JSON_CONTENT_TYPE,

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
 
 
 class Request:
-    """A plain class, not a msgspec Struct: compiled (setup.py), it is a native class, whose
-    fields, read some twenty times a request, are each a load; a Struct's field read from
-    compiled code is a generic attribute lookup (~130 instructions)."""
+    """Its fields are read some twenty times a request: a plain class, not a msgspec Struct
+    (setup.py says why)."""
 
     def __init__(self, method: str, path: str, query_string: str, headers: dict[str, str],
                  remote: str | None, request_id: str, settings: Settings) -> None:

@@ -41,11 +41,8 @@ log = logging.getLogger(__name__)
 CARBON_TYPES = frozenset({"normal", "chat", "revoke", "note", "consult", "encrypt", "webrtc"})
 
 
-# The service's requests and results: plain classes, not msgspec Structs or dataclasses.
-# Compiled (setup.py), each is a native class, made without a Python `__init__`, its fields
-# read with loads and immutable where Final; a Struct's fields, read from compiled code, are
-# generic attribute lookups (~130 instructions each), and a dataclass's `__init__` runs
-# interpreted.
+# The service's requests and results: plain classes with Final fields where they do not
+# change, not msgspec Structs or dataclasses (setup.py says why).
 
 
 class ThirdMessage:

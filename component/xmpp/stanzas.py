@@ -28,11 +28,8 @@ _SHARED_NAMES = CARRIER_NAMES[:3]  # on the body too, after its id
 
 
 class StartalkFields:
-    """Startalk's message extensions, each None when the caller did not give it.
-
-    A plain class with Final fields, not a msgspec Struct: compiled (setup.py), it is a
-    native class, immutable, whose fields are loads, where a Struct's, read from compiled
-    code, are generic attribute lookups (~130 instructions each)."""
+    """Startalk's message extensions, each None when the caller did not give it. A plain class
+    with Final fields, not a msgspec Struct (setup.py says why)."""
 
     def __init__(self, msg_type: str | None = None, ma_type: str | None = None,
                  extend_info: str | None = None, body_id: str | None = None,
