@@ -7,10 +7,9 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 
-def _refuse_stale_compiled_modules() -> None:
+def refuse_stale_compiled_modules(package: Path) -> None:
     """A module compiled in place (setup.py) shadows its .py: after an edit, the old code would
     run. Refuse a package whose compiled modules were not built from the sources beside them."""
-    package = Path(__file__).parent
     if not any(package.glob("**/*.cpython-*.so")):
         return  # pure Python
     manifest = package / "compiled-sources.json"
@@ -23,4 +22,4 @@ def _refuse_stale_compiled_modules() -> None:
             " `make compiled` rebuilds them, `make clean-compiled` removes them")
 
 
-_refuse_stale_compiled_modules()
+refuse_stale_compiled_modules(Path(__file__).parent)
