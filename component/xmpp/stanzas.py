@@ -23,8 +23,8 @@ PING_NS = "urn:xmpp:ping"
 
 
 # The carrier's attributes, in the order they are written; the body repeats some of them.
-CARRIER_NAMES = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
-_SHARED_NAMES = CARRIER_NAMES[:3]  # on the body too, after its id
+_CARRIER_NAMES = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
+_SHARED_NAMES = _CARRIER_NAMES[:3]  # on the body too, after its id
 
 
 class StartalkFields:
@@ -48,13 +48,13 @@ class StartalkFields:
                               self.startalk_type, self.msec_times, self.carbon)
 
     def carrier_values(self) -> tuple[str | None, ...]:
-        """The carrier's attribute values in CARRIER_NAMES' order, None for absent ones."""
+        """The carrier's attribute values in _CARRIER_NAMES' order, None for absent ones."""
         return (self.msg_type, self.ma_type, self.extend_info, self.body_id, self.startalk_type,
                 self.msec_times, "true" if self.carbon else None)
 
     def carrier_attributes(self) -> list[tuple[str, str]]:
         values = self.carrier_values()
-        return [(name, value) for name, value in zip(CARRIER_NAMES, values, strict=True)
+        return [(name, value) for name, value in zip(_CARRIER_NAMES, values, strict=True)
                 if value is not None]
 
 
@@ -83,7 +83,7 @@ def _carrier_parts(f: StartalkFields) -> tuple[tuple[str, ...], str, str, str, s
     those the body shares, which come before the id, then the carrier's own, after it, one
     by one (a message's head repeats its `msec_times`).
 
-    Each spelt out in CARRIER_NAMES' order: a generic join over the names cost a tenth of
+    Each spelt out in _CARRIER_NAMES' order: a generic join over the names cost a tenth of
     send_message's handler (tests/unit/test_stanzas.py holds this to `_attrs`' bytes). The
     fields are read once for the check and the attributes both: two functions, and their
     texts unpacked into build_message's check, cost 0.6k instructions more a message."""
