@@ -83,6 +83,9 @@ class Strace:
 # class and the function, joined by `___`; a coroutine's body is a class `<fn>_<Class>_gen`.
 COMPILED = re.compile(r"CPy(?:Def|Py)_(\w+?)(?: \([^)]*\))?$")
 GENERATOR = re.compile(r"(\w+?)(?:_([A-Z]\w*))?_gen$")
+# A Python frame's place: a .py file or a frozen module (`<frozen runpy>`), and a line; a native
+# frame's is a library (`libc.so.6`) or a C or Cython source (`loop.pyx:123`).
+PYTHON_FRAME = re.compile(r"\((?:[^()]*\.py|<[^<>()]*>):\d+\)$")
 
 
 def _frame(raw: str) -> str | None:
@@ -93,7 +96,7 @@ def _frame(raw: str) -> str | None:
     compiled = COMPILED.match(raw)
     if compiled:
         return _compiled_frame(compiled.group(1).split("___"))
-    if raw.endswith(")") and ".py:" in raw:
+    if PYTHON_FRAME.search(raw):
         return LINE_NUMBER.sub(")", raw)
     return None
 

@@ -55,19 +55,24 @@ def test_native_stacks_name_compiled_functions_and_drop_other_c() -> None:
     """`py-spy --native`: mypyc's C functions by their Python names (a coroutine's body, a
     private method, a private class, a function), the C wrapper that calls its body once;
     the interpreter's and the libraries' C frames leave their time to their caller."""
-    raw = ["main (app.py:1);run (loop.py:2);_PyEval_EvalFrameDefault (libpython3.11.so);"
+    raw = ["<module> (<frozen runpy>:198);main (app.py:1);run (loop.py:2);"
+           "_PyEval_EvalFrameDefault (libpython3.11.so);__pyx_f_loop (uvloop/loop.pyx:88);"
            "CPyDef_protocol____serve_HttpConnection_gen_____mypyc_generator_helper__ "
            "(__native_ab12.c:48193);CPyPy_protocol___HttpConnection____write (__native_ab12.c:9);"
            "CPyDef_protocol___HttpConnection____write (__native_ab12.c:7);"
            "0x7f5f77a3c8ec (libc.so.6) 6",
-           "main (app.py:1);run (loop.py:2);CPyDef_delivery____Group___end (__native_ab12.c:1) 3",
-           "main (app.py:1);run (loop.py:2);"
+           "<module> (<frozen runpy>:198);main (app.py:1);run (loop.py:2);"
+           "CPyDef_delivery____Group___end (__native_ab12.c:1) 3",
+           "<module> (<frozen runpy>:198);main (app.py:1);run (loop.py:2);"
            "CPyDef_http___messages___send_message_MessageRoutes_gen___close (__native_ab12.c:5);"
-           "CPyDef_audit___write_line (__native_ab12.c:2) 2"]
+           "CPyDef_audit___write_line (__native_ab12.c:2) 2",
+           "<module> (<frozen runpy>:198);main (app.py:1);run (loop.py:2);"
+           "_find_and_load (<frozen importlib._bootstrap>:1007) 1"]
     summary = stack_summary(raw)
     assert dict(summary["profile_self"]) == {
         "HttpConnection._write (protocol, compiled)": 6, "_Group.end (delivery, compiled)": 3,
-        "write_line (audit, compiled)": 2}
+        "write_line (audit, compiled)": 2,
+        "_find_and_load (<frozen importlib._bootstrap>)": 1}  # a frozen module's: Python
     assert dict(summary["profile_inclusive"])["HttpConnection._serve (protocol, compiled)"] == 6
     assert "MessageRoutes.send_message (http.messages, compiled)" in dict(
         summary["profile_inclusive"])
