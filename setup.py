@@ -37,6 +37,7 @@ COMPILED = [
     "component/http/protocol.py",
     "component/http/replies.py",
     "component/http/route.py",
+    "component/jid.py",
     "component/metrics.py",
     "component/numbers.py",
     "component/services/delivery.py",
