@@ -46,6 +46,7 @@ COMPILED = [
     "component/services/recipients.py",
     "component/xmpp/fragment.py",
     "component/xmpp/link.py",
+    "component/xmpp/stanza_values.py",
     "component/xmpp/stanzas.py",
     "component/xmpp/xml.py",
 ]

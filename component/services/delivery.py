@@ -29,8 +29,7 @@ from component.config import DeliveryConfig
 from component.errors import OUTBOX_FAILED, ApiError, InternalError, LinkDown, OutboxFull
 from component.services.ack_waits import AckWaits
 from component.services.ports import DeliveryReport, LinkPort, OutboxPort
-from component.store.outbox import Entry
-from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanza_values import Entry, Stanza
 
 log = logging.getLogger(__name__)
 MIN_WINDOW = 64

@@ -9,8 +9,7 @@ from typing import Literal, Protocol
 import msgspec
 from lxml import etree
 
-from component.store.outbox import OutboxRow
-from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanza_values import OutboxRow, Stanza
 
 DeliveryStatus = Literal["accepted", "routed", "queued"]
 

@@ -23,26 +23,12 @@ import msgspec
 from component.store.db import Database
 from component.store.outbox_file import open_outbox_file, outbox_path
 from component.xmpp.fragment import parse_stored
-from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanza_values import OutboxRow
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 # Stanzas written between checkpoints: some hundreds of WAL pages (SQLite checkpoints at 1000).
 CHECKPOINT_ROWS = 2000
-
-
-class OutboxRow(msgspec.Struct, gc=False):
-    seq: int
-    stanza: Stanza
-
-
-class Entry(OutboxRow, eq=False, gc=False):
-    """A stanza on its way (services/delivery.py); the outbox keeps it as the row it is (seq,
-    stanza). It refers to stanzas only, so it can be in no reference cycle: not tracked by
-    the collector. (Callers waiting for its acknowledgement wait in AckWaits, by seq.) Here,
-    not in delivery.py, which is compiled (setup.py) and would lose the class keywords."""
-
-    copies: tuple[Stanza, ...] = ()  # courtesy copies, written once this one is routed
 
 
 # A row's `parts`: the seqs of its stanzas and the length of each, in order (NULL for a row of

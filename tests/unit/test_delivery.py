@@ -9,7 +9,6 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 
-import msgspec.structs
 import pytest
 from lxml import etree
 
@@ -20,10 +19,10 @@ from component.services import delivery as delivery_module
 from component.services.delivery import OutboxDelivery
 from component.services.ports import DeliveryReport, OutboxPort
 from component.store.db import Database
-from component.store.outbox import OutboxRow, SqliteOutbox, stored_stanzas
+from component.store.outbox import SqliteOutbox, stored_stanzas
 from component.store.outbox_file import outbox_path
 from component.xmpp.fragment import parse_stored
-from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanza_values import OutboxRow, Stanza
 from component.xmpp.stanzas import StartalkFields, build_message
 from tests.unit.clock import ManualClock
 from tests.unit.polling import eventually
@@ -88,6 +87,12 @@ class FakeLink:
 def message(n: int) -> Stanza:
     return build_message(ALICE, BOB, stanza_id=f"m{n}", msg_type="chat", body=str(n),
                          fields=StartalkFields())
+
+
+def carbon_of(stanza: Stanza) -> Stanza:
+    """The stanza as a courtesy copy: written and acknowledged, not kept."""
+    return Stanza(stanza.kind, stanza.id, stanza.sender, stanza.recipient, stanza.data,
+                  durable=False)
 
 
 class ObservedOutbox:
@@ -237,7 +242,7 @@ async def test_carbons_do_not_count_against_outbox_max(db: Database) -> None:
     link = FakeLink()
     delivery = await started(link, db, outbox_max=2)
     for n in (1, 2):  # the link is down: each message waits with its carbon
-        await delivery.deliver([message(n), msgspec.structs.replace(message(n), durable=False)])
+        await delivery.deliver([message(n), carbon_of(message(n))])
     assert delivery.messages == 2
     with pytest.raises(OutboxFull):
         await delivery.deliver([message(3)])
@@ -397,7 +402,7 @@ async def test_one_barrier_on_its_way_covers_what_is_written_meanwhile() -> None
 async def test_carbons_are_sent_and_acknowledged_but_not_kept(db: Database) -> None:
     link = FakeLink()
     delivery = await started(link, db)
-    carbon = msgspec.structs.replace(message(2), durable=False)
+    carbon = carbon_of(message(2))
     report = await delivery.deliver([message(1), carbon])
     assert report.status == "queued"
     assert await rows(db) == ["m1"]  # the courtesy copy is not in the outbox
@@ -411,7 +416,7 @@ async def message_and_copy_in_flight(
     """A request of a message and its carbon, the message written, its barrier on its way."""
     link.go_up()
     delivery = await started(link, None, outbox_max=1000)
-    carbon = msgspec.structs.replace(message(2), durable=False)
+    carbon = carbon_of(message(2))
     request = asyncio.create_task(delivery.deliver([message(1), carbon], wait=30))
     await eventually(lambda: len(link.barriers) == 1)
     return delivery, request
@@ -478,7 +483,7 @@ async def test_a_link_drop_replays_routed_messages_not_routed_copies(
     link = FakeLink()
     link.go_up()
     delivery = await started(link, None, outbox_max=1000)
-    carbon = msgspec.structs.replace(message(2), durable=False)
+    carbon = carbon_of(message(2))
     assert (await delivery.deliver([message(1), carbon])).status == "routed"
     await eventually(lambda: [s.id for s in link.written] == ["m1", "m2"])
     await eventually(lambda: delivery.depth == 0)
@@ -496,7 +501,7 @@ async def test_a_drop_replays_routed_messages_read_back_from_the_outbox(
     link = FakeLink(auto_ack=False)
     link.go_up()
     delivery = await started(link, db)
-    carbon = msgspec.structs.replace(message(2), durable=False)
+    carbon = carbon_of(message(2))
     assert (await delivery.deliver([message(1), carbon, message(3)])).status == "accepted"
 
     def acknowledge() -> bool:  # the messages, then their carbon

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import msgspec.structs
 import pytest
 from lxml import etree
 
@@ -166,14 +165,14 @@ def test_check_outbound_refuses_what_would_close_the_stream() -> None:
         "an iq from a user": stanzas.build_ping(ALICE, BOB, stanza_id="i1"),
         "an iq from a resource of the component": stanzas.build_ping(
             Jid.parse("x@api.qtalk.test.org"), BOB, stanza_id="i2"),
-        "a message whose bytes are not a message": msgspec.structs.replace(
-            message(2), data=b"<iq type='get'/>"),
+        "a message whose bytes are not a message": Stanza(
+            "message", "m2", ALICE, BOB, b"<iq type='get'/>"),
     }
     for stanza in refused.values():
         with pytest.raises(BadRequest):
             check(stanza)
     with pytest.raises(DomainNotServed):
-        check(msgspec.structs.replace(message(3), sender=Jid.parse("eve@evil.org")))
+        check(Stanza("message", "m3", Jid.parse("eve@evil.org"), BOB, message(3).data))
 
 
 async def _port(server: FakeComponentServer) -> int:

@@ -16,11 +16,11 @@ from component.store import outbox as outbox_module
 from component.store import outbox_file
 from component.store.db import Database
 from component.store.migrations import MIGRATIONS
-from component.store.outbox import OutboxRow, SqliteOutbox
+from component.store.outbox import SqliteOutbox
 from component.store.outbox_file import OutboxFileInUse, outbox_path
 from component.xmpp import muc
 from component.xmpp.fragment import parse_message, prepare_message
-from component.xmpp.stanza_values import Stanza
+from component.xmpp.stanza_values import OutboxRow, Stanza
 from component.xmpp.stanzas import StartalkFields, build_message, build_notify
 
 ALICE = Jid.parse("alice@qtalk.test.org")
