@@ -92,6 +92,9 @@ class AckingLink:
     def is_writable(self) -> bool:
         return True
 
+    def is_up(self) -> bool:
+        return True
+
     def on_up(self, listener: Callable[[], None]) -> None:
         pass
 

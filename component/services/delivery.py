@@ -185,10 +185,10 @@ class OutboxDelivery:
         """Graceful stop: wait until everything accepted has been acknowledged."""
         deadline = asyncio.get_running_loop().time() + timeout
         # Polling is fine here: it runs once, at shutdown, over several queues at once.
-        while self.depth and self._link.up.is_set() \
+        while self.depth and self._link.is_up() \
                 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
-        if self._link.up.is_set() and self._settling:
+        if self._link.is_up() and self._settling:
             # The server is still running, so what it routed needs no more settling.
             self._settled_upto = self._settling[-1][1]
             self._settling.clear()
@@ -223,7 +223,7 @@ class OutboxDelivery:
     async def deliver(self, stanzas: Sequence[Stanza], *, wait: float | None = None,
                       remember: Sequence[str] = (), deferred: bool = False) -> DeliveryReport:
         # A backlog (see _room_for_more); the window's test first: it fails on the hot path.
-        while len(self._unsent) >= self.window and self._link.up.is_set():
+        while len(self._unsent) >= self.window and self._link.is_up():
             await self._room_for_more()
         entries = self._new_entries(stanzas)  # the last one's seq is self._seq
         acked: asyncio.Future[bool] | None = None
@@ -254,13 +254,13 @@ class OutboxDelivery:
             if remember:
                 group.keys += remember
             if deferred and acked is None:  # the caller answers once the group has ended
-                return DeliveryReport("accepted" if self._link.up.is_set() else "queued",
+                return DeliveryReport("accepted" if self._link.is_up() else "queued",
                                       group)
             committed: asyncio.Future[bool] = self._loop.create_future()
             group.waiters.append(committed)
             if not await committed:  # True once committed, False when that failed
                 raise InternalError(OUTBOX_FAILED)
-        up = self._link.up.is_set()
+        up = self._link.is_up()
         if acked is None:  # durable enough: the outbox replays it until the server routed it
             return ACCEPTED if up else QUEUED
         if not up and wait is None:
@@ -360,7 +360,7 @@ class OutboxDelivery:
         loop = self._loop
         while True:
             await self._pump_wakeup.wait_and_clear(loop)
-            if self._link.up.is_set():
+            if self._link.is_up():
                 if self._read_back:
                     await self._replay_settled()
                 await self._link.writable()
@@ -463,7 +463,7 @@ class OutboxDelivery:
 
     def _send_paced_barrier(self) -> None:
         self._paced_barrier = None
-        if self._inflight and self._link.up.is_set():
+        if self._inflight and self._link.is_up():
             self._ask_barrier()
 
     def _barrier_done(self, last_seq: int, barrier: asyncio.Future[etree._Element]) -> None:

@@ -82,13 +82,13 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.lost.done():
             self.lost.set_result(None)
-        self.link._writable.set()
+        self.link._set_writable(True)
 
     def pause_writing(self) -> None:
-        self.link._writable.clear()
+        self.link._set_writable(False)
 
     def resume_writing(self) -> None:
-        self.link._writable.set()
+        self.link._set_writable(True)
 
 
 class ComponentLink:
@@ -108,9 +108,13 @@ class ComponentLink:
         self._is_served_host = is_served_host
         self._on_stanza = on_stanza
         self.state = LinkState.DOWN
+        # Each state twice: an Event for those who wait for it, a bool for the checks on
+        # every request (Event.is_set is a Python method, a call from compiled code).
         self.up = asyncio.Event()
+        self._is_up = False
         self._writable = asyncio.Event()
         self._writable.set()
+        self._can_write = True
         self._transport: asyncio.Transport | None = None
         self._parser = StreamParser(max_stanza_bytes)
         self._stream_id: asyncio.Future[str] | None = None
@@ -264,6 +268,7 @@ class ComponentLink:
     def _went_up(self) -> None:
         self.state = LinkState.UP
         self.up.set()
+        self._is_up = True
         log.info("component link up as %s", self.config.domain)
         for listener in self._up_listeners:
             listener()
@@ -272,8 +277,9 @@ class ComponentLink:
         transport.abort()
         self._transport = None
         self._buffer.clear()
-        was_up = self.up.is_set()
+        was_up = self._is_up
         self.up.clear()
+        self._is_up = False
         if self.state is not LinkState.STOPPED:
             self.state = LinkState.DOWN
         failure = LinkDown("the component link dropped before the server answered")
@@ -372,7 +378,18 @@ class ComponentLink:
 
     def is_writable(self) -> bool:
         """Up, and the transport is not pushing back."""
-        return self.state is LinkState.UP and self._writable.is_set()
+        return self.state is LinkState.UP and self._can_write
+
+    def is_up(self) -> bool:
+        """`up.is_set()`."""
+        return self._is_up
+
+    def _set_writable(self, writable: bool) -> None:
+        self._can_write = writable
+        if writable:
+            self._writable.set()
+        else:
+            self._writable.clear()
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         return self._loop if self._loop is not None else asyncio.get_running_loop()

@@ -63,6 +63,9 @@ class FakeLink:
     def is_writable(self) -> bool:
         return self.up.is_set()
 
+    def is_up(self) -> bool:
+        return self.up.is_set()
+
     def on_up(self, listener: Callable[[], None]) -> None:
         self._on_up.append(listener)
 
