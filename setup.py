@@ -4,18 +4,19 @@
 them in place in a checkout, where each shadows its .py until `make clean-compiled`. With
 QTALK_PURE_PYTHON=1 the package builds as pure Python and runs the same code interpreted.
 
-Measured: bench.hotpath --carbons off runs 109k instructions a request compiled, 192k for the
+Measured: bench.hotpath --carbons off runs 105k instructions a request compiled, 192k for the
 same code interpreted (178k for the interpreted code before it was compiled); under load
 (bench/RESULTS.md) the daemon spends 36 µs a request compiled, 56 before.
 No msgspec Struct is defined in a compiled module: mypyc drops the keywords of a class
 statement (python/mypy#21938), where Structs take their options (frozen, gc). The values
-compiled code reads field by field (Request, Answer, Facts, StartalkFields, the message
-service's requests and results) are plain classes with `__init__` and Final fields instead,
-native once compiled; a Struct's field read from compiled code is a generic attribute lookup
-(~130 instructions), and a dataclass's generated `__init__` runs interpreted. The Structs
-left (request bodies, which msgspec decodes; Jid; Stanza; outbox rows) are in interpreted
-modules. `component/__init__.py` refuses to import a checkout whose compiled modules were
-built from other sources (compiled-sources.json).
+compiled code reads field by field (Request, Answer, Facts, StartalkFields, Jid, Stanza, the
+outbox's rows, the message service's requests and results) are plain classes with `__init__`
+and Final fields instead, native once compiled; a Struct's field read from compiled code is a
+generic attribute lookup (~130 instructions), and a dataclass's generated `__init__` runs
+interpreted. The Structs left are in interpreted modules: the request bodies, which msgspec
+decodes (http/shapes.py), and values read once or twice a request (DeliveryReport).
+`component/__init__.py` refuses to import a checkout whose compiled modules were built from
+other sources (compiled-sources.json).
 """
 
 import hashlib

@@ -60,3 +60,22 @@ def test_the_factories_prepare_like_parse() -> None:
         == Jid.parse("room@muc.example.org/Nick")
     with pytest.raises(JidError):
         Jid.parse("room@muc.example.org").with_resource("bad\x01")
+
+
+def test_equality_and_hash_are_the_prepared_address() -> None:
+    """Equal JIDs (however written) are one key; a JID equals no string, not even its text."""
+    written = [Jid.parse("Alice@QTalk.test.org/pc"), Jid.parse("alice@qtalk.test.org/pc"),
+               Jid("alice", "qtalk.test.org", "pc")]
+    assert len(set(written)) == 1
+    assert {written[0]: 1}[written[2]] == 1
+    assert written[0] != Jid.parse("alice@qtalk.test.org")
+    assert written[0].bare == Jid.parse("alice@qtalk.test.org")
+    assert written[0] != "alice@qtalk.test.org/pc"
+    assert Jid("", "qtalk.test.org") != Jid("qtalk.test.org", "")
+    assert repr(written[0]) == "Jid('alice@qtalk.test.org/pc')"
+
+
+@pytest.mark.parametrize("value", [None, 5, b"alice@qtalk.test.org"])
+def test_what_is_not_a_string_is_refused_as_an_address(value: object) -> None:
+    with pytest.raises(JidError):
+        Jid.parse(value)
