@@ -73,7 +73,10 @@ class RecipientCheck:
         self._unknown_for = unknown_for
         self._on_lost = on_lost
         self._clock = clock
-        self._verdicts: dict[Jid, tuple[bool, float]] = {}  # exists, trusted until
+        # Keyed by the address's text (equal JIDs have equal texts): strings and tuples of
+        # atoms, which the collector stops tracking. Keyed by JIDs, MAX_REMEMBERED of them made
+        # every full collection 16 ms longer (0.6 with strings).
+        self._verdicts: dict[str, tuple[bool, float]] = {}  # exists, trusted until
         self._probing: dict[Jid, asyncio.Future[bool]] = {}
         self._slots = asyncio.Semaphore(MAX_PROBES)
         self._followed: dict[Jid, Stanza | None] = {}  # re-checks on their way: after what
@@ -85,7 +88,7 @@ class RecipientCheck:
         lately: most messages' are (a dict lookup each, no await), and need no `screen`."""
         now, verdicts = self._clock(), self._verdicts
         for stanza in stanzas:
-            verdict = verdicts.get(stanza.recipient.bare)
+            verdict = verdicts.get(stanza.recipient.bare.text)
             if verdict is None or not verdict[0] or verdict[1] <= now:
                 return False
         return True
@@ -96,7 +99,7 @@ class RecipientCheck:
         now = self._clock()
         missing, due, unsure = set(), [], []
         for user in users:
-            verdict = self._verdicts.get(user)
+            verdict = self._verdicts.get(user.text)
             if verdict is None or (not verdict[0] and verdict[1] <= now):
                 if self._hosts.is_served(user.domain) and user.local:
                     unsure.append(user)
@@ -111,7 +114,7 @@ class RecipientCheck:
 
     async def exists(self, user: Jid) -> bool:
         """From memory while the verdict holds, else the server's answer (its error raised)."""
-        verdict = self._verdicts.get(user)
+        verdict = self._verdicts.get(user.text)
         if verdict is not None and verdict[1] > self._clock():
             return verdict[0]
         return await asyncio.shield(self._lookup(user))
@@ -136,7 +139,7 @@ class RecipientCheck:
             return
         if not (recipient.local and self._hosts.is_served(recipient.domain)):
             return  # a room's error, say: rooms are not accounts
-        self._verdicts.pop(recipient, None)  # asked again before the next message
+        self._verdicts.pop(recipient.text, None)  # asked again before the next message
         self._followed.pop(recipient, None)  # this bounce reports what a re-check would
         self._report(Lost(bounce.id, recipient, sender, bounce.condition, "bounce"))
 
@@ -171,8 +174,8 @@ class RecipientCheck:
         async with self._slots:
             self.probes += 1
             exists = await self._accounts.exists(user)
-        self._verdicts.pop(user, None)  # re-inserted last: the oldest are forgotten first
-        self._verdicts[user] = (exists, self._clock() + (self._known_for if exists
+        self._verdicts.pop(user.text, None)  # re-inserted last: the oldest are forgotten first
+        self._verdicts[user.text] = (exists, self._clock() + (self._known_for if exists
                                                          else self._unknown_for))
         if len(self._verdicts) > MAX_REMEMBERED:
             del self._verdicts[next(iter(self._verdicts))]
