@@ -13,8 +13,8 @@ from typing import Final
 
 from component.xmpp_prep import nodeprep, resourceprep
 
-MAX_PART_BYTES = 1023
-_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$", re.UNICODE)
+MAX_PART_BYTES: Final = 1023
+_LABEL: Final = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$", re.UNICODE)
 
 
 class JidError(ValueError):

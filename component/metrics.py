@@ -11,6 +11,7 @@ import itertools
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import (
@@ -21,8 +22,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
-_BOUNDS = (*(str(float(bound)) for bound in LATENCY_BUCKETS), "+Inf")  # the `le` labels
+LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                          2.5, 10)
+_BOUNDS: Final = (*(str(float(bound)) for bound in LATENCY_BUCKETS), "+Inf")  # the `le` labels
 
 
 @dataclass(frozen=True, slots=True)

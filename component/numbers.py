@@ -8,10 +8,12 @@ Here one pattern decides, and a match always converts.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 # 18 digits: under Python's 4300-digit int() limit and any count this API takes.
-_INTEGER = re.compile(r"[0-9]{1,18}")
-_DECIMAL = re.compile(r"(?:[0-9]{1,18}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})(?:[eE][+-]?[0-9]{1,3})?")
+_INTEGER: Final = re.compile(r"[0-9]{1,18}")
+_DECIMAL: Final = re.compile(
+    r"(?:[0-9]{1,18}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})(?:[eE][+-]?[0-9]{1,3})?")
 
 
 def ascii_int(text: str) -> int | None:

@@ -15,7 +15,7 @@ import random
 import re
 import secrets
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -24,13 +24,13 @@ from component.logs import line_handler_for, plain_line
 if TYPE_CHECKING:
     from component.http.route import Request
 
-log = logging.getLogger("component.audit")
-_SANE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-_NOT_PLAIN = re.compile(r"[^A-Za-z0-9._:@/+=*,-]")
+log: Final = logging.getLogger("component.audit")
+_SANE_ID: Final = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+_NOT_PLAIN: Final = re.compile(r"[^A-Za-z0-9._:@/+=*,-]")
 
 
 # Request ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
-_IDS = random.Random(secrets.randbits(128))
+_IDS: Final = random.Random(secrets.randbits(128))
 
 
 def new_request_id() -> str:
@@ -174,11 +174,11 @@ def write_line(rid: str, integrator: str, remote: str | None, endpoint: str,
 
 
 # The texts of the common statuses and error codes: str() of an int costs a dozen lookups.
-_NUMBERS = {number: str(number) for number in (0, *range(200, 600))}
+_NUMBERS: Final = {number: str(number) for number in (0, *range(200, 600))}
 
 
 # A plain line is its message after this: the request line is written with it at once.
-_INFO_LINE = plain_line("INFO", log.name, "")
+_INFO_LINE: Final = plain_line("INFO", log.name, "")
 
 
 def write_event(event: str, facts: dict[str, Any]) -> None:
@@ -212,10 +212,10 @@ def _listed(record: dict[str, Any]) -> dict[str, Any]:
 # A table maps the plain characters to a letter and every other byte to "!": translating the
 # text's bytes and looking for a "!" (memchr: a third of what isalpha costs) costs a quarter
 # of a regex' class test per character.
-_PLAIN_TABLE = bytes(
+_PLAIN_TABLE: Final = bytes(
     b"a"[0] if re.fullmatch(r"[A-Za-z0-9._:@/+=*-]", chr(byte)) else b"!"[0]
     for byte in range(256))
-_NOT_PLAIN_BYTE = b"!"[0]  # an int: `in` looks for it with memchr, fast as a scan can be
+_NOT_PLAIN_BYTE: Final = b"!"[0]  # an int: `in` looks for it with memchr, fast as a scan can be
 
 
 def _quoted(value: Any) -> str:

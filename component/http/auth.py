@@ -30,17 +30,18 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from component.config import Integrator
 from component.errors import ApiError, Forbidden, RateLimited, Unauthorized
 from component.http.envelope import Answer, failure_answer
 from component.http.route import Request
 
-log = logging.getLogger(__name__)
+log: Final = logging.getLogger(__name__)
 Clock = Callable[[], float]
-FAILURE_BURST = 20  # failed credentials from one address before it is throttled
-FAILURE_RATE = 1.0  # failed credentials per second an address may go on with
-MAX_FAILING_ADDRESSES = 4096
+FAILURE_BURST: Final = 20  # failed credentials from one address before it is throttled
+FAILURE_RATE: Final = 1.0  # failed credentials per second an address may go on with
+MAX_FAILING_ADDRESSES: Final = 4096
 
 
 class TokenBucket:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import GenericAlias
-from typing import Annotated, Any, NamedTuple, TypeVar, get_args, get_type_hints
+from typing import Annotated, Any, Final, NamedTuple, TypeVar, get_args, get_type_hints
 
 import msgspec
 import orjson
@@ -24,7 +24,7 @@ from msgspec import inspect as mi
 from component.config import LimitsConfig
 from component.errors import ApiError, BadField, BadJson, TooLarge
 
-MAX_JSON_DEPTH = 32
+MAX_JSON_DEPTH: Final = 32
 T = TypeVar("T")
 
 
@@ -134,7 +134,7 @@ class _Known:
     decoder: msgspec.json.Decoder[Any]
 
 
-_KNOWN: dict[Any, _Known] = {}
+_KNOWN: Final[dict[Any, _Known]] = {}
 
 
 def _know(shape: Any, limits: LimitsConfig | None) -> _Known:
@@ -153,10 +153,10 @@ def _is_struct(shape: Any) -> bool:
 
 # -- errors ---------------------------------------------------------------------------------
 
-_TYPES = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean",
+_TYPES: Final = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean",
           "null": "null", "object": "an object", "array": "an array"}
-_MISSING = re.compile(r"Object missing required field `([^`]+)`")
-_FIELD = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)(.*)")
+_MISSING: Final = re.compile(r"Object missing required field `([^`]+)`")
+_FIELD: Final = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)(.*)")
 
 
 def refusal(exc: msgspec.ValidationError, what: str) -> ApiError:
@@ -185,9 +185,9 @@ def _problem(message: str) -> str:
 
 # -- per shape, once ------------------------------------------------------------------------
 
-_DECODERS: dict[Any, msgspec.json.Decoder[Any]] = {}
-_DECLARED: dict[Any, msgspec.json.Decoder[Any]] = {}  # shapes with `each`: as declared
-_AT_ONCE: set[type[msgspec.Struct]] = set()  # the subclasses `decode` gives them
+_DECODERS: Final[dict[Any, msgspec.json.Decoder[Any]]] = {}
+_DECLARED: Final[dict[Any, msgspec.json.Decoder[Any]]] = {}  # shapes with `each`: as declared
+_AT_ONCE: Final[set[type[msgspec.Struct]]] = set()  # the subclasses `decode` gives them
 
 
 def _decoder(shape: Any) -> msgspec.json.Decoder[Any]:
@@ -279,7 +279,7 @@ def decode_json(raw: bytes) -> Any:
     return value
 
 
-_NODES = bytes(c if c in b"[]{}" else ord("0") for c in range(256))
+_NODES: Final = bytes(c if c in b"[]{}" else ord("0") for c in range(256))
 
 
 def _maybe_too_deep(raw: bytes) -> bool:

@@ -16,11 +16,11 @@ import orjson
 from component.errors import OUTBOX_FAILED, ApiError, ErrCode, InternalError
 from component.services.ports import PendingCommit
 
-JSON_TYPE = "application/json"
-JSON_CONTENT_TYPE = f"{JSON_TYPE}; charset=utf-8"
+JSON_TYPE: Final = "application/json"
+JSON_CONTENT_TYPE: Final = f"{JSON_TYPE}; charset=utf-8"
 # Every 503 (link down, outbox full, key backend or readiness) says when to come back: the
 # link's reconnects back off to at most xmpp.reconnect_max_delay, 5 s by default.
-RETRY_AFTER_SECONDS = 5
+RETRY_AFTER_SECONDS: Final = 5
 
 
 class Answer:

@@ -7,6 +7,7 @@ capitalised ones of send_message.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from msgspec import Raw
 
@@ -112,7 +113,7 @@ class MessageRoutes:
         return batch_reply(result)
 
 
-MAX_WAIT_SECONDS = 60.0
+MAX_WAIT_SECONDS: Final = 60.0
 
 
 def _wait(request: Request) -> float | None:

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import unquote
 
 from component.errors import ApiError, MethodNotAllowed, TooLarge, UnknownPath
@@ -27,9 +28,9 @@ from component.http.idempotency import Idempotency
 from component.http.route import PREFIX, Request, Route
 from component.metrics import Metrics
 
-log = logging.getLogger("component.http.server")
-access_log = logging.getLogger("component.http.access")
-UNMATCHED = "unmatched"  # the metrics label of every path without a route
+log: Final = logging.getLogger("component.http.server")
+access_log: Final = logging.getLogger("component.http.access")
+UNMATCHED: Final = "unmatched"  # the metrics label of every path without a route
 
 
 class Routes:

@@ -23,7 +23,7 @@ import functools
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Final, NoReturn, cast
 
 import httptools
 
@@ -43,12 +43,12 @@ from component.http.route import Request
 if TYPE_CHECKING:
     from component.http.listener import HttpServer
 
-log = logging.getLogger("component.http.server")
+log: Final = logging.getLogger("component.http.server")
 
-MAX_HEAD_BYTES = 8192
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-MAX_HEADERS = 100
-QUEUED_REQUESTS = 16  # pipelined requests read ahead before reading pauses
+MAX_HEAD_BYTES: Final = 8192
+CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+MAX_HEADERS: Final = 100
+QUEUED_REQUESTS: Final = 16  # pipelined requests read ahead before reading pauses
 
 
 class HttpConnection(asyncio.Protocol):
@@ -432,10 +432,10 @@ class ConnectionClosed(Exception):
 # Header names as llhttp gives them, and their keys (decoded, lower case): the names clients
 # send are few, and a lookup costs less than a decode and a lower; bounded, as any client may
 # send names of its own.
-NAMES_KEPT = 256
-_NAMES: dict[bytes, str] = {}
+NAMES_KEPT: Final = 256
+_NAMES: Final[dict[bytes, str]] = {}
 # The methods as str without a decode each time (others are decoded).
-_METHODS = {method.encode(): method for method in
+_METHODS: Final = {method.encode(): method for method in
             ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 

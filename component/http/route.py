@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl
 
 from component.config import Integrator
@@ -70,6 +70,6 @@ class Route:
         object.__setattr__(self, "url", self.path if self.public else PREFIX + self.path)
 
 
-PREFIX = "/qtalk/"
-POST = frozenset({"POST"})
-GET = frozenset({"GET", "HEAD"})
+PREFIX: Final = "/qtalk/"
+POST: Final = frozenset({"POST"})
+GET: Final = frozenset({"GET", "HEAD"})

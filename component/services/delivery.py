@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from lxml import etree
 
@@ -31,17 +32,17 @@ from component.services.ack_waits import AckWaits
 from component.services.ports import DeliveryReport, LinkPort, OutboxPort
 from component.xmpp.stanza_values import Entry, Stanza
 
-log = logging.getLogger(__name__)
-MIN_WINDOW = 64
+log: Final = logging.getLogger(__name__)
+MIN_WINDOW: Final = 64
 SETTLE_SECONDS = 2.0
 ACCEPTED, ROUTED, QUEUED = (DeliveryReport("accepted"), DeliveryReport("routed"),
                             DeliveryReport("queued"))
 # Settled rows are deleted in sweeps this far apart (as a share of SETTLE_SECONDS), not one
 # timer per acknowledgement: under steady load that timer fired for every barrier, and each
 # firing cost a wake-up and a transaction of its own.
-SETTLE_SWEEPS = 20
-REMEMBER_IDS_SECONDS = 24 * 3600.0
-BARRIER_INTERVAL = 0.005  # seconds from one barrier to the next, at the least (_ask_barrier)
+SETTLE_SWEEPS: Final = 20
+REMEMBER_IDS_SECONDS: Final = 24 * 3600.0
+BARRIER_INTERVAL: Final = 0.005  # seconds from one barrier to the next, at the least (_ask_barrier)
 
 
 # The messages a returned barrier routed, kept SETTLE_SECONDS for a replay: (first seq, last

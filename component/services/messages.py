@@ -36,9 +36,10 @@ from component.xmpp.stanzas import (
     split_type,
 )
 
-log = logging.getLogger(__name__)
+log: Final = logging.getLogger(__name__)
 # Startalk types whose senders' other clients got a copy in the original (carbons).
-CARBON_TYPES = frozenset({"normal", "chat", "revoke", "note", "consult", "encrypt", "webrtc"})
+CARBON_TYPES: Final = frozenset(
+    {"normal", "chat", "revoke", "note", "consult", "encrypt", "webrtc"})
 
 
 # The service's requests and results: plain classes with Final fields where they do not

@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from lxml import etree
 
@@ -36,9 +36,9 @@ from component.services.ports import HostPolicy
 from component.xmpp.accounts import parse_bounce
 from component.xmpp.stanza_values import Stanza
 
-log = logging.getLogger(__name__)
-MAX_REMEMBERED = 100_000  # verdicts; the oldest are forgotten first (and probed again)
-MAX_PROBES = 256  # in flight at once: probes bypass the delivery window
+log: Final = logging.getLogger(__name__)
+MAX_REMEMBERED: Final = 100_000  # verdicts; the oldest are forgotten first (and probed again)
+MAX_PROBES: Final = 256  # in flight at once: probes bypass the delivery window
 
 
 class Accounts(Protocol):
@@ -202,7 +202,7 @@ class RecipientCheck:
         self._on_lost(lost)
 
 
-_ALL_KNOWN = Screening()
+_ALL_KNOWN: Final = Screening()
 
 
 def _last_message_to(user: Jid, sent: Sequence[Stanza]) -> Stanza | None:

@@ -13,6 +13,7 @@ import random
 import re
 import secrets
 import time
+from typing import Final
 
 from lxml import etree
 
@@ -30,13 +31,13 @@ from component.xmpp.untrusted import (
 from component.xmpp.xml import attr
 
 # Stanzas written in a client or server namespace are re-rooted into the component stream's.
-_STREAM_NAMESPACES = frozenset({"jabber:client", "jabber:server", "jabber:component:accept"})
-_CARRIER_TAG = f"{{{QTALK_NS}}}qtalk"
+_STREAM_NAMESPACES: Final = frozenset({"jabber:client", "jabber:server", "jabber:component:accept"})
+_CARRIER_TAG: Final = f"{{{QTALK_NS}}}qtalk"
 
 
 # One parser for the process: building one per message cost more than parsing it. lxml
 # parsers are not thread-safe, and the daemon parses on its event loop's thread only.
-_PARSER = without_resolution(etree.XMLParser(resolve_entities=False, **PARSER_OPTIONS))
+_PARSER: Final = without_resolution(etree.XMLParser(resolve_entities=False, **PARSER_OPTIONS))
 # Message ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
 _random_bits = random.Random(secrets.randbits(128)).getrandbits
 
@@ -169,12 +170,13 @@ def edited(root: etree._Element, sender: Jid, recipient: Jid, stanza_id: str, ms
 # The text of a plain message (CallerMessage.plain) that lxml accepted. Tags and attributes
 # can be found in it with patterns: no comment, CDATA or instruction can hide a `<`, a `<`
 # cannot stand in text or in an attribute value, and no namespace can rename an element.
-_ATTRIBUTE = rb"\s+(?P<name>[^\s=/>]+)\s*=\s*(?:\"[^\"]*\"|'[^']*')"
-_ROOT_ATTRIBUTE = re.compile(_ATTRIBUTE)
-_ROOT_START = re.compile(rb"<message(?P<attributes>(?:" + _ATTRIBUTE + rb")*)\s*(?P<empty>/?)>")
-_ROOT_END = re.compile(rb"</message\s*>\s*\Z")
-_BODY_START = re.compile(rb"<body(?=[\s/>])")
-_READDRESSED = frozenset({b"type", b"id", b"from", b"to"})
+_ATTRIBUTE: Final = rb"\s+(?P<name>[^\s=/>]+)\s*=\s*(?:\"[^\"]*\"|'[^']*')"
+_ROOT_ATTRIBUTE: Final = re.compile(_ATTRIBUTE)
+_ROOT_START: Final = re.compile(
+    rb"<message(?P<attributes>(?:" + _ATTRIBUTE + rb")*)\s*(?P<empty>/?)>")
+_ROOT_END: Final = re.compile(rb"</message\s*>\s*\Z")
+_BODY_START: Final = re.compile(rb"<body(?=[\s/>])")
+_READDRESSED: Final = frozenset({b"type", b"id", b"from", b"to"})
 
 
 def _only_body_start(inner: bytes) -> int | None:
@@ -188,7 +190,7 @@ def _only_body_start(inner: bytes) -> int | None:
     return bodies[0].end() if len(bodies) == 1 else None
 
 
-_AFTER_NAME = frozenset({b" ", b"\t", b"\n", b"\r", b"/", b">"})
+_AFTER_NAME: Final = frozenset({b" ", b"\t", b"\n", b"\r", b"/", b">"})
 
 
 def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
@@ -222,7 +224,7 @@ def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
                      carrier_xml(fields).encode(), b"</message>"))
 
 
-_STORED_KINDS: dict[object, StanzaKind] = {"message": "message", "presence": "presence",
+_STORED_KINDS: Final[dict[object, StanzaKind]] = {"message": "message", "presence": "presence",
                                            "iq": "iq"}
 
 

@@ -14,7 +14,7 @@ import itertools
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from lxml import etree
 
@@ -25,19 +25,19 @@ from component.xmpp import stanzas
 from component.xmpp.parser import StreamClosed, StreamOpened, StreamParser, StreamViolation
 from component.xmpp.stanza_values import Stanza, StanzaKind
 
-log = logging.getLogger(__name__)
-STREAM_ERROR = "{http://etherx.jabber.org/streams}error"
-HANDSHAKE = "{jabber:component:accept}handshake"
+log: Final = logging.getLogger(__name__)
+STREAM_ERROR: Final = "{http://etherx.jabber.org/streams}error"
+HANDSHAKE: Final = "{jabber:component:accept}handshake"
 # Bytes buffered in the transport before writers are paused; kernel buffers come on top.
-WRITE_HIGH_WATER = 256 << 10
-BACKOFF_BASE = 0.2
-STABLE_AFTER = 10.0  # a session that lived this long resets the backoff
-ROUTE_PROBES = 24  # with two links, the odds that none of them routes back are 2**-24
+WRITE_HIGH_WATER: Final = 256 << 10
+BACKOFF_BASE: Final = 0.2
+STABLE_AFTER: Final = 10.0  # a session that lived this long resets the backoff
+ROUTE_PROBES: Final = 24  # with two links, the odds that none of them routes back are 2**-24
 
 
 # What each kind of stanza starts with (built once: an f-string and its encoding per stanza
 # were the larger part of the check).
-OPENINGS: dict[StanzaKind, bytes] = {kind: f"<{kind} ".encode()
+OPENINGS: Final[dict[StanzaKind, bytes]] = {kind: f"<{kind} ".encode()
                                      for kind in ("message", "presence", "iq")}
 
 

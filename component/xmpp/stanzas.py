@@ -14,17 +14,17 @@ from component.jid import Jid
 from component.xmpp.stanza_values import Stanza
 from component.xmpp.xml import attr, plain_attributes, text
 
-XMPP_MESSAGE_TYPES = frozenset({"chat", "groupchat", "headline", "normal", "error"})
-QTALK_NS = "urn:qtalk:message"
-NOTIFY_NS = "jabber:x:presence_notify"
-CARBONS_NS = "urn:xmpp:carbons:2"
-FORWARD_NS = "urn:xmpp:forward:0"
-PING_NS = "urn:xmpp:ping"
+XMPP_MESSAGE_TYPES: Final = frozenset({"chat", "groupchat", "headline", "normal", "error"})
+QTALK_NS: Final = "urn:qtalk:message"
+NOTIFY_NS: Final = "jabber:x:presence_notify"
+CARBONS_NS: Final = "urn:xmpp:carbons:2"
+FORWARD_NS: Final = "urn:xmpp:forward:0"
+PING_NS: Final = "urn:xmpp:ping"
 
 
 # The carrier's attributes, in the order they are written; the body repeats some of them.
-_CARRIER_NAMES = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
-_SHARED_NAMES = _CARRIER_NAMES[:3]  # on the body too, after its id
+_CARRIER_NAMES: Final = ("msgType", "maType", "extendInfo", "id", "type", "msec_times", "carbon")
+_SHARED_NAMES: Final = _CARRIER_NAMES[:3]  # on the body too, after its id
 
 
 class StartalkFields:
@@ -216,4 +216,4 @@ def handshake(stream_id: str, secret: str) -> bytes:
     return f"<handshake>{digest}</handshake>".encode()
 
 
-STREAM_END = b"</stream:stream>"
+STREAM_END: Final = b"</stream:stream>"

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Final
 
 from component.errors import BadRequest
 
-_ALLOWED = "\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"  # XML 1.0 Char
-_FORBIDDEN = re.compile(f"[^{_ALLOWED}]")
-_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ALLOWED: Final = "\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"  # XML 1.0 Char
+_FORBIDDEN: Final = re.compile(f"[^{_ALLOWED}]")
+_TEXT: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 # In attributes, tabs and newlines are escaped too, or attribute-value normalisation turns
 # them into spaces on the receiving side.
-_ATTR = str.maketrans({
+_ATTR: Final = str.maketrans({
     "&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
     "\r": "&#13;", "\n": "&#10;", "\t": "&#9;",
 })
@@ -37,9 +38,9 @@ def check_chars(text: str, what: str) -> str:
 # Most values (JIDs, ids, types) need neither refusing nor escaping: one search says so.
 # Each pattern is one negated class, the XML 1.0 Char class without what must be escaped
 # (an alternation of two classes searched 3-5 times slower, on every attribute of a stanza).
-_NO_MARKUP = "\x20\x21\x23-\x25\x28-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
-_TEXT_WORK = re.compile(f"[^\t\n\"'{_NO_MARKUP}]")
-_ATTR_WORK = re.compile(f"[^{_NO_MARKUP}]")
+_NO_MARKUP: Final = "\x20\x21\x23-\x25\x28-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
+_TEXT_WORK: Final = re.compile(f"[^\t\n\"'{_NO_MARKUP}]")
+_ATTR_WORK: Final = re.compile(f"[^{_NO_MARKUP}]")
 
 
 def _plain_ascii_table(allowed: str) -> bytes:
@@ -47,9 +48,10 @@ def _plain_ascii_table(allowed: str) -> bytes:
     return bytes(c if chr(c) in allowed else (1 if c == 0 else 0) for c in range(256))
 
 
-_PRINTABLE = "".join(map(chr, range(0x20, 0x7f)))
-_PLAIN_TEXT = _plain_ascii_table("\t\n" + _PRINTABLE.translate({ord(c): None for c in "&<>"}))
-_PLAIN_ATTR = _plain_ascii_table(_PRINTABLE.translate({ord(c): None for c in "&<>'\""}))
+_PRINTABLE: Final = "".join(map(chr, range(0x20, 0x7f)))
+_PLAIN_TEXT: Final = _plain_ascii_table(
+    "\t\n" + _PRINTABLE.translate({ord(c): None for c in "&<>"}))
+_PLAIN_ATTR: Final = _plain_ascii_table(_PRINTABLE.translate({ord(c): None for c in "&<>'\""}))
 
 
 def _markup_free(value: str, plain: bytes) -> bool:
