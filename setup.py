@@ -4,7 +4,7 @@
 them in place in a checkout, where each shadows its .py until `make clean-compiled`. With
 QTALK_PURE_PYTHON=1 the package builds as pure Python and runs the same code interpreted.
 
-Measured: bench.hotpath --carbons off runs 105k instructions a request compiled, 192k for the
+Measured: bench.hotpath --carbons off runs 102k instructions a request compiled, 195k for the
 same code interpreted (178k for the interpreted code before it was compiled); under load
 (bench/RESULTS.md) the daemon spends 36 µs a request compiled, 56 before.
 No msgspec Struct is defined in a compiled module: mypyc drops the keywords of a class
