@@ -267,8 +267,7 @@ class ComponentLink:
 
     def _went_up(self) -> None:
         self.state = LinkState.UP
-        self.up.set()
-        self._is_up = True
+        self._set_up(True)
         log.info("component link up as %s", self.config.domain)
         for listener in self._up_listeners:
             listener()
@@ -278,8 +277,7 @@ class ComponentLink:
         self._transport = None
         self._buffer.clear()
         was_up = self._is_up
-        self.up.clear()
-        self._is_up = False
+        self._set_up(False)
         if self.state is not LinkState.STOPPED:
             self.state = LinkState.DOWN
         failure = LinkDown("the component link dropped before the server answered")
@@ -383,6 +381,13 @@ class ComponentLink:
     def is_up(self) -> bool:
         """`up.is_set()`."""
         return self._is_up
+
+    def _set_up(self, up: bool) -> None:
+        self._is_up = up
+        if up:
+            self.up.set()
+        else:
+            self.up.clear()
 
     def _set_writable(self, writable: bool) -> None:
         self._can_write = writable
