@@ -42,6 +42,7 @@ COMPILED = [
     "component/http/replies.py",
     "component/http/route.py",
     "component/jid.py",
+    "component/log_lines.py",
     "component/metrics.py",
     "component/numbers.py",
     "component/services/delivery.py",

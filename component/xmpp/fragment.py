@@ -39,12 +39,32 @@ _CARRIER_TAG: Final = f"{{{QTALK_NS}}}qtalk"
 # parsers are not thread-safe, and the daemon parses on its event loop's thread only.
 _PARSER: Final = without_resolution(etree.XMLParser(resolve_entities=False, **PARSER_OPTIONS))
 # Message ids must be unique, not secret: a PRNG seeded from the OS once, not a syscall each.
-_random_bits = random.Random(secrets.randbits(128)).getrandbits
+_random_bits: Final = random.Random(secrets.randbits(128)).getrandbits
+
+
+class _EpochMs:
+    """The clock in epoch milliseconds, its text made again only when it moved on: under
+    load some twenty messages share each millisecond, and a str() of a number costs what
+    the rest of the reading does."""
+
+    def __init__(self) -> None:
+        self._ms = -1
+        self._text = ""
+
+    def now(self) -> str:
+        ms = _time_ns() // 1_000_000
+        if ms != self._ms:
+            self._ms, self._text = ms, str(ms)
+        return self._text
+
+
+_time_ns: Final = time.time_ns  # held: a module's attribute is looked up at every call
+_EPOCH_MS: Final = _EpochMs()
 
 
 def epoch_ms() -> str:
     """Now, in milliseconds since the epoch, as Startalk writes it (`msec_times`, ids)."""
-    return str(time.time_ns() // 1_000_000)
+    return _EPOCH_MS.now()
 
 
 def new_message_id(now_ms: str | None = None) -> str:

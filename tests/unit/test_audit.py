@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,8 @@ import orjson
 import pytest
 
 from component.http import audit
-from component.logs import JsonFormatter, LineHandler, one_line
+from component.log_lines import one_line
+from component.logs import JsonFormatter, LineHandler
 from component.store.db import Database
 from tests.unit.fakes import HOST, RecordingSink
 from tests.unit.http_apps import ApiClient, bearer, client_for, integrator, make_config, message_app
@@ -221,3 +223,34 @@ def test_facts_keep_the_line_order_whoever_adds_them() -> None:
     assert later.fields() == {"targets": ["room"], "stanza_ids": [], "replayed": True,
                               "acting_as": ["carol@h", "dave@h"], "count": 2}
     assert list(later.fields()) == ["targets", "stanza_ids", "replayed", "acting_as", "count"]
+
+
+@pytest.mark.parametrize(("seconds", "ms"), [
+    (0.0, "0.0"), (0.00125, "1.2"), (0.0999, "99.9"), (0.09996, "100.0"),
+    (0.12346, "123.5"), (61.0, "61000.0")])
+def test_the_milliseconds_are_written_to_a_tenth_in_both_formats(
+        seconds: float, ms: str, caplog: pytest.LogCaptureFixture) -> None:
+    """From the table up to 99.9 ms, made beyond it; the JSON line holds the same number."""
+    caplog.set_level(logging.INFO, logger="component.audit")
+    facts = audit.Facts()
+    audit.add_facts(facts, targets=["bob"], stanza_ids=["s1"])
+    for json in (False, True):
+        stream = io.StringIO()
+        root = logging.getLogger()
+        saved = root.handlers[:]
+        root.handlers[:] = [LineHandler(stream, json=json)]
+        try:
+            audit.write_line("r1", "hr", None, "send_message", facts, 200, 0, seconds)
+        finally:
+            root.handlers[:] = saved
+        if json:
+            assert orjson.loads(stream.getvalue())["ms"] == float(ms)
+        else:
+            assert stream.getvalue().endswith(f" ms={ms}\n")
+
+
+def test_made_request_ids_are_16_hex_digits_and_differ() -> None:
+    """Drawn 256 at a time: past several draws, none repeats and each has its 16 digits."""
+    made = [audit.new_request_id() for _ in range(1000)]
+    assert len(set(made)) == len(made)
+    assert all(re.fullmatch("[0-9a-f]{16}", rid) for rid in made)

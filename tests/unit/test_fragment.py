@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -217,3 +219,18 @@ def test_namespaced_and_commented_messages_are_not_plain() -> None:
     for xml in ("<message xmlns='jabber:client'><body>x</body></message>",
                 "<message><body><![CDATA[<b>]]></body></message>"):
         assert not fragment.parse_message(xml, LIMIT).plain
+
+
+def test_the_epoch_milliseconds_follow_the_clock() -> None:
+    """Its text is made again only when the millisecond moved on: it still moves on."""
+    before = time.time_ns() // 1_000_000
+    first = fragment.epoch_ms()
+    time.sleep(0.003)
+    second = fragment.epoch_ms()
+    after = time.time_ns() // 1_000_000
+    assert before <= int(first) < int(second) <= after
+    assert (first + second).isdigit()
+    made = fragment.new_message_id(second)
+    assert made.startswith("http")
+    assert made.endswith(second)
+    assert made[4:].isdigit()

@@ -14,7 +14,8 @@ ROOT = Path(__file__).parents[2] / "component"
 # Bottom first. A unit may import the units of lower layers only: units of one layer never
 # import each other (the two adapters, http and adhoc, least of all).
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in (
-    "xmpp_prep errors numbers config_model metrics systemd tasks",  # foundation, no imports of ours
+    # foundation, no imports of ours
+    "xmpp_prep errors numbers config_model metrics systemd tasks log_lines",
     "jid",
     "config",
     "logs reload",  # reload: what a running daemon can change of a new config

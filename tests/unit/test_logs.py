@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from component.config import LogConfig
-from component.logs import LineHandler, line_handler_for, setup_logging
+from component.log_lines import pending_lines_for
+from component.logs import LineHandler, setup_logging
 
 FIELDS = {"request_id": "r1", "targets": ["a@b"], "status": 200}
 
@@ -33,7 +34,7 @@ def test_a_direct_line_is_the_line_logging_writes(json: bool, root_handlers: Non
     assert isinstance(handler, LineHandler)
     handler.setStream(stream)
     log = logging.getLogger("component.audit")
-    assert line_handler_for(log) is handler
+    assert pending_lines_for(log) is handler.pending
     handler.write_info(log.name, "request_id=r1 status=200", FIELDS)
     log.info("%s", "request_id=r1 status=200", extra={"fields": FIELDS})
     direct, through_logging = stream.getvalue().splitlines()
@@ -48,9 +49,9 @@ def test_a_direct_line_is_the_line_logging_writes(json: bool, root_handlers: Non
 def test_only_a_lone_line_handler_is_written_to_directly(root_handlers: None) -> None:
     setup_logging(LogConfig())
     log = logging.getLogger("component.audit")
-    assert line_handler_for(log) is not None
+    assert pending_lines_for(log) is not None
     logging.getLogger().addHandler(logging.NullHandler())  # say, pytest's log capture
-    assert line_handler_for(log) is None
+    assert pending_lines_for(log) is None
 
 
 def test_a_line_that_cannot_be_written_fails_nothing(
