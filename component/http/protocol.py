@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from component.http.listener import HttpServer
 
 log: Final = logging.getLogger("component.http.server")
+_monotonic: Final = time.monotonic  # held: a module's attribute is looked up per call
 
 MAX_HEAD_BYTES: Final = 8192
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -103,7 +104,7 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
             return
         server.connections.add(self)
-        self.deadline = time.monotonic() + server.limits.request_timeout
+        self.deadline = _monotonic() + server.limits.request_timeout
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -162,7 +163,7 @@ class HttpConnection(asyncio.Protocol):
         self.receiving = True
         # One clock for the deadline and the request's duration (perf_counter is the same
         # CLOCK_MONOTONIC on Linux): one call per request instead of two.
-        self.started = time.monotonic()
+        self.started = _monotonic()
         self.deadline = self.started + self.limits.request_timeout
         self.target = b""
         self.headers = {}
@@ -254,7 +255,7 @@ class HttpConnection(asyncio.Protocol):
                 if self.closing:
                     self.close()
                 elif not self.receiving:
-                    self.deadline = time.monotonic() + self.limits.idle_timeout
+                    self.deadline = _monotonic() + self.limits.idle_timeout
                 elif self.continue_due:  # the request being read is next: its 100 now
                     self.continue_due = False
                     self.send(CONTINUE)
@@ -388,7 +389,7 @@ class HttpConnection(asyncio.Protocol):
         self.deadline = 0.0
         if self.transport is not None:
             self.transport.pause_reading()
-        self.queue.append((request, reply, False, self.started or time.monotonic()))
+        self.queue.append((request, reply, False, self.started or _monotonic()))
         if not self.busy:
             self._next()
 
@@ -397,7 +398,7 @@ class HttpConnection(asyncio.Protocol):
         if self.receiving:
             self._fail(RequestTimeout(
                 f"request not received within {self.limits.request_timeout:g} s"))
-            self.deadline = time.monotonic() + 1.0  # the 408 has a second to leave
+            self.deadline = _monotonic() + 1.0  # the 408 has a second to leave
         elif self.busy or self.queue:
             self.deadline = 0.0
         else:

@@ -51,7 +51,8 @@ class HostRegistry:
         return self._muc_domain
 
     def is_served(self, domain: str) -> bool:
-        return domain.lower() in self._served
+        # A Jid's domain is lower-case already, and hashed: a lower() copy is hashed anew.
+        return domain in self._served or domain.lower() in self._served
 
     def hosts(self) -> list[str]:
         return list(self._hosts)
