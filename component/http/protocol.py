@@ -322,8 +322,11 @@ class HttpConnection(asyncio.Protocol):
         Called back, not awaited by the handler: a wait of its own cost each request a
         future and its task's wake-up through the handler's frames (4k instructions of
         bench.hotpath's 186k, counted side by side); the worker parks meanwhile, as between
-        requests. The answers of a transaction are written one after the other."""
+        requests. The answers of a transaction are made one after the other, and written
+        together once all are made (`HttpServer.write_after`)."""
         self.busy = False
+        if reply.after is not None:
+            self.server.write_after(reply.after)
         if self._write(request, after_commit(reply, committed), keep_alive, started):
             self._next()
 
@@ -348,7 +351,8 @@ class HttpConnection(asyncio.Protocol):
         return keep_alive
 
     def send(self, data: bytes) -> None:
-        """Bytes for the client, written at the end of the loop turn with every connection's.
+        """Bytes for the client, written with every connection's at the end of the loop turn,
+        or, for the answers a commit releases, once the last of them is made.
 
         The answers a commit releases are made one after another (`_committed`); written as
         each is made, each write woke the load's reader anew (a wake-up of a sleeping reader

@@ -71,9 +71,10 @@ class _Group:
     forget_before: float | None = None  # remembered ids older than this are dropped
     callbacks: list[Callable[[bool], None]] = field(default_factory=list)
     outcome: bool | None = None  # once ended: committed or not
+    ending: bool = False  # its callbacks are being called
 
     def then(self, callback: Callable[[bool], None]) -> None:
-        if self.outcome is None:
+        if self.outcome is None or self.ending:
             self.callbacks.append(callback)
         else:
             callback(self.outcome)
@@ -81,12 +82,15 @@ class _Group:
     def end(self, committed: bool) -> None:
         self.outcome = committed
         _resolve(self.waiters, committed)
-        callbacks, self.callbacks = self.callbacks, []
-        for callback in callbacks:
-            try:
-                callback(committed)
-            except Exception:  # one caller's fault must not leave the others unanswered
-                log.exception("a caller of the outbox's transaction failed")
+        self.ending = True
+        while self.callbacks:  # those added meanwhile after those before them
+            callbacks, self.callbacks = self.callbacks, []
+            for callback in callbacks:
+                try:
+                    callback(committed)
+                except Exception:  # one caller's fault must not leave the others unanswered
+                    log.exception("a caller of the outbox's transaction failed")
+        self.ending = False
 
 
 class _Wakeup:

@@ -18,7 +18,8 @@ class PendingCommit(Protocol):
     """The outbox transaction a delivery's rows joined, not ended yet."""
 
     def then(self, callback: Callable[[bool], None]) -> None:
-        """Call back once it ends: True committed, False failed (at once if it has)."""
+        """Call back once it ends: True committed, False failed (at once if it has). One
+        added by a callback is called after every callback added before it."""
 
 
 class DeliveryReport(msgspec.Struct, frozen=True, gc=False):
