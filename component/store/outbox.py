@@ -190,8 +190,8 @@ class SqliteOutbox:
                      acked_upto: int | None, keys: Sequence[tuple[float, str]],
                      forget_before: float | None) -> None:
         conn = self._connection()
-        with conn:  # BEGIN ... COMMIT, or ROLLBACK on an exception
-            conn.execute("BEGIN")  # the file's lock is this connection's already
+        conn.execute("BEGIN")  # the file's lock is this connection's already
+        try:
             if row is not None:
                 conn.execute("INSERT INTO outbox (seq, data, parts) VALUES (?, ?, ?)", row)
             if acked_upto is not None:
@@ -202,6 +202,13 @@ class SqliteOutbox:
                     keys)
             if forget_before is not None:
                 conn.execute("DELETE FROM accepted_ids WHERE accepted_at < ?", (forget_before,))
+            # A COMMIT statement from the connection's cache: `with conn` (conn.commit())
+            # parses "COMMIT" anew each time, 6k instructions of every transaction.
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:  # a failed COMMIT leaves it open too
+                conn.execute("ROLLBACK")
+            raise
 
     async def _synced_checkpoint(self) -> None:
         """Sync the WAL first, on a thread of its own and without the connection, then
