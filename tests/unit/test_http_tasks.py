@@ -12,6 +12,7 @@ from component.http.listener import HttpServer, ServerLimits
 from component.http.protocol import HttpConnection
 from component.http.route import GET, Request, Route
 from component.http.server import make_pipeline
+from component.services.delivery import _Group
 from tests.unit.fakes import RecordingSink, WrittenTransport
 from tests.unit.http_apps import make_config, message_app
 
@@ -127,3 +128,50 @@ async def test_a_turns_answers_leave_together_after_it() -> None:
     assert answers[3].startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"Connection: close" in answers[3]
     assert transport.closed_after == 2  # the last answer, then the close
+
+
+async def test_the_answers_a_commit_releases_leave_together_as_it_ends() -> None:
+    """Answers waiting for one transaction are written once the last of them is made, in the
+    commit's own call: not apart, and not a loop pass later (HttpServer.write_after)."""
+    commit = _Group()
+
+    async def held(request: Request) -> Answer:
+        return Answer(200, 0, b"{}", after=commit)
+
+    server = HttpServer(make_pipeline(make_config(), [Route("held", GET, held,
+                                                            mutating=False)]), LIMITS)
+    connections = [HttpConnection(server) for _ in range(3)]
+    made_before_written: list[bool] = []
+
+    class Observed(WrittenTransport):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            super().write(data)  # the last answer is made before the first leaves
+            made_before_written.append(bool(connections[-1].unsent))
+
+    transports = [Observed() for _ in connections]
+    for connection, transport in zip(connections, transports, strict=True):
+        connection.connection_made(transport)
+        connection.data_received(b"GET /qtalk/held HTTP/1.1\r\nHost: api\r\n\r\n")
+    for _ in range(20):  # each handler has run and waits for the commit
+        await asyncio.sleep(0)
+    assert all(connection.busy for connection in connections)
+    assert not any(transport.written for transport in transports)
+    commit.end(True)  # no loop pass from here
+    assert [len(answers_in(transport.written)) for transport in transports] == [1, 1, 1]
+    assert made_before_written == [True, True, True]
+
+
+def test_a_callback_added_while_a_commit_ends_comes_after_the_others() -> None:
+    commit = _Group()
+    calls: list[str] = []
+
+    def first(committed: bool) -> None:
+        calls.append("first")
+        commit.then(lambda _: calls.append("added"))
+
+    commit.then(first)
+    commit.then(lambda committed: calls.append("second"))
+    commit.end(True)
+    assert calls == ["first", "second", "added"]
+    commit.then(lambda committed: calls.append("after the end"))  # at once
+    assert calls[-1] == "after the end"

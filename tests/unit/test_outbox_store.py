@@ -371,3 +371,23 @@ async def test_deleted_rows_are_not_zeroed(db: Database) -> None:
     await outbox.commit([], 1, [])
     assert await stored(outbox) == [2]
     await outbox.close()
+
+
+async def test_a_transaction_that_fails_inside_is_rolled_back_whole(db: Database) -> None:
+    """A statement failing inside the transaction, after another went through, leaves
+    nothing of it and no transaction open: the next commit goes through."""
+    outbox = SqliteOutbox(db)
+    await outbox.open()
+    await outbox.commit([row(1)], None, [])
+    assert outbox._conn is not None
+    outbox._conn.execute("CREATE TEMP TRIGGER refuse BEFORE INSERT ON accepted_ids "
+                         "BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        await outbox.commit([row(2)], None, ["caller-key"])  # its row is written first
+    assert not outbox._conn.in_transaction
+    assert await stored(outbox) == [1]
+    outbox._conn.execute("DROP TRIGGER refuse")
+    await outbox.commit([row(3)], 1, ["caller-key"])
+    assert await stored(outbox) == [3]
+    assert [key for key, _ in await outbox.accepted_ids()] == ["caller-key"]
+    await outbox.close()
