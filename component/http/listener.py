@@ -42,9 +42,10 @@ class HttpServer:
         self._writing_after: PendingCommit | None = None  # its answers leave together
 
     def hold(self, connection: HttpConnection) -> None:
-        """Write `connection`'s answers with the rest of the turn's: on the loop's next pass,
-        or after the transaction whose answers are being made (`write_after`)."""
-        if not self.held and self._writing_after is None:
+        """Write `connection`'s answers with the rest of the turn's: on the loop's next pass
+        at the latest, and as soon as the transaction whose answers are being made has made
+        them all (`write_after`)."""
+        if not self.held:
             connection.loop.call_soon(self._send_held)
         self.held.append(connection)
 

@@ -329,7 +329,11 @@ class OutboxDelivery:
             await self._commit_group()
 
     async def _commit_now(self) -> None:
-        """Wait until the committer has committed everything accepted so far."""
+        """Wait until the committer has committed everything accepted so far (or commit
+        here, when no committer runs: before start, or after a fault of its own ended it)."""
+        if not self._tasks or self._tasks[0].done():
+            await self._commit_group()
+            return
         ended: asyncio.Future[bool] = self._loop.create_future()
 
         def end(committed: bool) -> None:

@@ -632,3 +632,33 @@ async def test_a_caller_waiting_for_its_barrier_is_not_paced() -> None:
     assert loop.time() - asked < 0.25
     assert len(link.barriers) == 2
     await delivery.drain(1.0)
+
+
+@pytest.mark.parametrize("committer", ["running", "ended"])
+async def test_drain_commits_what_was_accepted_with_or_without_its_committer(
+        db: Database, committer: str) -> None:
+    """The committer commits for drain(); when it no longer runs (ended by a fault of its
+    own), drain commits itself rather than wait for it."""
+    link = FakeLink()
+    link.go_up()
+    outbox = ObservedOutbox(db)
+    delivery = await started(link, None, outbox=outbox)
+    gate = asyncio.Event()
+
+    async def held() -> None:
+        await gate.wait()
+
+    outbox.before_commit = held  # the next commit waits: its rows are not in yet
+    report = await delivery.deliver([message(1)], deferred=True)
+    assert report.pending is not None
+    if committer == "ended":
+        delivery._tasks[0].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery._tasks[0]
+    outbox.before_commit = None
+    gate.set()
+    ended: list[bool] = []
+    report.pending.then(ended.append)
+    await asyncio.wait_for(delivery.drain(0.2), 5)
+    assert ended == [True]  # committed (then routed, and settled by the drain)
+    assert outbox.commits >= 1
