@@ -4,9 +4,9 @@
 them in place in a checkout, where each shadows its .py until `make clean-compiled`. With
 QTALK_PURE_PYTHON=1 the package builds as pure Python and runs the same code interpreted.
 
-Measured: bench.hotpath --carbons off runs 102k instructions a request compiled, 195k for the
+Measured: bench.hotpath --carbons off runs 95k instructions a request compiled, 195k for the
 same code interpreted (178k for the interpreted code before it was compiled); under load
-(bench/RESULTS.md) the daemon spends 36 µs a request compiled, 56 before.
+(bench/RESULTS.md) the daemon spends 31-37 µs a request compiled, 56 before.
 No msgspec Struct is defined in a compiled module: mypyc drops the keywords of a class
 statement (python/mypy#21938), where Structs take their options (frozen, gc). The values
 compiled code reads field by field (Request, Answer, Facts, StartalkFields, Jid, Stanza, the
