@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from component.config import LogConfig
 from component.log_lines import PendingLines, json_line, one_line, plain_line
@@ -51,10 +51,6 @@ class LineHandler(logging.StreamHandler[TextIO]):
         self.json = json
         self.setFormatter(JsonFormatter() if json else PlainFormatter())
         self.pending = PendingLines(self.write_batch, json=json)
-
-    def write_info(self, logger: str, message: str, fields: dict[str, Any]) -> None:
-        """What `logging.getLogger(logger).info(message, extra={"fields": fields})` writes."""
-        self.pending.add_info(logger, message, fields)
 
     def write_batch(self) -> None:
         lines = self.pending.take()

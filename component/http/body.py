@@ -153,8 +153,8 @@ def _is_struct(shape: Any) -> bool:
 
 # -- errors ---------------------------------------------------------------------------------
 
-_TYPES: Final = {"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean",
-          "null": "null", "object": "an object", "array": "an array"}
+_TYPES: Final = {"str": "a string", "int": "a number", "float": "a number",
+                 "bool": "a boolean", "null": "null", "object": "an object", "array": "an array"}
 _MISSING: Final = re.compile(r"Object missing required field `([^`]+)`")
 _FIELD: Final = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)(.*)")
 

@@ -441,7 +441,7 @@ NAMES_KEPT: Final = 256
 _NAMES: Final[dict[bytes, str]] = {}
 # The methods as str without a decode each time (others are decoded).
 _METHODS: Final = {method.encode(): method for method in
-            ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+                   ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
 def _reason(exc: Exception) -> str:

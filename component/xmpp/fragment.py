@@ -244,8 +244,8 @@ def spliced(message: CallerMessage, sender: Jid, recipient: Jid, stanza_id: str,
                      carrier_xml(fields).encode(), b"</message>"))
 
 
-_STORED_KINDS: Final[dict[object, StanzaKind]] = {"message": "message", "presence": "presence",
-                                           "iq": "iq"}
+_STORED_KINDS: Final[dict[object, StanzaKind]] = {"message": "message",
+                                                  "presence": "presence", "iq": "iq"}
 
 
 def parse_stored(data: bytes) -> Stanza:

@@ -38,7 +38,7 @@ ROUTE_PROBES: Final = 24  # with two links, the odds that none of them routes ba
 # What each kind of stanza starts with (built once: an f-string and its encoding per stanza
 # were the larger part of the check).
 OPENINGS: Final[dict[StanzaKind, bytes]] = {kind: f"<{kind} ".encode()
-                                     for kind in ("message", "presence", "iq")}
+                                            for kind in ("message", "presence", "iq")}
 
 
 def check_outbound(stanza: Stanza, own: Jid, is_served_host: Callable[[str], bool]) -> None:

@@ -35,7 +35,7 @@ def test_a_direct_line_is_the_line_logging_writes(json: bool, root_handlers: Non
     handler.setStream(stream)
     log = logging.getLogger("component.audit")
     assert pending_lines_for(log) is handler.pending
-    handler.write_info(log.name, "request_id=r1 status=200", FIELDS)
+    handler.pending.add_info(log.name, "request_id=r1 status=200", FIELDS)
     log.info("%s", "request_id=r1 status=200", extra={"fields": FIELDS})
     direct, through_logging = stream.getvalue().splitlines()
     if json:
@@ -62,7 +62,7 @@ def test_a_line_that_cannot_be_written_fails_nothing(
 
     monkeypatch.setattr(logging, "raiseExceptions", False)  # handleError stays quiet
     handler = LineHandler(Broken(), json=False)
-    handler.write_info("component.audit", "request_id=r1", FIELDS)  # no exception
+    handler.pending.add_info("component.audit", "request_id=r1", FIELDS)  # no exception
 
 
 FORGED = "x\nINFO component.audit: request_id=FORGED1\r\nERROR a: b\u2028c\x85d\x1b[2Je\x00"
@@ -83,7 +83,7 @@ def test_one_record_is_one_line_whatever_its_text(json: bool, root_handlers: Non
         raise ValueError(FORGED)
     except ValueError:
         log.exception("failed: %s", FORGED)
-    handler.write_info("component.audit", FORGED, {"path": FORGED})
+    handler.pending.add_info("component.audit", FORGED, {"path": FORGED})
     lines = stream.getvalue().split("\n")
     assert lines.pop() == ""
     assert len(lines) == 3
