@@ -80,6 +80,9 @@ class AckingLink:
     def send(self, stanza: Stanza) -> None:
         self.written += 1
 
+    def flush(self) -> None:
+        pass
+
     def barrier(self) -> asyncio.Future[etree._Element]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[etree._Element] = loop.create_future()
@@ -206,7 +209,7 @@ async def measure(args: argparse.Namespace, store: Path) -> None:
         else [Route(route.path, POST, _fixed_answer) for route in
               MessageRoutes(service, config.limits).routes()]
     pipeline = make_pipeline(config, routes, db=db)
-    server = make_server(config, pipeline)
+    server = make_server(config, pipeline, handed_over=delivery.commit_pending)
     path, body = _request_body(args.batch)
     transports, done = looping_clients(post(f"/qtalk/{path}", body), args.connections,
                                        args.requests, lambda: HttpConnection(server))

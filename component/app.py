@@ -131,7 +131,8 @@ class Daemon:
             metrics_route(self.metrics)]
         self.pipeline = make_pipeline(config, self._routes(config), db=db, metrics=self.metrics,
                                       answers=self.shared.answers)
-        self.http = make_server(config, self.pipeline)
+        self.http = make_server(config, self.pipeline,
+                                handed_over=self.delivery.commit_pending)
         self._listening = False
         self._started = contextlib.AsyncExitStack()  # the undoing of each step, in order
         self._started.push_async_callback(db.close)  # the daemon owns its store from here

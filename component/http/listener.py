@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -26,9 +27,14 @@ class ServerLimits:
 class HttpServer:
     """The listening socket and every connection; `sweep` runs the deadlines."""
 
-    def __init__(self, pipeline: Pipeline, limits: ServerLimits) -> None:
+    def __init__(self, pipeline: Pipeline, limits: ServerLimits, *,
+                 handed_over: Callable[[], None] | None = None) -> None:
         self.pipeline = pipeline
         self.limits = limits
+        # Called once every handler a loop pass started has answered or waits: what they
+        # handed over may be committed now (OutboxDelivery.commit_pending).
+        self.handed_over = handed_over
+        self.steps_due = 0  # connections' workers woken for the loop's next pass
         self.connections: set[HttpConnection] = set()
         self.closing = False
         self._server: asyncio.Server | None = None
@@ -40,6 +46,11 @@ class HttpServer:
         # Connections whose answers wait for the end of the loop turn (HttpConnection.send).
         self.held: list[HttpConnection] = []
         self._writing_after: PendingCommit | None = None  # its answers leave together
+
+    def pass_handled(self) -> None:
+        """No worker is due in this loop pass any more (HttpConnection._serve)."""
+        if self.handed_over is not None:
+            self.handed_over()
 
     def hold(self, connection: HttpConnection) -> None:
         """Write `connection`'s answers with the rest of the turn's: on the loop's next pass

@@ -70,6 +70,7 @@ class HttpConnection(asyncio.Protocol):
         self.worker: asyncio.Task[None] | None = None
         self.job: tuple[Request, bool, float] | None = None  # the handler's request, for it
         self.parked: asyncio.Future[bool] | None = None  # True: a job; False: stop
+        self.woken = False  # the worker has a step on its way (counted in server.steps_due)
         self.closing = False       # no request is read any more; close after the queue
         self.reading = True
         self.writing = True
@@ -285,21 +286,34 @@ class HttpConnection(asyncio.Protocol):
         self.job = (request, keep_alive, started)
         if self.worker is None:
             self.worker = self.loop.create_task(self._serve())
+            self._count_step()
         else:  # parked, or about to look for this job (it called `_next`)
             self._unpark(True)
         return False
 
     async def _serve(self) -> None:
-        """The worker: each job's handler, its answer, then the next job or a park."""
+        """The worker: each job's handler, its answer, then the next job or a park.
+
+        The last worker of a loop pass to park tells the server (`HttpServer.pass_handled`):
+        what the pass's handlers handed over is committed then, and their answers leave in
+        that pass; this worker's next request may come of it."""
         try:
+            self._stepped()
             while True:
                 job, self.job = self.job, None
                 if job is None:  # park: wait for `_answer`, or for the connection's end
                     if self.transport is None:
                         return
+                    if not self.server.steps_due:
+                        self.server.pass_handled()
+                        if self.job is not None:
+                            continue
                     parked = self.parked = self.loop.create_future()
-                    if not await parked:
-                        return
+                    try:
+                        if not await parked:
+                            return
+                    finally:
+                        self._stepped()
                     continue
                 request, keep_alive, started = job
                 reply = await self.pipeline.run(request)
@@ -313,6 +327,7 @@ class HttpConnection(asyncio.Protocol):
                 elif self.job is None:
                     return
         finally:
+            self._stepped()
             self.worker = self.parked = None
 
     def _committed(self, request: Request, reply: Answer, keep_alive: bool, started: float,
@@ -334,6 +349,19 @@ class HttpConnection(asyncio.Protocol):
         parked, self.parked = self.parked, None
         if parked is not None and not parked.done():
             parked.set_result(job)
+            self._count_step()
+
+    def _count_step(self) -> None:
+        """The worker will run in the loop's next pass."""
+        if not self.woken:
+            self.woken = True
+            self.server.steps_due += 1
+
+    def _stepped(self) -> None:
+        """The worker runs (or ends): no step of it is on its way any more."""
+        if self.woken:
+            self.woken = False
+            self.server.steps_due -= 1
 
     def _write(self, request: Request, reply: Answer, keep_alive: bool, started: float) -> bool:
         """Write the answer; False when it closed the connection."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from component.config import Config
 from component.http.auth import Gate
@@ -42,8 +42,10 @@ def settings_of(config: Config, routes: Iterable[Route], gate: Gate | None) -> S
                     always_200=config.http.always_200, gate=gate)
 
 
-def make_server(config: Config, pipeline: Pipeline) -> HttpServer:
+def make_server(config: Config, pipeline: Pipeline, *,
+                handed_over: Callable[[], None] | None = None) -> HttpServer:
     http = config.http
     return HttpServer(pipeline, ServerLimits(request_timeout=http.request_timeout,
                                              idle_timeout=http.idle_timeout,
-                                             max_connections=http.max_connections))
+                                             max_connections=http.max_connections),
+                      handed_over=handed_over)

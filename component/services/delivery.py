@@ -141,7 +141,9 @@ class OutboxDelivery:
         self._settled_upto: int | None = None
         self._accepted: dict[str, int] = {}  # caller-supplied ids → seq
         self._accepted_order: deque[tuple[float, str]] = deque()  # (accepted at, id), oldest first
-        self._commit_wakeup = _Wakeup()
+        self._commit_wakeup = _Wakeup()  # the committer's: a commit on the writer thread
+        self._commit_due = False  # _commit_soon is on its way
+        self._committing = False  # the committer waits for the writer thread
         self._settle_timer: asyncio.TimerHandle | None = None  # one at a time
         self._pump_wakeup = _Wakeup()
         self._barrier: asyncio.Future[etree._Element] | None = None  # the one on its way
@@ -253,7 +255,7 @@ class OutboxDelivery:
         if self._outbox is not None:  # the entries join the next transaction
             group = self._group
             if not group.entries:
-                self._commit_wakeup.set()
+                self._schedule_commit()
             group.entries += entries
             if remember:
                 group.keys += remember
@@ -318,11 +320,54 @@ class OutboxDelivery:
         self._seq += 1
         return self._seq
 
-    # -- the committer: one transaction per group ----------------------------------------
+    # -- committing: one transaction per group ------------------------------------------
+
+    def commit_pending(self) -> None:
+        """Commit what was handed over so far now, its stanzas written first, when the
+        outbox can commit on the loop's thread (else the committer does, as soon as it can).
+
+        For a caller that knows when a loop pass has handed over its last request (the HTTP
+        server): the stanzas and the answers then leave in that pass. Left to the end of the
+        pass (`_commit_soon`), they left in the next, and every request took a pass more."""
+        if self._group_has_work():
+            self._link.flush()  # the stanzas leave ahead of their commit
+            self._commit_on_loop()
+
+    def _schedule_commit(self) -> None:
+        if not self._commit_due:
+            self._commit_due = True
+            self._loop.call_soon(self._commit_soon)
+
+    def _commit_soon(self) -> None:
+        """The end of the loop pass in which the group got its first work."""
+        self._commit_due = False
+        if self._group_has_work():
+            self._commit_on_loop()
+
+    def _group_has_work(self) -> bool:
+        group = self._group
+        return bool(group.entries or group.keys or self._settled_upto is not None
+                    or group.forget_before)
+
+    def _commit_on_loop(self) -> None:
+        """The group's transaction, run here; the committer's when the outbox needs its writer
+        thread or the committer is at work (one transaction at a time)."""
+        outbox = self._outbox
+        if outbox is None or self._committing or not outbox.commits_on_loop():
+            self._commit_wakeup.set()
+            return
+        group, rows, upto = self._take_group()
+        try:
+            outbox.commit_on_loop(rows, upto, group.keys, forget_before=group.forget_before)
+        except Exception:
+            self._group_failed(group)
+            return
+        self._group_committed(group, rows)
 
     async def _committer(self) -> None:
-        """The one task that commits: one transaction at a time, without a lock (an
-        asyncio.Lock's four interpreted calls cost more than the rest of a commit's Python)."""
+        """The one task that commits on the writer thread: one transaction at a time, without
+        a lock (an asyncio.Lock's four interpreted calls cost more than the rest of a commit's
+        Python)."""
         loop = self._loop
         while True:
             await self._commit_wakeup.wait_and_clear(loop)
@@ -345,28 +390,44 @@ class OutboxDelivery:
         await ended
 
     async def _commit_group(self) -> None:
-        group, self._group = self._group, _Group()
-        upto, self._settled_upto = self._settled_upto, None
-        work = group.entries or group.keys or upto is not None or group.forget_before
-        if not work or self._outbox is None:
+        if not self._group_has_work() or self._outbox is None:
+            group, self._group = self._group, _Group()
             group.end(True)
             return
-        # Carbons are courtesy copies for the sender's own clients: written and acknowledged
-        # like the rest, but not kept (a crash of the daemon may lose one, never a message).
-        rows = [entry for entry in group.entries if entry.stanza.durable]
+        group, rows, upto = self._take_group()
+        self._committing = True
         try:
             await self._outbox.commit(rows, upto, group.keys,
                                       forget_before=group.forget_before)
         except Exception:
-            log.exception("outbox write failed: %d requests refused", len(group.waiters))
-            # Not yet written: withdrawn. Already written: past recall; their callers hear
-            # of a failure, and a retry may deliver them twice (never lost).
-            refused = {id(entry) for entry in group.entries}
-            withdrawn = [e for e in self._unsent if id(e) in refused]
-            self._unsent = deque(e for e in self._unsent if id(e) not in refused)
-            self.messages -= sum(e.stanza.durable for e in withdrawn)
-            group.end(False)  # each caller answers with an InternalError of its own
+            self._group_failed(group)
             return
+        finally:
+            self._committing = False
+        self._group_committed(group, rows)
+
+    def _take_group(self) -> tuple[_Group, list[Entry], int | None]:
+        """The group to commit, its rows and the acknowledged mark; a new group for what
+        comes meanwhile."""
+        group, self._group = self._group, _Group()
+        upto, self._settled_upto = self._settled_upto, None
+        # Carbons are courtesy copies for the sender's own clients: written and acknowledged
+        # like the rest, but not kept (a crash of the daemon may lose one, never a message).
+        return group, [entry for entry in group.entries if entry.stanza.durable], upto
+
+    def _group_failed(self, group: _Group) -> None:
+        """Called while the transaction's exception is handled (logged with it)."""
+        log.exception("outbox write failed: %d requests refused",
+                      len(group.waiters) + len(group.callbacks))
+        # Not yet written: withdrawn. Already written: past recall; their callers hear of a
+        # failure, and a retry may deliver them twice (never lost).
+        refused = {id(entry) for entry in group.entries}
+        withdrawn = [e for e in self._unsent if id(e) in refused]
+        self._unsent = deque(e for e in self._unsent if id(e) not in refused)
+        self.messages -= sum(e.stanza.durable for e in withdrawn)
+        group.end(False)  # each caller answers with an InternalError of its own
+
+    def _group_committed(self, group: _Group, rows: list[Entry]) -> None:
         if rows:
             self._committed_upto = rows[-1].seq
         group.end(True)
@@ -524,7 +585,7 @@ class OutboxDelivery:
                 settled_upto = settling.popleft()[1]
             self._settled_upto = settled_upto
         if self._settled_upto is not None:
-            self._commit_wakeup.set()
+            self._schedule_commit()
         if self._settling:
             # Look again when the oldest is due, but not sooner than the next sweep. (Always
             # again: the loop's timer may fire a little before the monotonic clock gets there,

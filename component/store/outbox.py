@@ -159,11 +159,37 @@ class SqliteOutbox:
                 loaded.append(OutboxRow(int(seq), stanza))
         return loaded
 
+    def commits_on_loop(self) -> bool:
+        """Whether a transaction may run now, on the loop's thread: no sync per commit, and
+        nothing left for the writer thread (one connection: jobs there come first)."""
+        job = self._writer_job
+        return not self._full_sync and (job is None or job.done())
+
+    def commit_on_loop(self, new: Sequence[OutboxRow], acked_upto: int | None,
+                       accepted_keys: Sequence[str], *,
+                       forget_before: float | None = None) -> None:
+        """`commit`, run here and now; only when `commits_on_loop()`."""
+        self._transaction(*self._statements(new, acked_upto, accepted_keys, forget_before))
+        self._written(len(new), acked_upto)
+
     async def commit(self, new: Sequence[OutboxRow], acked_upto: int | None,
                      accepted_keys: Sequence[str], *,
                      forget_before: float | None = None) -> None:
         """One transaction for a whole group of requests: their row, acked deletes, ids (and
-        remembered ids older than `forget_before` dropped)."""
+        remembered ids older than `forget_before` dropped); on the writer thread when the
+        loop's thread may not run it (`commits_on_loop`)."""
+        statements = self._statements(new, acked_upto, accepted_keys, forget_before)
+        if self.commits_on_loop():
+            self._transaction(*statements)
+        else:
+            await self._on_writer(lambda: self._transaction(*statements))
+        self._written(len(new), acked_upto)
+
+    def _statements(self, new: Sequence[OutboxRow], acked_upto: int | None,
+                    accepted_keys: Sequence[str], forget_before: float | None
+                    ) -> tuple[tuple[int, bytearray, bytearray | None] | None, int | None,
+                               list[tuple[float, str]], float | None]:
+        """A transaction's values, bound as they are (see `_transaction`)."""
         # The data goes in as a bytearray: the sqlite3 module binds bytes only after it has
         # looked for an adapter, and that look-up raises and swallows an AttributeError per
         # value (some 2,000 instructions); a bytearray is bound at once, and read back as bytes.
@@ -173,14 +199,11 @@ class SqliteOutbox:
             keys = [(now, key) for key in accepted_keys]
         else:
             keys = []
-        job = self._writer_job
-        if self._full_sync or (job is not None and not job.done()):
-            await self._on_writer(lambda: self._transaction(row, acked_upto, keys,
-                                                            forget_before))
-        else:
-            self._transaction(row, acked_upto, keys, forget_before)
-        # Stanzas, not rows: what the WAL grows by.
-        self._rows_since_checkpoint += len(new) + (acked_upto is not None)
+        return row, acked_upto, keys, forget_before
+
+    def _written(self, stanzas: int, acked_upto: int | None) -> None:
+        """Count what the WAL grew by (stanzas, not rows); checkpoint when it is due."""
+        self._rows_since_checkpoint += stanzas + (acked_upto is not None)
         if self._rows_since_checkpoint >= CHECKPOINT_ROWS and self._checkpoint is None:
             self._rows_since_checkpoint = 0
             self._checkpoint = asyncio.ensure_future(self._synced_checkpoint())

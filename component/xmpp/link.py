@@ -146,7 +146,7 @@ class ComponentLink:
         self.state = LinkState.STOPPED
         transport = self._transport
         if transport is not None and not transport.is_closing():
-            self._flush()
+            self.flush()
             transport.write(stanzas.STREAM_END)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed(transport), timeout)
@@ -402,10 +402,16 @@ class ComponentLink:
     def _schedule_flush(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True
-            self._running_loop().call_soon(self._flush)
+            self._running_loop().call_soon(self._flush_due)
 
-    def _flush(self) -> None:
+    def _flush_due(self) -> None:
         self._flush_pending = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what was sent so far, in one write: at the end of the loop turn
+        (`_schedule_flush`), or sooner, when the caller knows no more comes in this turn
+        (what is sent after it still leaves by the end of the turn)."""
         if self._next_barrier is not None:
             barrier, self._next_barrier = self._next_barrier, None
             ping_id = self.new_id()

@@ -37,6 +37,7 @@ class FakeLink:
     def __init__(self, *, auto_ack: bool = True) -> None:
         self.up = asyncio.Event()
         self.written: list[Stanza] = []
+        self.flushed = 0
         self.barriers: list[asyncio.Future[etree._Element]] = []
         self.auto_ack = auto_ack
         self._on_up: list[Callable[[], None]] = []
@@ -49,6 +50,9 @@ class FakeLink:
         if not self.up.is_set():
             raise LinkDown("down")
         self.written.append(stanza)
+
+    def flush(self) -> None:
+        self.flushed = len(self.written)  # what had been written when delivery flushed
 
     def barrier(self) -> asyncio.Future[etree._Element]:
         future: asyncio.Future[etree._Element] = asyncio.get_running_loop().create_future()
@@ -126,6 +130,26 @@ class ObservedOutbox:
         if self.before_commit is not None:
             await self.before_commit()
         await self._real.commit(new, acked_upto, accepted_keys, forget_before=forget_before)
+
+    def hold_commits(self) -> asyncio.Event:
+        """Each commit from now on waits until the event returned is set."""
+        release = asyncio.Event()
+
+        async def held() -> None:
+            await release.wait()
+
+        self.before_commit = held
+        return release
+
+    def commits_on_loop(self) -> bool:
+        # A commit held up or made to fail runs through `commit`, on the committer.
+        return self.before_commit is None and self._real.commits_on_loop()
+
+    def commit_on_loop(self, new: Sequence[OutboxRow], acked_upto: int | None,
+                       accepted_keys: Sequence[str], *,
+                       forget_before: float | None = None) -> None:
+        self.commits += 1
+        self._real.commit_on_loop(new, acked_upto, accepted_keys, forget_before=forget_before)
 
     async def accepted_ids(self) -> list[tuple[str, float]]:
         return await self._real.accepted_ids()
@@ -321,12 +345,7 @@ async def test_a_caller_canceled_during_the_commit_leaves_the_others_answered(
     link.go_up()
     outbox = ObservedOutbox(db)
     delivery = await started(link, db, outbox=outbox)
-    release = asyncio.Event()
-
-    async def slow() -> None:
-        await release.wait()
-
-    outbox.before_commit = slow
+    release = outbox.hold_commits()
     canceled = asyncio.create_task(delivery.deliver([message(1)]))
     other = asyncio.create_task(delivery.deliver([message(2)]))
     await eventually(lambda: outbox.commits == 1)
@@ -643,12 +662,7 @@ async def test_drain_commits_what_was_accepted_with_or_without_its_committer(
     link.go_up()
     outbox = ObservedOutbox(db)
     delivery = await started(link, None, outbox=outbox)
-    gate = asyncio.Event()
-
-    async def held() -> None:
-        await gate.wait()
-
-    outbox.before_commit = held  # the next commit waits: its rows are not in yet
+    gate = outbox.hold_commits()  # the next commit waits: its rows are not in yet
     report = await delivery.deliver([message(1)], deferred=True)
     assert report.pending is not None
     if committer == "ended":
