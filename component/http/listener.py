@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from component.http.envelope import Answer
 from component.http.pipeline import Pipeline
 from component.http.protocol import HttpConnection
 from component.services.ports import PendingCommit
+
+log: Final = logging.getLogger("component.http.server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,10 @@ class HttpServer:
     def pass_handled(self) -> None:
         """No worker is due in this loop pass any more (HttpConnection._serve)."""
         if self.handed_over is not None:
-            self.handed_over()
+            try:
+                self.handed_over()
+            except Exception:  # the worker goes on; the pass's end commits what is left
+                log.exception("handing a loop pass's requests over failed")
 
     def hold(self, connection: HttpConnection) -> None:
         """Write `connection`'s answers with the rest of the turn's: on the loop's next pass

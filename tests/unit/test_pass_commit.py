@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from component.http.envelope import Answer, success
 from component.http.listener import HttpServer, ServerLimits
 from component.http.messages import MessageRoutes
@@ -162,3 +164,26 @@ async def test_commit_pending_leaves_to_the_committer_what_needs_the_writer_thre
     assert ended == ["m1", "m2"]
     assert await rows(db) == ["m1", "m2"]
     await delivery.drain(1)
+
+
+async def test_a_failing_hand_over_is_logged_and_the_worker_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise RuntimeError("broken")
+
+    async def quick(request: Request) -> Answer:
+        return success()
+
+    pipeline = make_pipeline(make_config(), [Route("quick", GET, quick, mutating=False)])
+    server = HttpServer(pipeline, LIMITS, handed_over=broken)
+    [(connection, transport)] = connected(server, 1)
+    for count in (1, 2):
+        connection.data_received(b"GET /qtalk/quick HTTP/1.1\r\nHost: api\r\n\r\n")
+        for _ in range(3):
+            await asyncio.sleep(0)
+        answers = answers_in(transport.written)
+        assert len(answers) == count
+        assert answers[-1].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert caplog.text.count("handing a loop pass's requests over failed") == 2
+    assert connection.worker is not None
+    assert not connection.worker.done()
