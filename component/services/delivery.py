@@ -345,9 +345,11 @@ class OutboxDelivery:
             self._commit_on_loop()
 
     def _group_has_work(self) -> bool:
+        """Whether the next transaction has anything to write (never without an outbox)."""
         group = self._group
-        return bool(group.entries or group.keys or self._settled_upto is not None
-                    or group.forget_before)
+        return self._outbox is not None and bool(
+            group.entries or group.keys or self._settled_upto is not None
+            or group.forget_before)
 
     def _commit_on_loop(self) -> None:
         """The group's transaction, run here; the committer's when the outbox needs its writer
@@ -390,11 +392,11 @@ class OutboxDelivery:
         await ended
 
     async def _commit_group(self) -> None:
-        if not self._group_has_work() or self._outbox is None:
-            group, self._group = self._group, _Group()
+        work = self._group_has_work()
+        group, rows, upto = self._take_group()
+        if not work or self._outbox is None:
             group.end(True)
             return
-        group, rows, upto = self._take_group()
         self._committing = True
         try:
             await self._outbox.commit(rows, upto, group.keys,

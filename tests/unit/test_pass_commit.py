@@ -15,6 +15,7 @@ from component.http.messages import MessageRoutes
 from component.http.protocol import HttpConnection
 from component.http.route import GET, Request, Route
 from component.http.server import make_pipeline
+from component.services import delivery as delivery_module
 from component.services.messages import MessageService
 from component.store.db import Database
 from tests.unit.fakes import WrittenTransport, hosts
@@ -187,3 +188,23 @@ async def test_a_failing_hand_over_is_logged_and_the_worker_goes_on(
     assert caplog.text.count("handing a loop pass's requests over failed") == 2
     assert connection.worker is not None
     assert not connection.worker.done()
+
+
+async def test_without_an_outbox_a_hand_over_has_nothing_to_commit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without an outbox only settled acknowledgements could make work, and they have no
+    rows to delete: a hand-over neither flushes the link nor wakes the committer."""
+    monkeypatch.setattr(delivery_module, "SETTLE_SECONDS", 0.02)
+    link = FakeLink()
+    link.go_up()
+    delivery = await started(link, None)
+    assert (await delivery.deliver([message(1)])).status == "routed"
+    for _ in range(50):  # its acknowledgement settles
+        if not delivery._settling:
+            break
+        await asyncio.sleep(0.01)
+    assert not delivery._settling
+    delivery.commit_pending()
+    assert link.flushed == 0
+    assert not delivery._commit_wakeup._due
+    await delivery.drain(1)
