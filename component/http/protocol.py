@@ -298,8 +298,8 @@ class HttpConnection(asyncio.Protocol):
         what the pass's handlers handed over is committed then, and their answers leave in
         that pass; this worker's next request may come of it."""
         try:
-            self._stepped()
             while True:
+                self._stepped()
                 job, self.job = self.job, None
                 if job is None:  # park: wait for `_answer`, or for the connection's end
                     if self.transport is None:
@@ -309,11 +309,8 @@ class HttpConnection(asyncio.Protocol):
                         if self.job is not None:
                             continue
                     parked = self.parked = self.loop.create_future()
-                    try:
-                        if not await parked:
-                            return
-                    finally:
-                        self._stepped()
+                    if not await parked:
+                        return
                     continue
                 request, keep_alive, started = job
                 reply = await self.pipeline.run(request)
