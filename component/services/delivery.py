@@ -341,8 +341,7 @@ class OutboxDelivery:
     def _commit_soon(self) -> None:
         """The end of the loop pass in which the group got its first work."""
         self._commit_due = False
-        if self._group_has_work():
-            self._commit_on_loop()
+        self.commit_pending()
 
     def _group_has_work(self) -> bool:
         """Whether the next transaction has anything to write (never without an outbox)."""
